@@ -1,0 +1,438 @@
+//! The recorded operations and their vector-Jacobian products.
+
+use crate::gemm::{mm_nt, mm_tn};
+use crate::tape::Node;
+use crate::{Float, lit};
+use nalgebra::DMatrix;
+
+/// How the right operand of a binary elementwise operation is broadcast to the left's shape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Bcast {
+    /// Same shape.
+    Same,
+    /// A `1 × d` row, repeated for every sample.
+    Row,
+    /// An `n × 1` column, repeated for every feature.
+    Col,
+    /// A `1 × 1` scalar.
+    Scalar,
+}
+
+impl Bcast {
+    /// Reads the broadcast right operand at `(i, j)`.
+    #[inline]
+    pub(crate) fn at<T: Float>(self, b: &DMatrix<T>, i: usize, j: usize) -> T {
+        match self {
+            Bcast::Same => b[(i, j)],
+            Bcast::Row => b[(0, j)],
+            Bcast::Col => b[(i, 0)],
+            Bcast::Scalar => b[(0, 0)],
+        }
+    }
+
+    /// Sums a full-shape gradient down to the right operand's shape.
+    pub(crate) fn reduce<T: Float>(self, g: DMatrix<T>) -> DMatrix<T> {
+        match self {
+            Bcast::Same => g,
+            Bcast::Row => sum_over_rows(&g),
+            Bcast::Col => sum_over_cols(&g),
+            Bcast::Scalar => DMatrix::from_element(1, 1, g.sum()),
+        }
+    }
+}
+
+/// Σ over rows (samples): `n × d → 1 × d`.
+pub(crate) fn sum_over_rows<T: Float>(g: &DMatrix<T>) -> DMatrix<T> {
+    DMatrix::from_fn(1, g.ncols(), |_, j| g.column(j).sum())
+}
+
+/// Σ over columns (features): `n × d → n × 1`.
+pub(crate) fn sum_over_cols<T: Float>(g: &DMatrix<T>) -> DMatrix<T> {
+    let mut out = DMatrix::zeros(g.nrows(), 1);
+    for col in g.column_iter() {
+        let mut o = out.column_mut(0);
+        o += col;
+    }
+    out
+}
+
+/// Binary elementwise operations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BinaryFn {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+impl BinaryFn {
+    #[inline]
+    pub(crate) fn apply<T: Float>(self, a: T, b: T) -> T {
+        match self {
+            BinaryFn::Add => a + b,
+            BinaryFn::Sub => a - b,
+            BinaryFn::Mul => a * b,
+            BinaryFn::Div => a / b,
+        }
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            BinaryFn::Add => "add",
+            BinaryFn::Sub => "sub",
+            BinaryFn::Mul => "mul",
+            BinaryFn::Div => "div",
+        }
+    }
+}
+
+/// Elementwise maps with their derivative, written in terms of the input `x` and output `y`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum UnaryFn<T> {
+    Neg,
+    Exp,
+    Ln,
+    Tanh,
+    Relu,
+    LeakyRelu(T),
+    Elu(T),
+    Sigmoid,
+    Softplus,
+    Atan,
+    Square,
+    Sqrt,
+    Powi(i32),
+    Abs,
+    Sin,
+    Cos,
+    Recip,
+    AddScalar(T),
+    MulScalar(T),
+}
+
+#[inline]
+pub(crate) fn sigmoid<T: Float>(x: T) -> T {
+    // Written so that exp never overflows.
+    if x >= T::zero() {
+        T::one() / (T::one() + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (T::one() + e)
+    }
+}
+
+impl<T: Float> UnaryFn<T> {
+    #[inline]
+    pub(crate) fn apply(self, x: T) -> T {
+        let zero = T::zero();
+        let one = T::one();
+        match self {
+            UnaryFn::Neg => -x,
+            UnaryFn::Exp => x.exp(),
+            UnaryFn::Ln => x.ln(),
+            UnaryFn::Tanh => x.tanh(),
+            UnaryFn::Relu => {
+                if x > zero {
+                    x
+                } else {
+                    zero
+                }
+            }
+            UnaryFn::LeakyRelu(s) => {
+                if x > zero {
+                    x
+                } else {
+                    s * x
+                }
+            }
+            UnaryFn::Elu(a) => {
+                if x > zero {
+                    x
+                } else {
+                    a * (x.exp() - one)
+                }
+            }
+            UnaryFn::Sigmoid => sigmoid(x),
+            // max(x, 0) + ln(1 + e^{-|x|}): exact and overflow-free.
+            UnaryFn::Softplus => x.max(zero) + (-x.abs()).exp().ln_1p(),
+            UnaryFn::Atan => x.atan(),
+            UnaryFn::Square => x * x,
+            UnaryFn::Sqrt => x.sqrt(),
+            UnaryFn::Powi(n) => x.powi(n),
+            UnaryFn::Abs => x.abs(),
+            UnaryFn::Sin => x.sin(),
+            UnaryFn::Cos => x.cos(),
+            UnaryFn::Recip => one / x,
+            UnaryFn::AddScalar(s) => x + s,
+            UnaryFn::MulScalar(s) => x * s,
+        }
+    }
+
+    /// dy/dx at input `x` with output `y`.
+    #[inline]
+    pub(crate) fn deriv(self, x: T, y: T) -> T {
+        let zero = T::zero();
+        let one = T::one();
+        match self {
+            UnaryFn::Neg => -one,
+            UnaryFn::Exp => y,
+            UnaryFn::Ln => one / x,
+            UnaryFn::Tanh => one - y * y,
+            UnaryFn::Relu => {
+                if x > zero {
+                    one
+                } else {
+                    zero
+                }
+            }
+            UnaryFn::LeakyRelu(s) => {
+                if x > zero {
+                    one
+                } else {
+                    s
+                }
+            }
+            UnaryFn::Elu(a) => {
+                if x > zero {
+                    one
+                } else {
+                    y + a
+                }
+            }
+            UnaryFn::Sigmoid => y * (one - y),
+            UnaryFn::Softplus => sigmoid(x),
+            UnaryFn::Atan => one / (one + x * x),
+            UnaryFn::Square => x + x,
+            UnaryFn::Sqrt => lit::<T>(0.5) / y,
+            UnaryFn::Powi(n) => {
+                if n == 0 {
+                    zero
+                } else {
+                    lit::<T>(f64::from(n)) * x.powi(n - 1)
+                }
+            }
+            UnaryFn::Abs => {
+                if x > zero {
+                    one
+                } else if x < zero {
+                    -one
+                } else {
+                    zero
+                }
+            }
+            UnaryFn::Sin => x.cos(),
+            UnaryFn::Cos => -x.sin(),
+            UnaryFn::Recip => -y * y,
+            UnaryFn::AddScalar(_) => one,
+            UnaryFn::MulScalar(s) => s,
+        }
+    }
+}
+
+/// A recorded operation: indices of its inputs on the tape plus what the backward pass needs.
+pub(crate) enum Op<T: Float> {
+    Leaf,
+    Binary(usize, usize, BinaryFn, Bcast),
+    Unary(usize, UnaryFn<T>),
+    MatMul(usize, usize),
+    SumAll(usize),
+    SumRows(usize),
+    SumCols(usize),
+    SliceCols(usize, usize),
+    SliceRows(usize, usize),
+    ConcatCols(Vec<usize>),
+    ConcatRows(Vec<usize>),
+    GatherCols(usize, Vec<usize>),
+    Transpose(usize),
+    PairwiseSqDist(usize, usize),
+}
+
+impl<T: Float> Op<T> {
+    pub(crate) fn for_each_input(&self, mut f: impl FnMut(usize)) {
+        match self {
+            Op::Leaf => {}
+            Op::Binary(a, b, _, _) | Op::MatMul(a, b) | Op::PairwiseSqDist(a, b) => {
+                f(*a);
+                f(*b);
+            }
+            Op::Unary(a, _)
+            | Op::SumAll(a)
+            | Op::SumRows(a)
+            | Op::SumCols(a)
+            | Op::SliceCols(a, _)
+            | Op::SliceRows(a, _)
+            | Op::GatherCols(a, _)
+            | Op::Transpose(a) => f(*a),
+            Op::ConcatCols(v) | Op::ConcatRows(v) => v.iter().copied().for_each(f),
+        }
+    }
+
+    /// Pushes `∂loss/∂input` contributions for each input, given `g = ∂loss/∂output`.
+    pub(crate) fn vjp(
+        &self,
+        nodes: &[Node<T>],
+        out: usize,
+        g: &DMatrix<T>,
+        acc: &mut dyn FnMut(usize, DMatrix<T>),
+    ) {
+        let val = |i: usize| &*nodes[i].value;
+        let need = |i: usize| nodes[i].needs_grad;
+        match self {
+            Op::Leaf => {}
+            Op::Binary(a, b, f, bc) => {
+                let (av, bv) = (val(*a), val(*b));
+                match f {
+                    BinaryFn::Add => {
+                        if need(*a) {
+                            acc(*a, g.clone());
+                        }
+                        if need(*b) {
+                            acc(*b, bc.reduce(g.clone()));
+                        }
+                    }
+                    BinaryFn::Sub => {
+                        if need(*a) {
+                            acc(*a, g.clone());
+                        }
+                        if need(*b) {
+                            acc(*b, -bc.reduce(g.clone()));
+                        }
+                    }
+                    BinaryFn::Mul => {
+                        if need(*a) {
+                            acc(
+                                *a,
+                                DMatrix::from_fn(g.nrows(), g.ncols(), |i, j| {
+                                    g[(i, j)] * bc.at(bv, i, j)
+                                }),
+                            );
+                        }
+                        if need(*b) {
+                            acc(*b, bc.reduce(g.component_mul(av)));
+                        }
+                    }
+                    BinaryFn::Div => {
+                        if need(*a) {
+                            acc(
+                                *a,
+                                DMatrix::from_fn(g.nrows(), g.ncols(), |i, j| {
+                                    g[(i, j)] / bc.at(bv, i, j)
+                                }),
+                            );
+                        }
+                        if need(*b) {
+                            let y = val(out);
+                            let gb = DMatrix::from_fn(g.nrows(), g.ncols(), |i, j| {
+                                -g[(i, j)] * y[(i, j)] / bc.at(bv, i, j)
+                            });
+                            acc(*b, bc.reduce(gb));
+                        }
+                    }
+                }
+            }
+            Op::Unary(a, f) => {
+                let (x, y) = (val(*a), val(out));
+                let mut ga = g.clone();
+                for ((gv, &xv), &yv) in ga.iter_mut().zip(x.iter()).zip(y.iter()) {
+                    *gv *= f.deriv(xv, yv);
+                }
+                acc(*a, ga);
+            }
+            Op::MatMul(a, b) => {
+                if need(*a) {
+                    acc(*a, mm_nt(g, val(*b)));
+                }
+                if need(*b) {
+                    acc(*b, mm_tn(val(*a), g));
+                }
+            }
+            Op::SumAll(a) => {
+                let (r, c) = val(*a).shape();
+                acc(*a, DMatrix::from_element(r, c, g[(0, 0)]));
+            }
+            Op::SumRows(a) => {
+                let r = val(*a).nrows();
+                acc(*a, DMatrix::from_fn(r, g.ncols(), |_, j| g[(0, j)]));
+            }
+            Op::SumCols(a) => {
+                let c = val(*a).ncols();
+                acc(*a, DMatrix::from_fn(g.nrows(), c, |i, _| g[(i, 0)]));
+            }
+            Op::SliceCols(a, start) => {
+                let (r, c) = val(*a).shape();
+                let mut ga = DMatrix::zeros(r, c);
+                ga.columns_mut(*start, g.ncols()).copy_from(g);
+                acc(*a, ga);
+            }
+            Op::SliceRows(a, start) => {
+                let (r, c) = val(*a).shape();
+                let mut ga = DMatrix::zeros(r, c);
+                ga.rows_mut(*start, g.nrows()).copy_from(g);
+                acc(*a, ga);
+            }
+            Op::ConcatCols(parts) => {
+                let mut start = 0;
+                for &p in parts {
+                    let w = val(p).ncols();
+                    if need(p) {
+                        acc(p, g.columns(start, w).into_owned());
+                    }
+                    start += w;
+                }
+            }
+            Op::ConcatRows(parts) => {
+                let mut start = 0;
+                for &p in parts {
+                    let h = val(p).nrows();
+                    if need(p) {
+                        acc(p, g.rows(start, h).into_owned());
+                    }
+                    start += h;
+                }
+            }
+            Op::GatherCols(a, idx) => {
+                let (r, c) = val(*a).shape();
+                let mut ga = DMatrix::<T>::zeros(r, c);
+                for (k, &src) in idx.iter().enumerate() {
+                    let mut col = ga.column_mut(src);
+                    col += g.column(k);
+                }
+                acc(*a, ga);
+            }
+            Op::Transpose(a) => acc(*a, g.transpose()),
+            Op::PairwiseSqDist(a, b) => {
+                // D_ij = |a_i - b_j|², clamped at 0 (where clamping bit, the gradient is 0).
+                let (av, bv, d) = (val(*a), val(*b), val(out));
+                let two = lit::<T>(2.0);
+                let mut gm = g.clone();
+                for (gv, &dv) in gm.iter_mut().zip(d.iter()) {
+                    if dv <= T::zero() {
+                        *gv = T::zero();
+                    }
+                }
+                if need(*a) {
+                    // dA = 2 (diag(G 1) A - G B)
+                    let rs = sum_over_cols(&gm);
+                    let mut ga = crate::gemm::mm(&gm, bv);
+                    for j in 0..ga.ncols() {
+                        for i in 0..ga.nrows() {
+                            ga[(i, j)] = two * (rs[(i, 0)] * av[(i, j)] - ga[(i, j)]);
+                        }
+                    }
+                    acc(*a, ga);
+                }
+                if need(*b) {
+                    // dB = 2 (diag(Gᵀ 1) B - Gᵀ A)
+                    let cs = sum_over_rows(&gm);
+                    let mut gb = mm_tn(&gm, av);
+                    for j in 0..gb.ncols() {
+                        for i in 0..gb.nrows() {
+                            gb[(i, j)] = two * (cs[(0, i)] * bv[(i, j)] - gb[(i, j)]);
+                        }
+                    }
+                    acc(*b, gb);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! Every operation's vector-Jacobian product checked against central differences (proptest, f64).
+
+use crate::{Error, GradCheckOptions, Result, Tape, Var, concat_cols, concat_rows, grad_check};
+use nalgebra::DMatrix;
+use proptest::prelude::*;
+
+/// A matrix strategy with entries in `[-2, 2]`.
+fn matrix(rows: usize, cols: usize) -> impl Strategy<Value = DMatrix<f64>> {
+    proptest::collection::vec(-2.0f64..2.0, rows * cols)
+        .prop_map(move |v| DMatrix::from_vec(rows, cols, v))
+}
+
+/// Two same-shape matrices with random shape.
+fn pair() -> impl Strategy<Value = (DMatrix<f64>, DMatrix<f64>)> {
+    (1usize..6, 1usize..6).prop_flat_map(|(r, c)| (matrix(r, c), matrix(r, c)))
+}
+
+/// Weighted sum with fixed pseudo-random weights, so every output entry gets a distinct
+/// cotangent (a plain sum would hide transposition bugs).
+fn weighted_sum<'t>(tape: &'t Tape<f64>, y: Var<'t, f64>) -> Result<Var<'t, f64>> {
+    let (r, c) = y.shape();
+    let w = DMatrix::from_fn(r, c, |i, j| 0.3 + ((i * 7 + j * 13) % 11) as f64 / 7.0);
+    Ok(y.mul(tape.constant(w))?.sum())
+}
+
+fn check(
+    f: impl for<'t> Fn(&'t Tape<f64>, &[Var<'t, f64>]) -> Result<Var<'t, f64>>,
+    inputs: &[DMatrix<f64>],
+) {
+    let report = grad_check(
+        |t, v| {
+            let y = f(t, v)?;
+            weighted_sum(t, y)
+        },
+        inputs,
+        GradCheckOptions::default(),
+    );
+    match report {
+        Ok(r) => assert!(r.entries > 0),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn elementwise_binary((a, b) in pair()) {
+        let b_pos = b.map(|v| v.abs() + 0.5);
+        check(|_, v| v[0].add(v[1]), &[a.clone(), b.clone()]);
+        check(|_, v| v[0].sub(v[1]), &[a.clone(), b.clone()]);
+        check(|_, v| v[0].mul(v[1]), &[a.clone(), b.clone()]);
+        check(|_, v| v[0].div(v[1]), &[a, b_pos]);
+    }
+
+    #[test]
+    fn broadcasting(a in (1usize..6, 1usize..6).prop_flat_map(|(r, c)| matrix(r, c)), seed in 0u64..1000) {
+        let (r, c) = a.shape();
+        let s = seed as f64 / 1000.0;
+        let row = DMatrix::from_fn(1, c, |_, j| 0.7 + s + j as f64 * 0.1);
+        let col = DMatrix::from_fn(r, 1, |i, _| 0.6 - s + i as f64 * 0.2);
+        let sc = DMatrix::from_element(1, 1, 1.3 + s);
+        for b in [row, col, sc] {
+            check(|_, v| v[0].add(v[1]), &[a.clone(), b.clone()]);
+            check(|_, v| v[0].sub(v[1]), &[a.clone(), b.clone()]);
+            check(|_, v| v[0].mul(v[1]), &[a.clone(), b.clone()]);
+            check(|_, v| v[0].div(v[1]), &[a.clone(), b.clone()]);
+        }
+    }
+
+    #[test]
+    fn unary_maps(a in (1usize..6, 1usize..6).prop_flat_map(|(r, c)| matrix(r, c))) {
+        // Keep kinks (relu, abs, leaky, elu at 0) away from the finite-difference stencil.
+        let a = a.map(|v| if v.abs() < 1e-3 { v + 0.01 } else { v });
+        let pos = a.map(|v| v.abs() + 0.3);
+        check(|_, v| Ok(v[0].neg()), std::slice::from_ref(&a));
+        check(|_, v| Ok(v[0].exp()), std::slice::from_ref(&a));
+        check(|_, v| Ok(v[0].ln()), std::slice::from_ref(&pos));
+        check(|_, v| Ok(v[0].tanh()), std::slice::from_ref(&a));
+        check(|_, v| Ok(v[0].relu()), std::slice::from_ref(&a));
+        check(|_, v| Ok(v[0].leaky_relu(0.1)), std::slice::from_ref(&a));
+        check(|_, v| Ok(v[0].elu(0.8)), std::slice::from_ref(&a));
+        check(|_, v| Ok(v[0].sigmoid()), std::slice::from_ref(&a));
+        check(|_, v| Ok(v[0].softplus()), std::slice::from_ref(&a));
+        check(|_, v| Ok(v[0].atan()), std::slice::from_ref(&a));
+        check(|_, v| Ok(v[0].square()), std::slice::from_ref(&a));
+        check(|_, v| Ok(v[0].sqrt()), std::slice::from_ref(&pos));
+        check(|_, v| Ok(v[0].powi(3)), std::slice::from_ref(&a));
+        check(|_, v| Ok(v[0].powi(-2)), std::slice::from_ref(&pos));
+        check(|_, v| Ok(v[0].abs()), std::slice::from_ref(&a));
+        check(|_, v| Ok(v[0].sin()), std::slice::from_ref(&a));
+        check(|_, v| Ok(v[0].cos()), std::slice::from_ref(&a));
+        check(|_, v| Ok(v[0].recip()), std::slice::from_ref(&pos));
+        check(|_, v| Ok(v[0].add_scalar(0.7)), std::slice::from_ref(&a));
+        check(|_, v| Ok(v[0].scale(-1.7)), std::slice::from_ref(&a));
+        check(|_, v| Ok(v[0].lipswish()), std::slice::from_ref(&a));
+        check(|_, v| Ok(v[0].soft_clamp(2.0)), std::slice::from_ref(&a));
+        check(|_, v| v[0].logsumexp_cols(), std::slice::from_ref(&a));
+    }
+
+    #[test]
+    fn reductions(a in (1usize..6, 1usize..6).prop_flat_map(|(r, c)| matrix(r, c))) {
+        check(|_, v| Ok(v[0].sum()), std::slice::from_ref(&a));
+        check(|_, v| Ok(v[0].mean()), std::slice::from_ref(&a));
+        check(|_, v| Ok(v[0].sum_rows()), std::slice::from_ref(&a));
+        check(|_, v| Ok(v[0].mean_rows()), std::slice::from_ref(&a));
+        check(|_, v| Ok(v[0].sum_cols()), std::slice::from_ref(&a));
+        check(|_, v| Ok(v[0].mean_cols()), std::slice::from_ref(&a));
+        check(|_, v| Ok(v[0].transpose()), std::slice::from_ref(&a));
+    }
+
+    #[test]
+    fn matmul_and_affine((n, k, m) in (1usize..7, 1usize..9, 1usize..7), seed in any::<u64>()) {
+        let f = |i: usize, j: usize, s: u64| (((i * 31 + j * 17) as u64 ^ s) % 97) as f64 / 48.0 - 1.0;
+        let a = DMatrix::from_fn(n, k, |i, j| f(i, j, seed));
+        let b = DMatrix::from_fn(k, m, |i, j| f(i + 3, j, seed >> 7));
+        let bias = DMatrix::from_fn(1, m, |_, j| f(j, 5, seed >> 13));
+        check(|_, v| v[0].matmul(v[1]), &[a.clone(), b.clone()]);
+        check(|_, v| v[0].affine(v[1], v[2]), &[a, b, bias]);
+    }
+
+    #[test]
+    fn slicing_and_concatenation(a in (2usize..6, 2usize..7).prop_flat_map(|(r, c)| matrix(r, c)), cut in 0usize..100) {
+        let (r, c) = a.shape();
+        let cs = 1 + cut % (c - 1);
+        let rs = 1 + cut % (r - 1);
+        check(|_, v| v[0].slice_cols(cs, c - cs), std::slice::from_ref(&a));
+        check(|_, v| v[0].slice_rows(0, rs), std::slice::from_ref(&a));
+        check(|_, v| {
+            let left = v[0].slice_cols(0, cs)?;
+            let right = v[0].slice_cols(cs, c - cs)?;
+            concat_cols(&[right, left.exp(), v[0]])
+        }, std::slice::from_ref(&a));
+        check(|_, v| {
+            let top = v[0].slice_rows(0, rs)?;
+            concat_rows(&[v[0].tanh(), top])
+        }, std::slice::from_ref(&a));
+        let perm: Vec<usize> = (0..c).rev().chain([0, 0]).collect();
+        check(|_, v| v[0].gather_cols(&perm), std::slice::from_ref(&a));
+    }
+
+    #[test]
+    fn pairwise_distances((n, m, d) in (1usize..7, 1usize..7, 1usize..5), seed in any::<u64>()) {
+        let f = |i: usize, j: usize, s: u64| (((i * 37 + j * 11) as u64 ^ s) % 89) as f64 / 30.0 - 1.5;
+        let a = DMatrix::from_fn(n, d, |i, j| f(i, j, seed));
+        let b = DMatrix::from_fn(m, d, |i, j| f(i + 50, j, seed >> 9));
+        check(|_, v| v[0].pairwise_sq_dist(v[1]), &[a.clone(), b]);
+        let direct = crate::pairwise_sq_dist(&a, &a);
+        for i in 0..n {
+            prop_assert!(direct[(i, i)].abs() < 1e-12);
+        }
+    }
+}
+
+#[test]
+fn shape_errors_are_errors() {
+    let tape = Tape::<f64>::new();
+    let a = tape.var(DMatrix::zeros(3, 2));
+    let b = tape.var(DMatrix::zeros(2, 3));
+    assert!(matches!(a.add(b), Err(Error::Shape { op: "add", .. })));
+    assert!(matches!(
+        a.matmul(a),
+        Err(Error::Shape { op: "matmul", .. })
+    ));
+    assert!(a.matmul(b).is_ok());
+    assert!(matches!(
+        a.slice_cols(1, 2),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        a.gather_cols(&[0, 2]),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(concat_cols(&[a, b]), Err(Error::Shape { .. })));
+    assert!(matches!(a.pairwise_sq_dist(b), Err(Error::Shape { .. })));
+    assert!(matches!(
+        tape.backward(a),
+        Err(Error::NotScalar { rows: 3, cols: 2 })
+    ));
+    let other = Tape::<f64>::new();
+    let c = other.var(DMatrix::zeros(3, 2));
+    assert!(matches!(a.add(c), Err(Error::InvalidArgument { .. })));
+    assert!(matches!(
+        other.backward(a.sum()),
+        Err(Error::InvalidArgument { .. })
+    ));
+}
+
+#[test]
+fn no_grad_tape_evaluates_the_same_values_and_refuses_backward() {
+    let x = DMatrix::from_fn(4, 3, |i, j| (i as f64 - j as f64 * 0.5).sin());
+    let run = |tape: &Tape<f64>| {
+        let v = tape.var(x.clone());
+        let y = v.tanh().matmul(v.transpose()).map(|y| y.softplus().sum());
+        y.map(|y| (y.item(), y.needs_grad()))
+    };
+    let (with, needs) = run(&Tape::new()).unwrap();
+    let (without, needs_ng) = run(&Tape::no_grad()).unwrap();
+    assert_eq!(with, without);
+    assert!(needs && !needs_ng);
+    let ng = Tape::<f64>::no_grad();
+    let l = ng.var(x.clone()).sum();
+    assert!(matches!(ng.backward(l), Err(Error::NoGrad)));
+}
+
+#[test]
+fn constants_and_detach_stop_gradients() {
+    let tape = Tape::<f64>::new();
+    let x = tape.var(DMatrix::from_element(2, 2, 1.5));
+    let c = tape.constant(DMatrix::from_element(2, 2, 2.0));
+    let loss = x.mul(c).unwrap().add(x.detach().square()).unwrap().sum();
+    let grads = tape.backward(loss).unwrap();
+    assert_eq!(grads.wrt(x), DMatrix::from_element(2, 2, 2.0));
+    assert!(grads.get(c).is_none());
+}
+
+#[test]
+fn gradients_accumulate_over_reuse_and_work_in_f32() {
+    let tape = Tape::<f32>::new();
+    let x = tape.var(DMatrix::from_element(1, 3, 2.0f32));
+    // x·x + 3x reuses x three times: d/dx = 2x + 3 = 7.
+    let loss = x.mul(x).unwrap().add(x.scale(3.0)).unwrap().sum();
+    let grads = tape.backward(loss).unwrap();
+    assert_eq!(grads.wrt(x), DMatrix::from_element(1, 3, 7.0f32));
+}
+
+#[test]
+fn softplus_and_sigmoid_do_not_overflow() {
+    let tape = Tape::<f32>::new();
+    let x = tape.var(DMatrix::from_row_slice(
+        1,
+        4,
+        &[-200.0f32, -30.0, 30.0, 200.0],
+    ));
+    let sp = x.softplus().to_matrix();
+    let sg = x.sigmoid().to_matrix();
+    assert!(sp.iter().chain(sg.iter()).all(|v| v.is_finite()));
+    assert_eq!(sp[(0, 3)], 200.0);
+    assert_eq!(sg[(0, 0)], 0.0);
+    let lse = x.logsumexp_cols().unwrap().item();
+    assert_eq!(lse, 200.0);
+}
+
+#[test]
+fn operators_forward_to_the_methods() {
+    let tape = Tape::<f64>::new();
+    let a = tape.var(DMatrix::from_element(2, 2, 3.0));
+    let b = tape.var(DMatrix::from_element(1, 2, 2.0));
+    assert_eq!((a + b).unwrap().item(), 5.0);
+    assert_eq!((a - b).unwrap().item(), 1.0);
+    assert_eq!((a * b).unwrap().item(), 6.0);
+    assert_eq!((a / b).unwrap().item(), 1.5);
+    assert_eq!((-a).item(), -3.0);
+    assert!((b + a).is_err());
+}

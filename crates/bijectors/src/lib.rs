@@ -1,0 +1,1 @@
+//! `bijectors`: filled by its own issue.

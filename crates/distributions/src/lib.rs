@@ -1,0 +1,1 @@
+//! `distributions`: filled by its own issue.
