@@ -49,15 +49,15 @@ mod steffensen;
 pub use anderson::AndersonOptions;
 pub use banach::{Acceleration, BanachOptions, BanachSolution, History, banach, banach_batch};
 pub use bounds::{a_posteriori_bound, a_priori_bound, iterations_needed};
-pub use error::{Divergence, Error, Result};
-pub use norm::Norm;
 pub use circle_map::{CircleMap, circular_distance, has_fixed_point};
 pub use cobweb::{cobweb, orbit};
+pub use error::{Divergence, Error, Result};
 pub use jacobian::numerical_jacobian;
 pub use lipschitz::{
     Contraction, EmpiricalLipschitz, empirical_lipschitz, is_contraction, mlp_lipschitz_upper_bound,
 };
 pub use logistic::LogisticMap;
+pub use norm::Norm;
 pub use spectral_norm::{SpectralNorm, SpectralNormOptions, spectral_norm, spectral_norm_exact};
 pub use stability::{Stability, stability, stability_of_jacobian};
 pub use steffensen::{ScalarFixedPoint, SteffensenOptions, steffensen};
