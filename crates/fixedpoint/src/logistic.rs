@@ -9,7 +9,7 @@ use nalgebra::{DMatrix, RealField};
 /// takes over for 3 < r < 1 + √6, then period doubling leads to chaos from r ≈ 3.569946.
 ///
 /// ```
-/// let map = fixedpoint::LogisticMap::new(2.8)?;
+/// let map = fixedpoint::LogisticMap::new(2.8_f64)?;
 /// assert!((map.fixed_point().unwrap() - 0.642857).abs() < 1e-6);
 /// assert!((map.derivative(map.fixed_point().unwrap()) + 0.8).abs() < 1e-12);
 /// # Ok::<(), fixedpoint::Error>(())

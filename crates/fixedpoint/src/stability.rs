@@ -27,7 +27,7 @@ impl<T: RealField + Copy> Stability<T> {
 /// ```
 /// use nalgebra::DMatrix;
 /// // A rotation by 90° scaled by 0.9: eigenvalues ±0.9i.
-/// let j = DMatrix::from_row_slice(2, 2, &[0.0, -0.9, 0.9, 0.0]);
+/// let j = DMatrix::from_row_slice(2, 2, &[0.0_f64, -0.9, 0.9, 0.0]);
 /// let s = fixedpoint::stability_of_jacobian(&j)?;
 /// assert!((s.spectral_radius - 0.9).abs() < 1e-12 && s.is_stable());
 /// # Ok::<(), fixedpoint::Error>(())
