@@ -1,8 +1,9 @@
 //! `DataError`: everything that can go wrong while generating, loading, saving or selecting data.
 //!
-//! Conventions used in every message: `line` is 1-based, as a text editor shows it; `column` and
-//! `row` are 0-based indices, the same numbers a column selection such as `0..3,5` uses, and the
-//! column's name is given next to it.
+//! Conventions used in every message: `line` is 1-based, as a text editor shows it (for a row
+//! with a quoted line break, the line where the row starts); `column` and `row` are 0-based
+//! indices, the same numbers a column selection such as `0..3,5` uses, and the column's name is
+//! given next to it.
 
 use std::path::PathBuf;
 
@@ -54,7 +55,7 @@ pub enum DataError {
     NonNumeric {
         /// The file.
         path: PathBuf,
-        /// 1-based line of the cell.
+        /// 1-based line on which the cell's row starts.
         line: u64,
         /// 0-based column index of the cell.
         column: usize,
@@ -71,7 +72,7 @@ pub enum DataError {
     NonFiniteCell {
         /// The file.
         path: PathBuf,
-        /// 1-based line of the cell.
+        /// 1-based line on which the cell's row starts.
         line: u64,
         /// 0-based column index of the cell.
         column: usize,
@@ -162,7 +163,7 @@ pub enum DataError {
         reason: String,
     },
     /// [`crate::data::table::Table::load`] does not know the file's extension.
-    #[error("{}: unknown file type (expected extension .csv, .txt, .tsv or .npy)", path.display())]
+    #[error("{}: unknown file type (expected extension .csv, .tsv or .npy)", path.display())]
     UnknownExtension {
         /// The file.
         path: PathBuf,
@@ -175,10 +176,10 @@ pub enum DataError {
         /// Number of matrix columns.
         columns: usize,
     },
-    /// Every column name parses as a number, so a CSV header made of them would be read back as
-    /// a data row.
+    /// No column name is non-empty and non-numeric, so a CSV header made of them would be read
+    /// back as a data row (see [`crate::data::HeaderMode::Auto`]).
     #[error(
-        "column names {names:?} all parse as numbers; a CSV header of them would read back as data"
+        "column names {names:?} would not be detected as a CSV header: at least one must be non-empty and not a number"
     )]
     NumericHeader {
         /// The names.
