@@ -84,17 +84,16 @@ impl<T: RealField + Copy> AndersonMixer<T> {
         }
         let beta = self.opts.mixing;
         let mut next = &x + &g * beta;
-        for (i, _) in frozen.iter().enumerate().filter(|(_, f)| !**f) {
-            if let Some(gamma) = self.coefficients(i, &g) {
-                for (k, gk) in gamma.iter().enumerate() {
-                    let correction = (self.dx[k].row(i) + self.dg[k].row(i) * beta) * *gk;
+        for (i, &done) in frozen.iter().enumerate() {
+            if done {
+                next.set_row(i, &x.row(i));
+            } else if let Some(gamma) = self.coefficients(i, &g) {
+                for (k, &gk) in gamma.iter().enumerate() {
+                    let correction = (self.dx[k].row(i) + self.dg[k].row(i) * beta) * gk;
                     let mut row = next.row_mut(i);
                     row -= correction;
                 }
             }
-        }
-        for (i, _) in frozen.iter().enumerate().filter(|(_, f)| **f) {
-            next.set_row(i, &x.row(i));
         }
         self.previous = Some((x, g));
         next

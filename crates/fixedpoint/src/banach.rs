@@ -63,7 +63,8 @@ pub struct BanachOptions<T> {
     /// Closing tolerance ‖xₙ − xₙ₋ₚ‖ ≤ `cycle_tol` of a cycle; its points must also be pairwise
     /// at least √`cycle_tol` apart. Default max(1e-8, 1000·ε): 1e-8 for f64, ≈1.2e-4 for f32.
     pub cycle_tol: T,
-    /// Declare divergence after this many consecutive strictly growing steps (0 disables) ...
+    /// Declare divergence after this many consecutive strictly growing steps (default 10; 0
+    /// disables) ...
     pub divergence_window: usize,
     /// ... once the step is at least this many times the smallest step seen; default 1e4.
     /// (Transient growth of a convergent non-normal linear map stays below this.)
@@ -380,7 +381,7 @@ where
         cycles.push(&x);
         for iteration in 1..=opts.max_iter {
             let y = self.eval(&x, iteration)?;
-            let step = opts.norm.max_row_norm(&(&y - &x));
+            let step = opts.norm.max_row_distance(&y, &x);
             self.record(step, iteration)?;
             if opts.is_converged(step) {
                 return self.solution(y, iteration, step, true);

@@ -59,7 +59,7 @@ impl<T: RealField + Copy> CycleDetector<T> {
     }
 
     fn distance(&self, a: usize, b: usize) -> T {
-        self.norm.max_row_norm(&(&self.recent[a] - &self.recent[b]))
+        self.norm.max_row_distance(&self.recent[a], &self.recent[b])
     }
 
     fn points_are_distinct(&self, last: usize, p: usize) -> bool {

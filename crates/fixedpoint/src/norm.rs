@@ -44,6 +44,22 @@ impl Norm {
         norms.into_iter().fold(T::zero(), |a, b| a.max(b))
     }
 
+    /// max over rows i of ‖aᵢ − bᵢ‖ for two batches of equal shape (`n × d`, one sample per
+    /// row), without forming a − b.
+    pub fn max_row_distance<T: RealField + Copy>(self, a: &DMatrix<T>, b: &DMatrix<T>) -> T {
+        debug_assert_eq!(a.shape(), b.shape());
+        (0..a.nrows())
+            .map(|i| {
+                let (ra, rb) = (a.row(i), b.row(i));
+                let diffs = ra.iter().zip(rb.iter()).map(|(&x, &y)| x - y);
+                match self {
+                    Self::L2 => diffs.fold(T::zero(), |s, v| s + v * v).sqrt(),
+                    Self::MaxAbs => diffs.fold(T::zero(), |s, v| s.max(v.abs())),
+                }
+            })
+            .fold(T::zero(), |m, v| m.max(v))
+    }
+
     /// The norm of the slice `v`.
     pub fn of_slice<T: RealField + Copy>(self, v: &[T]) -> T {
         match self {
@@ -66,6 +82,9 @@ mod tests {
         Norm::MaxAbs.row_norms(&m, &mut out);
         assert_eq!(out, vec![4.0, 1.0]);
         assert_eq!(Norm::L2.max_row_norm(&m), 5.0);
+        let z = DMatrix::zeros(2, 2);
+        assert_eq!(Norm::L2.max_row_distance(&m, &z), 5.0);
+        assert_eq!(Norm::MaxAbs.max_row_distance(&z, &m), 4.0);
         assert_eq!(Norm::MaxAbs.of_slice(&[1.0, -7.0]), 7.0);
     }
 }
