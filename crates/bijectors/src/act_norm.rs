@@ -1,0 +1,194 @@
+//! ActNorm (Kingma & Dhariwal 2018, "Glow: Generative Flow with Invertible 1×1 Convolutions"):
+//! a per-feature affine map initialised from data so that its first outputs are standardised.
+
+use crate::boundary::check_inputs;
+use crate::{Bijector, BlockSpec, Error, Output, Result, check_batch, check_cond};
+use autodiff::nalgebra::DMatrix;
+use autodiff::{Bound, Float, ParamId, Params, Var, lit};
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Per-feature affine map on batches `x: n × d` (one sample per row):
+/// `y = (x + b) ⊙ exp(log_s)`, with parameters `b` and `log_s` (`1 × d` rows, registered as
+/// `{name}.bias` and `{name}.log_scale`), and `log|det J| = Σ_j log_s_j` for every sample
+/// (`n × 1`). Inverse: `x = y ⊙ exp(−log_s) − b`.
+///
+/// A new block is the identity (`b = 0`, `log_s = 0`). [`Bijector::data_init`] sets, from a first
+/// batch, `b = −mean` and `log_s = −ln(std + eps)` per feature (population standard deviation),
+/// so that the block's output on that batch has mean 0 and standard deviation ≈ 1. The trainer
+/// calls `data_init` once, before the first step; the block records that it was initialised
+/// (the flag is part of its [`BlockSpec`]), and later calls leave the parameters alone.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(try_from = "ActNormParts")]
+pub struct ActNorm {
+    dim: usize,
+    eps: f64,
+    bias: ParamId,
+    log_scale: ParamId,
+    initialized: AtomicBool,
+}
+
+/// The serialised form, validated into an [`ActNorm`] on reading.
+#[derive(Deserialize)]
+struct ActNormParts {
+    dim: usize,
+    eps: f64,
+    bias: ParamId,
+    log_scale: ParamId,
+    initialized: bool,
+}
+
+impl TryFrom<ActNormParts> for ActNorm {
+    type Error = Error;
+    fn try_from(parts: ActNormParts) -> Result<Self> {
+        ActNorm::check_config(parts.dim, parts.eps)?;
+        Ok(Self {
+            dim: parts.dim,
+            eps: parts.eps,
+            bias: parts.bias,
+            log_scale: parts.log_scale,
+            initialized: AtomicBool::new(parts.initialized),
+        })
+    }
+}
+
+impl Clone for ActNorm {
+    fn clone(&self) -> Self {
+        Self {
+            dim: self.dim,
+            eps: self.eps,
+            bias: self.bias,
+            log_scale: self.log_scale,
+            initialized: AtomicBool::new(self.is_initialized()),
+        }
+    }
+}
+
+impl ActNorm {
+    /// The kind name in a [`BlockSpec`].
+    pub const KIND: &'static str = "act_norm";
+
+    /// The `eps` of [`ActNorm::new`], added to the standard deviation in [`Bijector::data_init`].
+    pub const DEFAULT_EPS: f64 = 1e-6;
+
+    /// An identity-initialised block of width `dim ≥ 1` with `eps = 1e-6`.
+    pub fn new<T: Float>(params: &mut Params<T>, name: &str, dim: usize) -> Result<Self> {
+        Self::with_eps(params, name, dim, Self::DEFAULT_EPS)
+    }
+
+    /// As [`ActNorm::new`] with a chosen `eps > 0`.
+    pub fn with_eps<T: Float>(
+        params: &mut Params<T>,
+        name: &str,
+        dim: usize,
+        eps: f64,
+    ) -> Result<Self> {
+        Self::check_config(dim, eps)?;
+        Ok(Self {
+            dim,
+            eps,
+            bias: params.add(format!("{name}.bias"), DMatrix::zeros(1, dim))?,
+            log_scale: params.add(format!("{name}.log_scale"), DMatrix::zeros(1, dim))?,
+            initialized: AtomicBool::new(false),
+        })
+    }
+
+    fn check_config(dim: usize, eps: f64) -> Result<()> {
+        if dim == 0 {
+            return Err(Error::Config("act_norm: needs at least one feature".into()));
+        }
+        if !(eps.is_finite() && eps > 0.0) {
+            return Err(Error::Config(format!(
+                "act_norm: eps must be positive and finite, got {eps}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Whether [`Bijector::data_init`] has set the parameters.
+    pub fn is_initialized(&self) -> bool {
+        self.initialized.load(Ordering::Acquire)
+    }
+
+    /// The shift parameter `b` (`1 × d`).
+    pub fn bias(&self) -> ParamId {
+        self.bias
+    }
+
+    /// The log-scale parameter `log_s` (`1 × d`).
+    pub fn log_scale(&self) -> ParamId {
+        self.log_scale
+    }
+
+    /// `Σ_j log_s_j` repeated for each of the `n` samples (`n × 1`).
+    fn log_det<'t, T: Float>(log_s: Var<'t, T>, n: usize) -> Result<Var<'t, T>> {
+        let zeros = log_s.tape().constant(DMatrix::zeros(n, 1));
+        Ok(zeros.add(log_s.sum_cols())?)
+    }
+}
+
+impl<T: Float> Bijector<T> for ActNorm {
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn forward_with<'t>(
+        &self,
+        p: &Bound<'t, T>,
+        x: Var<'t, T>,
+        cond: Option<Var<'t, T>>,
+    ) -> Result<Output<'t, T>> {
+        let n = check_inputs(Self::KIND, x, self.dim, cond, 0)?;
+        let log_s = p.get(self.log_scale);
+        let y = x.add(p.get(self.bias))?.mul(log_s.exp())?;
+        Ok((y, Self::log_det(log_s, n)?))
+    }
+
+    fn inverse_with<'t>(
+        &self,
+        p: &Bound<'t, T>,
+        y: Var<'t, T>,
+        cond: Option<Var<'t, T>>,
+    ) -> Result<Output<'t, T>> {
+        let n = check_inputs(Self::KIND, y, self.dim, cond, 0)?;
+        let log_s = p.get(self.log_scale);
+        let x = y.mul(log_s.neg().exp())?.sub(p.get(self.bias))?;
+        Ok((x, Self::log_det(log_s, n)?.neg()))
+    }
+
+    fn spec(&self) -> Result<BlockSpec> {
+        BlockSpec::new(Self::KIND, self)
+    }
+
+    /// Sets `b = −mean`, `log_s = −ln(std + eps)` per feature from `x` (at least 2 rows) unless
+    /// the block is already initialised, then returns the block's output on `x`.
+    fn data_init(
+        &self,
+        params: &mut Params<T>,
+        x: &DMatrix<T>,
+        cond: Option<&DMatrix<T>>,
+    ) -> Result<DMatrix<T>> {
+        check_batch(Self::KIND, x, self.dim)?;
+        check_cond(Self::KIND, cond, 0, x.nrows())?;
+        if !self.is_initialized() {
+            let n = x.nrows();
+            if n < 2 {
+                return Err(Error::Config(format!(
+                    "act_norm: data_init needs at least 2 samples, got {n}"
+                )));
+            }
+            let mean = x.row_mean();
+            let var = DMatrix::from_fn(1, self.dim, |_, j| {
+                x.column(j)
+                    .iter()
+                    .fold(T::zero(), |acc, &v| acc + (v - mean[j]) * (v - mean[j]))
+                    / lit::<T>(n as f64)
+            });
+            let log_s = var.map(|v| -(v.sqrt() + lit(self.eps)).ln());
+            params.get_mut(self.bias).copy_from(&(-mean));
+            params.get_mut(self.log_scale).copy_from(&log_s);
+            self.initialized.store(true, Ordering::Release);
+        }
+        Ok(self.forward_matrix(params, x)?.0)
+    }
+}

@@ -1,0 +1,258 @@
+//! RealNVP affine coupling in its two-sided form (Dinh, Sohl-Dickstein & Bengio 2017, "Density
+//! estimation using Real NVP"; the form of FrEIA's `RNVPCouplingBlock` / `GLOWCouplingBlock`).
+
+use crate::boundary::check_inputs;
+use crate::coupling::{SubnetConfig, check_subnet, split_lens, subnet_input};
+use crate::{Bijector, BlockSpec, Error, Output, Result};
+use autodiff::nn::Mlp;
+use autodiff::{Bound, Float, Params, Var, concat_cols, lit};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+/// How a [`RealNvp`] block predicts its log-scales `s` and shifts `t`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SubnetLayout {
+    /// Separate networks for `s` and for `t` on each side, four in all (FrEIA's
+    /// `RNVPCouplingBlock`). The default.
+    #[default]
+    Separate,
+    /// One network per side predicting `[s, t]` side by side, two in all (GLOW style,
+    /// FrEIA's `GLOWCouplingBlock`).
+    Joint,
+}
+
+/// Options of a [`RealNvp`] block.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RealNvpConfig {
+    /// Width `d ≥ 2` of the batches.
+    pub dim: usize,
+    /// The shape of every subnet.
+    pub subnet: SubnetConfig,
+    /// Soft-clamp bound `c > 0` of the log-scales, `s ↦ c·(2/π)·atan(s/c)`. Default 2 (FrEIA).
+    pub clamp: f64,
+    /// Separate `s` and `t` networks, or joint `[s, t]` networks. Default separate.
+    pub layout: SubnetLayout,
+    /// Width of the condition input (0: unconditional, the default).
+    pub cond_dim: usize,
+}
+
+impl RealNvpConfig {
+    /// An unconditional block of width `dim` with the given subnet, clamp 2, separate subnets.
+    pub fn new(dim: usize, subnet: SubnetConfig) -> Self {
+        Self {
+            dim,
+            subnet,
+            clamp: 2.0,
+            layout: SubnetLayout::Separate,
+            cond_dim: 0,
+        }
+    }
+}
+
+/// The subnetworks of a [`RealNvp`] block. Side 1 reads `y1` (and writes scales for `x2`),
+/// side 2 reads `x2` (and writes scales for `x1`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+enum Subnets {
+    Separate { s1: Mlp, t1: Mlp, s2: Mlp, t2: Mlp },
+    Joint { st1: Mlp, st2: Mlp },
+}
+
+/// The two sides of the coupling.
+#[derive(Clone, Copy)]
+enum Side {
+    /// Reads `y1` (`⌊d/2⌋` columns), writes `s1, t1` for `x2` (`⌈d/2⌉` columns).
+    One,
+    /// Reads `x2`, writes `s2, t2` for `x1`.
+    Two,
+}
+
+/// Two-sided affine coupling on batches `x: n × d` (one sample per row).
+///
+/// With `x1` the first `⌊d/2⌋` columns and `x2` the remaining `⌈d/2⌉`:
+///
+/// `y1 = x1 ⊙ exp(s2(x2)) + t2(x2)`, `y2 = x2 ⊙ exp(s1(y1)) + t1(y1)`,
+///
+/// `log|det J| = Σ s2(x2) + Σ s1(y1)` per sample (`n × 1`), where every log-scale is
+/// soft-clamped, `s ↦ c·(2/π)·atan(s/c)`, so `exp` never overflows. The inverse is
+/// `x2 = (y2 − t1(y1)) ⊙ exp(−s1(y1))`, `x1 = (y1 − t2(x2)) ⊙ exp(−s2(x2))`. With a condition
+/// `c` (`n × cond_dim`) every subnet reads its half followed by `c`.
+///
+/// Parameters are registered as `{name}.s1.*`, `{name}.t1.*`, `{name}.s2.*`, `{name}.t2.*`
+/// ([`SubnetLayout::Separate`]) or `{name}.st1.*`, `{name}.st2.*` ([`SubnetLayout::Joint`],
+/// whose networks output `[s, t]`, log-scales first).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RealNvpParts")]
+pub struct RealNvp {
+    config: RealNvpConfig,
+    subnets: Subnets,
+}
+
+/// The serialised form, validated into a [`RealNvp`] on reading.
+#[derive(Deserialize)]
+struct RealNvpParts {
+    config: RealNvpConfig,
+    subnets: Subnets,
+}
+
+impl TryFrom<RealNvpParts> for RealNvp {
+    type Error = Error;
+    fn try_from(parts: RealNvpParts) -> Result<Self> {
+        let (len1, len2) = RealNvp::check_config(&parts.config)?;
+        let k = parts.config.cond_dim;
+        let block = RealNvp::KIND;
+        match (&parts.subnets, parts.config.layout) {
+            (Subnets::Separate { s1, t1, s2, t2 }, SubnetLayout::Separate) => {
+                check_subnet(block, "s1", s1, len1 + k, len2)?;
+                check_subnet(block, "t1", t1, len1 + k, len2)?;
+                check_subnet(block, "s2", s2, len2 + k, len1)?;
+                check_subnet(block, "t2", t2, len2 + k, len1)?;
+            }
+            (Subnets::Joint { st1, st2 }, SubnetLayout::Joint) => {
+                check_subnet(block, "st1", st1, len1 + k, 2 * len2)?;
+                check_subnet(block, "st2", st2, len2 + k, 2 * len1)?;
+            }
+            _ => {
+                return Err(Error::Spec(format!(
+                    "{block}: subnets do not match the layout {:?}",
+                    parts.config.layout
+                )));
+            }
+        }
+        Ok(Self {
+            config: parts.config,
+            subnets: parts.subnets,
+        })
+    }
+}
+
+impl RealNvp {
+    /// The kind name in a [`BlockSpec`].
+    pub const KIND: &'static str = "real_nvp";
+
+    /// Registers the subnets under `{name}.*` in `params`; errors when `dim < 2` or the clamp
+    /// is not a positive finite number.
+    pub fn new<T: Float, R: Rng + ?Sized>(
+        params: &mut Params<T>,
+        name: &str,
+        config: &RealNvpConfig,
+        rng: &mut R,
+    ) -> Result<Self> {
+        let (len1, len2) = Self::check_config(config)?;
+        let k = config.cond_dim;
+        let net = &config.subnet;
+        let subnets = match config.layout {
+            SubnetLayout::Separate => Subnets::Separate {
+                s1: net.build(params, &format!("{name}.s1"), len1 + k, len2, rng)?,
+                t1: net.build(params, &format!("{name}.t1"), len1 + k, len2, rng)?,
+                s2: net.build(params, &format!("{name}.s2"), len2 + k, len1, rng)?,
+                t2: net.build(params, &format!("{name}.t2"), len2 + k, len1, rng)?,
+            },
+            SubnetLayout::Joint => Subnets::Joint {
+                st1: net.build(params, &format!("{name}.st1"), len1 + k, 2 * len2, rng)?,
+                st2: net.build(params, &format!("{name}.st2"), len2 + k, 2 * len1, rng)?,
+            },
+        };
+        Ok(Self {
+            config: config.clone(),
+            subnets,
+        })
+    }
+
+    /// The block's options.
+    pub fn config(&self) -> &RealNvpConfig {
+        &self.config
+    }
+
+    fn check_config(config: &RealNvpConfig) -> Result<(usize, usize)> {
+        if !(config.clamp.is_finite() && config.clamp > 0.0) {
+            return Err(Error::Config(format!(
+                "{}: clamp must be positive and finite, got {}",
+                Self::KIND,
+                config.clamp
+            )));
+        }
+        split_lens(Self::KIND, config.dim)
+    }
+
+    /// The clamped log-scale and the shift of one side, from the half it reads (and the condition).
+    fn scale_shift<'t, T: Float>(
+        &self,
+        p: &Bound<'t, T>,
+        side: Side,
+        half: Var<'t, T>,
+        cond: Option<Var<'t, T>>,
+    ) -> Result<(Var<'t, T>, Var<'t, T>)> {
+        let input = subnet_input(half, cond)?;
+        let (s, t) = match (&self.subnets, side) {
+            (Subnets::Separate { s1, t1, .. }, Side::One) => {
+                (s1.forward(p, input)?, t1.forward(p, input)?)
+            }
+            (Subnets::Separate { s2, t2, .. }, Side::Two) => {
+                (s2.forward(p, input)?, t2.forward(p, input)?)
+            }
+            (Subnets::Joint { st1, st2 }, side) => {
+                let st = match side {
+                    Side::One => st1.forward(p, input)?,
+                    Side::Two => st2.forward(p, input)?,
+                };
+                let width = st.ncols() / 2;
+                (st.slice_cols(0, width)?, st.slice_cols(width, width)?)
+            }
+        };
+        Ok((s.soft_clamp(lit(self.config.clamp)), t))
+    }
+
+    fn halves<'t, T: Float>(&self, v: Var<'t, T>) -> Result<(Var<'t, T>, Var<'t, T>)> {
+        let len1 = self.config.dim / 2;
+        Ok((
+            v.slice_cols(0, len1)?,
+            v.slice_cols(len1, self.config.dim - len1)?,
+        ))
+    }
+}
+
+impl<T: Float> Bijector<T> for RealNvp {
+    fn dim(&self) -> usize {
+        self.config.dim
+    }
+
+    fn cond_dim(&self) -> usize {
+        self.config.cond_dim
+    }
+
+    fn forward_with<'t>(
+        &self,
+        p: &Bound<'t, T>,
+        x: Var<'t, T>,
+        cond: Option<Var<'t, T>>,
+    ) -> Result<Output<'t, T>> {
+        check_inputs(Self::KIND, x, self.config.dim, cond, self.config.cond_dim)?;
+        let (x1, x2) = self.halves(x)?;
+        let (s2, t2) = self.scale_shift(p, Side::Two, x2, cond)?;
+        let y1 = x1.mul(s2.exp())?.add(t2)?;
+        let (s1, t1) = self.scale_shift(p, Side::One, y1, cond)?;
+        let y2 = x2.mul(s1.exp())?.add(t1)?;
+        let log_det = s2.sum_cols().add(s1.sum_cols())?;
+        Ok((concat_cols(&[y1, y2])?, log_det))
+    }
+
+    fn inverse_with<'t>(
+        &self,
+        p: &Bound<'t, T>,
+        y: Var<'t, T>,
+        cond: Option<Var<'t, T>>,
+    ) -> Result<Output<'t, T>> {
+        check_inputs(Self::KIND, y, self.config.dim, cond, self.config.cond_dim)?;
+        let (y1, y2) = self.halves(y)?;
+        let (s1, t1) = self.scale_shift(p, Side::One, y1, cond)?;
+        let x2 = y2.sub(t1)?.mul(s1.neg().exp())?;
+        let (s2, t2) = self.scale_shift(p, Side::Two, x2, cond)?;
+        let x1 = y1.sub(t2)?.mul(s2.neg().exp())?;
+        let log_det = s1.sum_cols().add(s2.sum_cols())?.neg();
+        Ok((concat_cols(&[x1, x2])?, log_det))
+    }
+
+    fn spec(&self) -> Result<BlockSpec> {
+        BlockSpec::new(Self::KIND, self)
+    }
+}
