@@ -5,6 +5,7 @@
 
 pub mod data;
 mod error;
+pub mod model_file;
 pub mod train;
 
 pub use error::{Error, Result};
