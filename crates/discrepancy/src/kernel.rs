@@ -12,8 +12,10 @@ use nalgebra::RealField;
 /// - **positive definite**: every Gram matrix `[k(xᵢ, xⱼ)]` is positive semi-definite. This is what
 ///   makes the biased MMD² estimate non-negative and MMD a metric for characteristic kernels
 ///   (Gaussian, Laplace, inverse multiquadric and positive sums of them);
-/// - **consistent batch form**: [`Kernel::accumulate_sq`] adds exactly `κ(rᵢ)` to `out[i]`; it
-///   exists so that a kernel can override it with a loop the compiler vectorises.
+/// - **consistent batch form**: [`Kernel::accumulate_sq`] adds `κ(rᵢ)` to `out[i]` and
+///   [`Kernel::accumulate_scales_sq`] adds the sum over several kernels of the family, both equal
+///   to the scalar form up to rounding; they exist so that a kernel can override them with
+///   loops the compiler vectorises.
 ///
 /// Callers guarantee `r ≥ 0` (the estimators clamp round-off negatives to 0).
 pub trait Kernel<T: RealField + Copy>: Sync {
@@ -25,6 +27,20 @@ pub trait Kernel<T: RealField + Copy>: Sync {
     fn accumulate_sq(&self, d2: &[T], out: &mut [T]) {
         for (o, &r) in out.iter_mut().zip(d2) {
             *o += self.eval_sq(r);
+        }
+    }
+
+    /// Adds `Σₛ κₛ(d2[i])` over all of `kernels` to `out[i]`: the batch form of a
+    /// [`crate::MultiScale`] sum, which calls it. It must agree with calling
+    /// [`Kernel::accumulate_sq`] once per kernel (the default does exactly that) up to
+    /// rounding; a family may override it to share work between scales.
+    #[inline]
+    fn accumulate_scales_sq(kernels: &[Self], d2: &[T], out: &mut [T])
+    where
+        Self: Sized,
+    {
+        for k in kernels {
+            k.accumulate_sq(d2, out);
         }
     }
 

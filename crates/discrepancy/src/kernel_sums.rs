@@ -278,10 +278,9 @@ where
     let kvals = &mut ws.column[..bi];
     let mut total = 0.0;
     for (c, col) in tile.chunks_exact_mut(bi).enumerate() {
+        // A select, not a conditional store, so the clamp vectorises.
         for v in col.iter_mut() {
-            if *v < zero {
-                *v = zero;
-            }
+            *v = if *v < zero { zero } else { *v };
         }
         kvals.fill(zero);
         kernel.accumulate_sq(col, kvals);

@@ -25,7 +25,7 @@ impl Estimator {
     }
 
     /// The estimate from precomputed sums (sample sizes already checked).
-    pub(crate) fn from_sums(self, sums: &KernelSums) -> Result<f64> {
+    pub(crate) fn on_sums(self, sums: &KernelSums) -> Result<f64> {
         match self {
             Estimator::Biased => Ok(sums.biased()),
             Estimator::Unbiased => sums.unbiased(),
@@ -42,7 +42,7 @@ impl Estimator {
         K: Kernel<T> + ?Sized,
     {
         check_pair(x, y, self.min_samples())?;
-        self.from_sums(&KernelSums::compute_unchecked(x, y, kernel, DEFAULT_BLOCK))
+        self.on_sums(&KernelSums::compute_unchecked(x, y, kernel, DEFAULT_BLOCK))
     }
 }
 

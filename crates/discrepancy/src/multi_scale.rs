@@ -96,11 +96,9 @@ impl<T: RealField + Copy, K: Kernel<T>> Kernel<T> for MultiScale<K> {
             .fold(T::zero(), |acc, k| acc + k.eval_sq(d2))
     }
 
-    /// One vectorised pass per scale over the same (cache-resident) slice.
+    /// Delegates to the family's [`Kernel::accumulate_scales_sq`], which may fuse the scales.
     #[inline]
     fn accumulate_sq(&self, d2: &[T], out: &mut [T]) {
-        for k in &self.kernels {
-            k.accumulate_sq(d2, out);
-        }
+        K::accumulate_scales_sq(&self.kernels, d2, out);
     }
 }

@@ -146,10 +146,10 @@ where
     let identity: Vec<bool> = (0..n + m).map(|i| i < n).collect();
     let (statistic, permuted) = if n + m <= cache_max_points {
         let gram = UpperGram::new(&pooled, kernel);
-        let observed = config.estimator.from_sums(&gram.sums(&identity, n))?;
+        let observed = config.estimator.on_sums(&gram.sums(&identity, n))?;
         let permuted = (0..config.permutations)
             .into_par_iter()
-            .map(|b| config.estimator.from_sums(&gram.sums(&relabel(b), n)))
+            .map(|b| config.estimator.on_sums(&gram.sums(&relabel(b), n)))
             .collect::<Result<Vec<f64>>>()?;
         (observed, permuted)
     } else {
@@ -158,7 +158,7 @@ where
             let rows_y: Vec<usize> = (0..n + m).filter(|&i| !labels[i]).collect();
             let a = pooled.select_rows(rows_x.iter());
             let b = pooled.select_rows(rows_y.iter());
-            config.estimator.from_sums(&KernelSums::compute_unchecked(
+            config.estimator.on_sums(&KernelSums::compute_unchecked(
                 &a,
                 &b,
                 kernel,
