@@ -192,3 +192,107 @@ impl<T: Float> Bijector<T> for ActNorm {
         Ok(self.forward_matrix(params, x)?.0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::laws::{Case, normal_batch};
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    /// A batch with feature means 3, −1, 0.5 and standard deviations 2, 0.1, 5.
+    fn skewed_batch(n: usize, seed: u64) -> DMatrix<f64> {
+        let z = normal_batch(n, 3, &mut StdRng::seed_from_u64(seed));
+        let (mean, std) = ([3.0, -1.0, 0.5], [2.0, 0.1, 5.0]);
+        DMatrix::from_fn(n, 3, |i, j| mean[j] + std[j] * z[(i, j)])
+    }
+
+    #[test]
+    fn laws_hold_before_and_after_data_init() {
+        let mut params = Params::<f64>::new();
+        let block = ActNorm::new(&mut params, "an", 3).unwrap();
+        let x = skewed_batch(8, 1);
+        Case {
+            block: &block,
+            params: &params,
+            x: x.clone(),
+            cond: None,
+        }
+        .check_all();
+        block.data_init(&mut params, &x, None).unwrap();
+        let case = Case {
+            block: &block,
+            params: &params,
+            x,
+            cond: None,
+        };
+        case.check_all();
+        case.param_gradients();
+    }
+
+    #[test]
+    fn data_init_standardises_the_first_batch_once() {
+        let mut params = Params::<f64>::new();
+        let block = ActNorm::new(&mut params, "an", 3).unwrap();
+        let x = skewed_batch(500, 2);
+        assert!(!block.is_initialized());
+        assert_eq!(block.forward_matrix(&params, &x).unwrap().0, x);
+        let y = block.data_init(&mut params, &x, None).unwrap();
+        assert!(block.is_initialized());
+        assert_eq!(y, block.forward_matrix(&params, &x).unwrap().0);
+        let std_of = |col: Vec<f64>| {
+            let mean = col.iter().sum::<f64>() / col.len() as f64;
+            let var = col.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / col.len() as f64;
+            (mean, var.sqrt())
+        };
+        for j in 0..3 {
+            let (_, std_x) = std_of(x.column(j).iter().copied().collect());
+            let (mean, std) = std_of(y.column(j).iter().copied().collect());
+            assert!(mean.abs() < 1e-12, "feature {j}: mean {mean}");
+            // std(y) = std(x) / (std(x) + eps), within 1e-5 of 1 here.
+            let expected = std_x / (std_x + ActNorm::DEFAULT_EPS);
+            assert!(
+                (std - expected).abs() < 1e-12,
+                "feature {j}: std {std} vs {expected}"
+            );
+            assert!((std - 1.0).abs() < 2e-5);
+        }
+        // A second call leaves the parameters alone.
+        let before = params.clone();
+        block
+            .data_init(&mut params, &skewed_batch(50, 3), None)
+            .unwrap();
+        assert_eq!(params, before);
+        // The flag survives the spec round trip.
+        let spec = Bijector::<f64>::spec(&block).unwrap();
+        let restored: ActNorm = spec.decode().unwrap();
+        assert!(restored.is_initialized());
+        assert!(block.clone().is_initialized());
+    }
+
+    #[test]
+    fn invalid_uses_are_errors() {
+        let mut params = Params::<f64>::new();
+        assert!(matches!(
+            ActNorm::new(&mut params, "a", 0),
+            Err(Error::Config(_))
+        ));
+        assert!(matches!(
+            ActNorm::with_eps(&mut params, "a", 2, 0.0),
+            Err(Error::Config(_))
+        ));
+        let block = ActNorm::new(&mut params, "a", 2).unwrap();
+        let one_row = DMatrix::from_row_slice(1, 2, &[1.0, 2.0]);
+        assert!(matches!(
+            block.data_init(&mut params, &one_row, None),
+            Err(Error::Config(_))
+        ));
+        let mut bad = DMatrix::from_element(4, 2, 1.0);
+        bad[(3, 1)] = f64::NAN;
+        assert!(matches!(
+            block.data_init(&mut params, &bad, None),
+            Err(Error::NonFinite { row: 3, col: 1, .. })
+        ));
+        assert!(!block.is_initialized());
+    }
+}

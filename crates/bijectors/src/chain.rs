@@ -195,3 +195,241 @@ impl<T: Float> Bijector<T> for Chain<T> {
         Ok(h)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::laws::{Case, normal_batch};
+    use crate::{
+        ActNorm, CouplingKind, Permutation, RealNvp, RealNvpConfig, StackConfig, SubnetConfig,
+    };
+    use autodiff::nn::Activation;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    fn stack(
+        kind: CouplingKind,
+        dim: usize,
+        cond_dim: usize,
+        permute: bool,
+        actnorm: bool,
+    ) -> (Chain<f64>, Params<f64>) {
+        let mut params = Params::new();
+        let config = StackConfig {
+            dim,
+            blocks: 3,
+            coupling: kind,
+            hidden: vec![8],
+            activation: Activation::Tanh,
+            permute,
+            actnorm,
+            cond_dim,
+            ..StackConfig::default()
+        };
+        let chain =
+            Chain::coupling_stack(&mut params, &config, &mut StdRng::seed_from_u64(dim as u64))
+                .unwrap();
+        (chain, params)
+    }
+
+    #[test]
+    fn laws_hold_for_every_coupling_stack() {
+        for kind in [
+            CouplingKind::RealNvp,
+            CouplingKind::Glow,
+            CouplingKind::Nice,
+        ] {
+            for (dim, cond_dim, permute, actnorm) in
+                [(2, 0, true, false), (3, 0, false, true), (5, 2, true, true)]
+            {
+                let (chain, mut params) = stack(kind, dim, cond_dim, permute, actnorm);
+                let mut rng = StdRng::seed_from_u64(7);
+                let x = normal_batch(6, dim, &mut rng);
+                let cond = (cond_dim > 0).then(|| normal_batch(6, cond_dim, &mut rng));
+                chain
+                    .data_init(&mut params, &x.scale(2.0), cond.as_ref())
+                    .unwrap();
+                Case {
+                    block: &chain,
+                    params: &params,
+                    x,
+                    cond,
+                }
+                .check_all();
+            }
+        }
+    }
+
+    #[test]
+    fn stack_layout_follows_the_config() {
+        let (chain, params) = stack(CouplingKind::Nice, 4, 0, false, true);
+        assert_eq!(chain.len(), 6);
+        let kinds: Vec<_> = chain
+            .blocks()
+            .iter()
+            .map(|b| b.spec().unwrap().kind)
+            .collect();
+        assert_eq!(
+            kinds,
+            ["nice", "act_norm", "nice", "act_norm", "nice", "act_norm"]
+        );
+        // Without permutations, NICE blocks alternate the transformed half.
+        let swaps: Vec<_> = chain
+            .blocks()
+            .iter()
+            .step_by(2)
+            .map(|b| b.spec().unwrap().config["config"]["swap"].clone())
+            .collect();
+        assert_eq!(swaps, [false, true, false]);
+        assert!(params.id("flow.1.coupling.t.0.weight").is_some());
+        assert!(params.id("flow.2.act_norm.log_scale").is_some());
+        let (chain, _) = stack(CouplingKind::Glow, 4, 3, true, false);
+        let kinds: Vec<_> = chain
+            .blocks()
+            .iter()
+            .map(|b| b.spec().unwrap().kind)
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "real_nvp",
+                "permutation",
+                "real_nvp",
+                "permutation",
+                "real_nvp",
+                "permutation"
+            ]
+        );
+        assert_eq!(chain.cond_dim(), 3);
+    }
+
+    /// The chain's output is the blocks applied in order, its log-det the sum of theirs; the
+    /// inverse runs them in reverse.
+    #[test]
+    fn chain_composes_blocks_and_sums_log_dets() {
+        let (chain, params) = stack(CouplingKind::RealNvp, 3, 0, true, false);
+        let x = normal_batch(5, 3, &mut StdRng::seed_from_u64(1));
+        let mut h = x.clone();
+        let mut total = DMatrix::zeros(5, 1);
+        for b in chain.blocks() {
+            let (next, ld) = b.forward_matrix(&params, &h).unwrap();
+            h = next;
+            total += ld;
+        }
+        let (y, ld) = chain.forward_matrix(&params, &x).unwrap();
+        assert_eq!(y, h);
+        assert!((ld - &total).abs().max() < 1e-14);
+        let mut back = y.clone();
+        for b in chain.blocks().iter().rev() {
+            back = b.inverse_matrix(&params, &back).unwrap().0;
+        }
+        assert_eq!(chain.inverse_matrix(&params, &y).unwrap().0, back);
+    }
+
+    /// data_init initialises every ActNorm on the output of the blocks before it, so the
+    /// chain's output on the first batch is standardised when it ends with an ActNorm.
+    #[test]
+    fn data_init_runs_block_after_block() {
+        let (chain, mut params) = stack(CouplingKind::RealNvp, 2, 0, true, true);
+        let x = normal_batch(400, 2, &mut StdRng::seed_from_u64(2)).map(|v| 4.0 * v + 1.0);
+        let y = chain.data_init(&mut params, &x, None).unwrap();
+        assert_eq!(y, chain.forward_matrix(&params, &x).unwrap().0);
+        for j in 0..2 {
+            let col = y.column(j);
+            let mean = col.mean();
+            let var = col.map(|v| (v - mean) * (v - mean)).sum() / 400.0;
+            assert!(
+                mean.abs() < 1e-12 && (var - 1.0).abs() < 1e-4,
+                "feature {j}: {mean}, {var}"
+            );
+        }
+    }
+
+    /// A condition reaches the conditional blocks only; the others never see it.
+    #[test]
+    fn conditions_go_to_conditional_blocks_only() {
+        let mut params = Params::<f64>::new();
+        let mut rng = StdRng::seed_from_u64(3);
+        let coupling = RealNvpConfig {
+            cond_dim: 2,
+            ..RealNvpConfig::new(4, SubnetConfig::new(&[8], Activation::Tanh))
+        };
+        let blocks: Vec<Box<dyn Bijector<f64>>> = vec![
+            Box::new(ActNorm::new(&mut params, "a", 4).unwrap()),
+            Box::new(RealNvp::new(&mut params, "r", &coupling, &mut rng).unwrap()),
+            Box::new(Permutation::reverse(4).unwrap()),
+        ];
+        let chain = Chain::new(blocks).unwrap();
+        assert_eq!(chain.cond_dim(), 2);
+        let x = normal_batch(6, 4, &mut rng);
+        let cond = Some(normal_batch(6, 2, &mut rng));
+        Case {
+            block: &chain,
+            params: &params,
+            x,
+            cond,
+        }
+        .check_all();
+    }
+
+    #[test]
+    fn invalid_chains_are_errors() {
+        let mut params = Params::<f64>::new();
+        let mut rng = StdRng::seed_from_u64(0);
+        assert!(matches!(Chain::<f64>::new(vec![]), Err(Error::Config(_))));
+        let mixed: Vec<Box<dyn Bijector<f64>>> = vec![
+            Box::new(Permutation::reverse(3).unwrap()),
+            Box::new(Permutation::reverse(4).unwrap()),
+        ];
+        assert!(matches!(Chain::new(mixed), Err(Error::Config(_))));
+        let net = SubnetConfig::new(&[4], Activation::Tanh);
+        let c1 = RealNvpConfig {
+            cond_dim: 1,
+            ..RealNvpConfig::new(2, net.clone())
+        };
+        let c2 = RealNvpConfig {
+            cond_dim: 2,
+            ..RealNvpConfig::new(2, net)
+        };
+        let conds: Vec<Box<dyn Bijector<f64>>> = vec![
+            Box::new(RealNvp::new(&mut params, "a", &c1, &mut rng).unwrap()),
+            Box::new(RealNvp::new(&mut params, "b", &c2, &mut rng).unwrap()),
+        ];
+        assert!(matches!(Chain::new(conds), Err(Error::Config(_))));
+        let zero = StackConfig {
+            blocks: 0,
+            ..StackConfig::default()
+        };
+        assert!(matches!(
+            Chain::coupling_stack(&mut params, &zero, &mut rng),
+            Err(Error::Config(_))
+        ));
+        let thin = StackConfig {
+            dim: 1,
+            ..StackConfig::default()
+        };
+        assert!(matches!(
+            Chain::coupling_stack(&mut params, &thin, &mut rng),
+            Err(Error::Config(_))
+        ));
+    }
+
+    /// Chains nest, and a nested chain restores from its spec like any block.
+    #[test]
+    fn nested_chains_restore_from_their_spec() {
+        let (inner, params) = stack(CouplingKind::Glow, 3, 0, true, false);
+        let outer = Chain::new(vec![
+            Box::new(inner),
+            Box::new(Permutation::reverse(3).unwrap()),
+        ])
+        .unwrap();
+        let x = normal_batch(4, 3, &mut StdRng::seed_from_u64(9));
+        Case {
+            block: &outer,
+            params: &params,
+            x,
+            cond: None,
+        }
+        .spec_restores();
+    }
+}

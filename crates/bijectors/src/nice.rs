@@ -170,3 +170,87 @@ impl<T: Float> Bijector<T> for Nice {
         BlockSpec::new(Self::KIND, self)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::laws::{Case, normal_batch};
+    use autodiff::nalgebra::DMatrix;
+    use autodiff::nn::Activation;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    fn build(dim: usize, swap: bool, cond_dim: usize, seed: u64) -> (Nice, Params<f64>) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut params = Params::new();
+        let config = NiceConfig {
+            swap,
+            cond_dim,
+            ..NiceConfig::new(dim, SubnetConfig::new(&[8, 8], Activation::Tanh))
+        };
+        let block = Nice::new(&mut params, "nice", &config, &mut rng).unwrap();
+        (block, params)
+    }
+
+    #[test]
+    fn laws_hold_for_even_odd_swapped_and_conditional_blocks() {
+        for (dim, swap, cond_dim) in [
+            (2, false, 0),
+            (3, false, 0),
+            (5, true, 0),
+            (4, true, 2),
+            (3, false, 1),
+        ] {
+            let (block, params) = build(dim, swap, cond_dim, dim as u64);
+            let mut rng = StdRng::seed_from_u64(100 + dim as u64);
+            let x = normal_batch(6, dim, &mut rng);
+            let cond = (cond_dim > 0).then(|| normal_batch(6, cond_dim, &mut rng));
+            let case = Case {
+                block: &block,
+                params: &params,
+                x,
+                cond,
+            };
+            case.check_all();
+            case.param_gradients();
+        }
+    }
+
+    /// The fixed half passes unchanged, the other is shifted by `t` of the fixed half, and
+    /// the log-det is exactly zero.
+    #[test]
+    fn forward_is_the_additive_coupling_formula() {
+        for swap in [false, true] {
+            let (block, params) = build(5, swap, 0, 9);
+            let x = normal_batch(4, 5, &mut StdRng::seed_from_u64(1));
+            let (y, ld) = block.forward_matrix(&params, &x).unwrap();
+            assert_eq!(ld, DMatrix::zeros(4, 1));
+            let (fixed, moved) = if swap { (2..5, 0..2) } else { (0..2, 2..5) };
+            let x_fixed = x.columns(fixed.start, fixed.len()).into_owned();
+            let t = block.subnet().eval(&params, &x_fixed).unwrap();
+            assert_eq!(y.columns(fixed.start, fixed.len()), x_fixed);
+            let expected = x.columns(moved.start, moved.len()) + t;
+            assert!((y.columns(moved.start, moved.len()) - expected).abs().max() < 1e-15);
+        }
+    }
+
+    #[test]
+    fn one_dimensional_input_is_a_configuration_error() {
+        let mut params = Params::<f64>::new();
+        let config = NiceConfig::new(1, SubnetConfig::new(&[4], Activation::Tanh));
+        let r = Nice::new(&mut params, "n", &config, &mut StdRng::seed_from_u64(0));
+        assert!(matches!(r, Err(Error::Config(_))));
+        assert!(params.is_empty());
+    }
+
+    #[test]
+    fn a_spec_whose_subnet_does_not_fit_is_rejected() {
+        let (block, _) = build(4, false, 0, 3);
+        let mut spec = Bijector::<f64>::spec(&block).unwrap();
+        spec.config["config"]["dim"] = 6.into();
+        assert!(matches!(
+            crate::block_from_spec::<f64>(&spec),
+            Err(Error::Spec(_))
+        ));
+    }
+}

@@ -122,3 +122,74 @@ impl<T: Float> Bijector<T> for Permutation {
         BlockSpec::new(Self::KIND, self)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::laws::{Case, normal_batch};
+    use autodiff::Params;
+    use autodiff::nalgebra::DMatrix;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    #[test]
+    fn laws_hold_for_random_reverse_and_trivial_permutations() {
+        let mut rng = StdRng::seed_from_u64(0);
+        let params = Params::<f64>::new();
+        for block in [
+            Permutation::random(7, &mut rng).unwrap(),
+            Permutation::reverse(4).unwrap(),
+            Permutation::new(vec![0]).unwrap(),
+        ] {
+            let x = normal_batch(5, block.perm().len(), &mut rng);
+            Case {
+                block: &block,
+                params: &params,
+                x,
+                cond: None,
+            }
+            .check_all();
+        }
+    }
+
+    #[test]
+    fn output_columns_follow_the_permutation() {
+        let block = Permutation::new(vec![2, 0, 1]).unwrap();
+        assert_eq!(block.inverse_perm(), &[1, 2, 0]);
+        let x = DMatrix::from_row_slice(2, 3, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        let (y, ld) = block.forward_matrix(&Params::new(), &x).unwrap();
+        assert_eq!(
+            y,
+            DMatrix::from_row_slice(2, 3, &[3.0, 1.0, 2.0, 6.0, 4.0, 5.0])
+        );
+        assert_eq!(ld, DMatrix::zeros(2, 1));
+        assert_eq!(Permutation::reverse(3).unwrap().perm(), &[2, 1, 0]);
+    }
+
+    /// Seeded draws reproduce, and different seeds give different permutations.
+    #[test]
+    fn random_permutations_come_from_the_rng() {
+        let draw = |seed| Permutation::random(16, &mut StdRng::seed_from_u64(seed)).unwrap();
+        assert_eq!(draw(3), draw(3));
+        assert_ne!(draw(3), draw(4));
+        let mut sorted = draw(5).perm().to_vec();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..16).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn invalid_permutations_are_errors() {
+        for perm in [vec![], vec![0, 0], vec![1, 2], vec![0, 3, 1]] {
+            assert!(matches!(Permutation::new(perm), Err(Error::Config(_))));
+        }
+        assert!(Permutation::random(0, &mut StdRng::seed_from_u64(0)).is_err());
+        let spec = BlockSpec {
+            kind: Permutation::KIND.into(),
+            config: serde_json::json!({ "perm": [1, 1, 0] }),
+        };
+        assert!(matches!(
+            crate::block_from_spec::<f64>(&spec),
+            Err(Error::Spec(_))
+        ));
+    }
+}

@@ -256,3 +256,171 @@ impl<T: Float> Bijector<T> for RealNvp {
         BlockSpec::new(Self::KIND, self)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::laws::{Case, normal_batch};
+    use autodiff::nalgebra::DMatrix;
+    use autodiff::nn::{Activation, Init};
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    fn config(dim: usize, layout: SubnetLayout, cond_dim: usize) -> RealNvpConfig {
+        RealNvpConfig {
+            layout,
+            cond_dim,
+            ..RealNvpConfig::new(dim, SubnetConfig::new(&[8, 8], Activation::Tanh))
+        }
+    }
+
+    fn build(config: &RealNvpConfig, seed: u64) -> (RealNvp, Params<f64>) {
+        let mut params = Params::new();
+        let block = RealNvp::new(
+            &mut params,
+            "rnvp",
+            config,
+            &mut StdRng::seed_from_u64(seed),
+        )
+        .unwrap();
+        (block, params)
+    }
+
+    #[test]
+    fn laws_hold_for_both_layouts_even_and_odd_widths_and_conditions() {
+        for layout in [SubnetLayout::Separate, SubnetLayout::Joint] {
+            for (dim, cond_dim) in [(2, 0), (3, 0), (5, 0), (4, 3), (3, 1)] {
+                let (block, params) = build(&config(dim, layout, cond_dim), dim as u64);
+                let mut rng = StdRng::seed_from_u64(50 + dim as u64);
+                let x = normal_batch(6, dim, &mut rng);
+                let cond = (cond_dim > 0).then(|| normal_batch(6, cond_dim, &mut rng));
+                let case = Case {
+                    block: &block,
+                    params: &params,
+                    x,
+                    cond,
+                };
+                case.check_all();
+                case.param_gradients();
+            }
+        }
+    }
+
+    /// The two-sided formula, recomputed from the subnets on plain matrices.
+    #[test]
+    fn forward_is_the_two_sided_affine_formula() {
+        let (block, params) = build(&config(5, SubnetLayout::Separate, 0), 4);
+        let Subnets::Separate { s1, t1, s2, t2 } = &block.subnets else {
+            unreachable!("built with separate subnets")
+        };
+        let x = normal_batch(7, 5, &mut StdRng::seed_from_u64(2));
+        let (x1, x2) = (x.columns(0, 2).into_owned(), x.columns(2, 3).into_owned());
+        let clamp =
+            |s: DMatrix<f64>| s.map(|v| 2.0 * std::f64::consts::FRAC_2_PI * (v / 2.0).atan());
+        let s2x = clamp(s2.eval(&params, &x2).unwrap());
+        let y1 = x1.component_mul(&s2x.map(f64::exp)) + t2.eval(&params, &x2).unwrap();
+        let s1y = clamp(s1.eval(&params, &y1).unwrap());
+        let y2 = x2.component_mul(&s1y.map(f64::exp)) + t1.eval(&params, &y1).unwrap();
+        let log_det = DMatrix::from_fn(7, 1, |i, _| s2x.row(i).sum() + s1y.row(i).sum());
+        let (y, ld) = block.forward_matrix(&params, &x).unwrap();
+        assert!((y.columns(0, 2) - y1).abs().max() < 1e-14);
+        assert!((y.columns(2, 3) - y2).abs().max() < 1e-14);
+        assert!((ld - log_det).abs().max() < 1e-14);
+    }
+
+    #[test]
+    fn zero_last_layers_start_at_the_identity() {
+        for layout in [SubnetLayout::Separate, SubnetLayout::Joint] {
+            let mut c = config(4, layout, 2);
+            c.subnet.zero_last = true;
+            let (block, params) = build(&c, 1);
+            let mut rng = StdRng::seed_from_u64(3);
+            let x = normal_batch(5, 4, &mut rng);
+            let cond = normal_batch(5, 2, &mut rng);
+            let (y, ld) = block.forward_matrix_with(&params, &x, Some(&cond)).unwrap();
+            assert_eq!(y, x);
+            assert_eq!(ld, DMatrix::zeros(5, 1));
+        }
+    }
+
+    /// With huge weights the raw log-scales are huge, but the soft clamp keeps every one below
+    /// `c`, so |log-det| < c·d, outputs stay finite and the round trip still holds.
+    #[test]
+    fn soft_clamp_bounds_the_log_scales() {
+        let mut c = config(4, SubnetLayout::Joint, 0);
+        c.subnet.init = Some(Init::Normal(30.0));
+        c.clamp = 1.5;
+        let (block, params) = build(&c, 8);
+        let x = normal_batch(20, 4, &mut StdRng::seed_from_u64(4)).scale(5.0);
+        let (y, ld) = block.forward_matrix(&params, &x).unwrap();
+        assert!(y.iter().all(|v| v.is_finite()));
+        assert!(ld.abs().max() < 1.5 * 4.0);
+        // Some scale is well beyond the unclamped regime: the clamp is doing work.
+        assert!(ld.abs().max() > 1.0);
+        let (back, _) = block.inverse_matrix(&params, &y).unwrap();
+        assert!((back - x).abs().max() < 1e-10);
+    }
+
+    #[test]
+    fn invalid_configurations_are_errors() {
+        let mut params = Params::<f64>::new();
+        let mut rng = StdRng::seed_from_u64(0);
+        for (dim, clamp) in [
+            (1, 2.0),
+            (0, 2.0),
+            (4, 0.0),
+            (4, -1.0),
+            (4, f64::NAN),
+            (4, f64::INFINITY),
+        ] {
+            let c = RealNvpConfig {
+                clamp,
+                ..config(dim, SubnetLayout::Separate, 0)
+            };
+            assert!(matches!(
+                RealNvp::new(&mut params, "r", &c, &mut rng),
+                Err(Error::Config(_))
+            ));
+        }
+        let mut c = config(4, SubnetLayout::Separate, 0);
+        c.subnet.hidden = vec![0];
+        assert!(matches!(
+            RealNvp::new(&mut params, "r", &c, &mut rng),
+            Err(Error::Autodiff(_))
+        ));
+    }
+
+    #[test]
+    fn a_spec_whose_subnets_do_not_match_the_layout_is_rejected() {
+        let (block, _) = build(&config(4, SubnetLayout::Separate, 0), 2);
+        let mut spec = Bijector::<f64>::spec(&block).unwrap();
+        spec.config["config"]["layout"] = "Joint".into();
+        assert!(matches!(
+            crate::block_from_spec::<f64>(&spec),
+            Err(Error::Spec(_))
+        ));
+        let mut spec = Bijector::<f64>::spec(&block).unwrap();
+        spec.config["config"]["cond_dim"] = 1.into();
+        assert!(matches!(
+            crate::block_from_spec::<f64>(&spec),
+            Err(Error::Spec(_))
+        ));
+    }
+
+    /// f32, the training type: the round trip holds to single precision.
+    #[test]
+    fn f32_round_trip() {
+        let mut params = Params::<f32>::new();
+        let block = RealNvp::new(
+            &mut params,
+            "r",
+            &config(3, SubnetLayout::Separate, 0),
+            &mut StdRng::seed_from_u64(5),
+        )
+        .unwrap();
+        let x = normal_batch(16, 3, &mut StdRng::seed_from_u64(6)).map(|v| v as f32);
+        let (y, _) = block.forward_matrix(&params, &x).unwrap();
+        let (back, _) = block.inverse_matrix(&params, &y).unwrap();
+        assert!((back - x).abs().max() < 1e-5);
+    }
+}
