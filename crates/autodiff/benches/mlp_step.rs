@@ -29,9 +29,14 @@ fn mlp_step(c: &mut Criterion) {
                 let tape = Tape::new();
                 let p = params.bind(&tape);
                 let pred = net.forward(&p, tape.constant(x.clone())).expect("shapes");
-                let loss = pred.sub(tape.constant(y.clone())).expect("shapes").square().mean();
+                let loss = pred
+                    .sub(tape.constant(y.clone()))
+                    .expect("shapes")
+                    .square()
+                    .mean();
                 let mut grads = tape.backward(loss).expect("scalar loss");
-                adam.step(&mut params, &p.gradients(&mut grads)).expect("finite");
+                adam.step(&mut params, &p.gradients(&mut grads))
+                    .expect("finite");
             })
         });
     }

@@ -6,13 +6,19 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// Handle to one parameter matrix in a [`Params`] store (valid for that store only).
+///
+/// It serialises as `{"param": index}`, so a model description can be scanned for every
+/// parameter it refers to ([`Params::check_ids`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct ParamId(usize);
+pub struct ParamId {
+    #[serde(rename = "param")]
+    index: usize,
+}
 
 impl ParamId {
     /// Position of the parameter in its store.
     pub fn index(self) -> usize {
-        self.0
+        self.index
     }
 }
 
@@ -60,22 +66,24 @@ impl<T: Float> Params<T> {
         }
         check_finite(&name, &value)?;
         self.entries.push(Entry { name, value });
-        Ok(ParamId(self.entries.len() - 1))
+        Ok(ParamId {
+            index: self.entries.len() - 1,
+        })
     }
 
     /// The value of a parameter. Panics only for an id from a different store.
     pub fn get(&self, id: ParamId) -> &DMatrix<T> {
-        &self.entries[id.0].value
+        &self.entries[id.index].value
     }
 
     /// Mutable access to a parameter (data-dependent initialisation, spectral normalisation).
     pub fn get_mut(&mut self, id: ParamId) -> &mut DMatrix<T> {
-        &mut self.entries[id.0].value
+        &mut self.entries[id.index].value
     }
 
     /// The name a parameter was registered under.
     pub fn name(&self, id: ParamId) -> &str {
-        &self.entries[id.0].name
+        &self.entries[id.index].name
     }
 
     /// Looks a parameter up by name.
@@ -83,7 +91,7 @@ impl<T: Float> Params<T> {
         self.entries
             .iter()
             .position(|e| e.name == name)
-            .map(ParamId)
+            .map(|index| ParamId { index })
     }
 
     /// Number of parameter matrices.
@@ -106,7 +114,7 @@ impl<T: Float> Params<T> {
         self.entries
             .iter()
             .enumerate()
-            .map(|(i, e)| (ParamId(i), e.name.as_str(), &e.value))
+            .map(|(index, e)| (ParamId { index }, e.name.as_str(), &e.value))
     }
 
     /// Puts every parameter on `tape` as a leaf (a constant on a no-grad tape).
@@ -117,6 +125,28 @@ impl<T: Float> Params<T> {
                 .iter()
                 .map(|e| tape.var(e.value.clone()))
                 .collect(),
+        }
+    }
+
+    /// Checks that every parameter handle in a serialised model description (any serde
+    /// value holding `{"param": index}` objects, as [`ParamId`] writes them) exists in this
+    /// store, so a model restored from a file cannot index past the store.
+    pub fn check_ids(&self, description: &serde_json::Value) -> Result<()> {
+        match description {
+            serde_json::Value::Object(map) => {
+                if map.len() == 1
+                    && let Some(i) = map.get("param").and_then(serde_json::Value::as_u64)
+                    && i as usize >= self.len()
+                {
+                    return Err(Error::Param(format!(
+                        "the model refers to parameter {i}, the store holds {}",
+                        self.len()
+                    )));
+                }
+                map.values().try_for_each(|v| self.check_ids(v))
+            }
+            serde_json::Value::Array(items) => items.iter().try_for_each(|v| self.check_ids(v)),
+            _ => Ok(()),
         }
     }
 
@@ -190,7 +220,7 @@ pub struct Bound<'t, T: Float> {
 impl<'t, T: Float> Bound<'t, T> {
     /// The variable holding a parameter.
     pub fn get(&self, id: ParamId) -> Var<'t, T> {
-        self.vars[id.0]
+        self.vars[id.index]
     }
 
     /// Gradients for every parameter, in store order (zeros for unused ones); moved out of `grads`.
@@ -225,6 +255,16 @@ mod tests {
             Err(Error::Io(_))
         ));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn check_ids_finds_dangling_handles() {
+        let mut p = Params::<f64>::new();
+        let a = p.add("a", DMatrix::zeros(1, 1)).unwrap();
+        let ok = serde_json::json!({"layer": {"w": a, "list": [a]}});
+        assert!(p.check_ids(&ok).is_ok());
+        let bad = serde_json::json!({"layer": {"w": a, "list": [{"param": 5}]}});
+        assert!(matches!(p.check_ids(&bad), Err(Error::Param(_))));
     }
 
     #[test]
