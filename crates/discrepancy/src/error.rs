@@ -81,6 +81,9 @@ pub enum Error {
     /// The permutation test was asked for zero permutations.
     #[error("the permutation test needs at least one permutation")]
     NoPermutations,
+    /// An operation of the differentiable loss failed in `autodiff`.
+    #[error(transparent)]
+    Autodiff(#[from] autodiff::Error),
     /// All pooled points coincide, so the median distance (and the bandwidth) would be zero.
     #[error("median heuristic: the median pairwise distance is zero (the points coincide)")]
     ZeroMedianDistance,

@@ -65,3 +65,9 @@ impl<T: RealField + Copy> Bandwidth<T> for Gaussian<T> {
         self.sigma
     }
 }
+
+impl<T: autodiff::Float> crate::DifferentiableKernel<T> for Gaussian<T> {
+    fn eval_sq_var<'t>(&self, d2: autodiff::Var<'t, T>) -> Result<autodiff::Var<'t, T>> {
+        Ok(d2.scale(self.neg_half_precision).exp())
+    }
+}

@@ -132,6 +132,12 @@ impl<T: RealField + Copy> Bandwidth<T> for InverseMultiquadric<T> {
     }
 }
 
+impl<T: autodiff::Float> crate::DifferentiableKernel<T> for InverseMultiquadric<T> {
+    fn eval_sq_var<'t>(&self, d2: autodiff::Var<'t, T>) -> Result<autodiff::Var<'t, T>> {
+        Ok(d2.add_scalar(self.h2).recip().scale(self.h2))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

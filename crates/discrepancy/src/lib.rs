@@ -14,6 +14,7 @@
 //!   products, kernel and sum in the same pass, rayon over row blocks, `f64` accumulation), so
 //!   memory stays `O(256²)` per thread for any `n`.
 //! - Bandwidth: [`median_heuristic`]. Test: [`permutation_test`].
+//! - Training: [`mmd_loss`] on `autodiff` variables, for [`DifferentiableKernel`]s.
 //!
 //! # Quick start
 //! ```
@@ -44,6 +45,7 @@ mod kernel;
 mod kernel_sums;
 mod laplace;
 mod linear_time;
+mod loss;
 mod median_heuristic;
 mod mmd;
 mod multi_scale;
@@ -63,6 +65,7 @@ pub use kernel::{Bandwidth, Kernel};
 pub use kernel_sums::KernelSums;
 pub use laplace::Laplace;
 pub use linear_time::{LinearTimeMmd, mmd2_linear};
+pub use loss::{DifferentiableKernel, mmd_loss};
 pub use median_heuristic::{MEDIAN_HEURISTIC_MAX_POINTS, median_heuristic};
 pub use mmd::{Estimator, mmd2_biased, mmd2_unbiased};
 pub use multi_scale::MultiScale;
@@ -72,5 +75,5 @@ pub use permutation_test::{
 
 /// The traits, for glob import.
 pub mod prelude {
-    pub use crate::{Bandwidth, Kernel};
+    pub use crate::{Bandwidth, DifferentiableKernel, Kernel};
 }

@@ -102,3 +102,15 @@ impl<T: RealField + Copy, K: Kernel<T>> Kernel<T> for MultiScale<K> {
         K::accumulate_scales_sq(&self.kernels, d2, out);
     }
 }
+
+impl<T: autodiff::Float, K: crate::DifferentiableKernel<T>> crate::DifferentiableKernel<T>
+    for MultiScale<K>
+{
+    fn eval_sq_var<'t>(&self, d2: autodiff::Var<'t, T>) -> Result<autodiff::Var<'t, T>> {
+        let mut total = self.kernels[0].eval_sq_var(d2)?;
+        for k in &self.kernels[1..] {
+            total = total.add(k.eval_sq_var(d2)?)?;
+        }
+        Ok(total)
+    }
+}

@@ -10,6 +10,9 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand_distr::{Distribution, Normal};
 
+/// A kernel and its `κ` written out independently.
+type KernelCase<'a> = (&'a dyn Kernel<f64>, fn(f64) -> f64);
+
 /// `[0, 1]` and `[0, 2]` on a line: squared distances XX {1}, YY {4}, XY {0, 4, 1, 1}.
 fn tiny_1d() -> (DMatrix<f64>, DMatrix<f64>) {
     (
@@ -47,7 +50,7 @@ fn hand_computed_values_for_every_kernel() {
     let imq = InverseMultiquadric::new(0.5).unwrap();
     let laplace = Laplace::new(2.0).unwrap();
     let multi = MultiScale::<InverseMultiquadric<f64>>::from_widths(&[0.5, 1.0, 2.0]).unwrap();
-    let cases: [(&dyn Kernel<f64>, fn(f64) -> f64); 4] = [
+    let cases: [KernelCase<'_>; 4] = [
         // Gaussian σ = 1: exp(−d²/2).
         (&gaussian, |d2| (-d2 / 2.0).exp()),
         // IMQ h = 0.5: 0.25/(0.25 + d²).
@@ -268,7 +271,7 @@ fn tiny_samples_match_independent_loops_in_2d() {
     let gaussian = Gaussian::new(0.8).unwrap();
     let laplace = Laplace::new(0.6).unwrap();
     let imq = InverseMultiquadric::new(1.5).unwrap();
-    let kernels: [(&dyn Kernel<f64>, fn(f64) -> f64); 4] = [
+    let kernels: [KernelCase<'_>; 4] = [
         (&multi, |r| {
             [0.05f64, 0.2, 0.9]
                 .iter()
