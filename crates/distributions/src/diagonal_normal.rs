@@ -148,3 +148,132 @@ pub(crate) fn shaped_param<'a, T: Float>(
     }
     Ok(m)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::laws::sample_moments;
+    use crate::prec;
+    use autodiff::optim::{Adam, Optimizer};
+    use autodiff::{GradCheckOptions, Tape, grad_check};
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+    use statrs::distribution::{Continuous, Normal};
+
+    const MEAN: [f64; 2] = [1.5, -2.0];
+    const SIGMA: [f64; 2] = [0.5, 2.0];
+
+    fn example(params: &mut Params<f64>) -> DiagonalNormal {
+        DiagonalNormal::new(params, "q", &MEAN, &SIGMA.map(f64::ln)).unwrap()
+    }
+
+    #[test]
+    fn log_prob_and_entropy_match_statrs() {
+        let mut params = Params::new();
+        let q = example(&mut params);
+        let x = DMatrix::from_fn(9, 2, |i, j| -4.0 + i as f64 + 0.3 * j as f64);
+        let lp = q.log_prob_matrix(&params, &x).unwrap();
+        let marginals = [0, 1].map(|j| Normal::new(MEAN[j], SIGMA[j]).unwrap());
+        for i in 0..9 {
+            let expected: f64 = (0..2).map(|j| marginals[j].ln_pdf(x[(i, j)])).sum();
+            assert!((lp[(i, 0)] - expected).abs() < prec::LOG_PROB_F64, "row {i}");
+        }
+        let h: f64 = marginals.iter().map(|m| statrs::statistics::Distribution::entropy(m).unwrap()).sum();
+        assert!((q.entropy(&params).unwrap() - h).abs() < 1e-12);
+    }
+
+    #[test]
+    fn sample_moments_match() {
+        let mut params = Params::new();
+        let q = example(&mut params);
+        let n = 20_000;
+        let x = q.sample(&params, n, &mut StdRng::seed_from_u64(5)).unwrap();
+        let (mean, cov) = sample_moments(&x).unwrap();
+        for j in 0..2 {
+            let se = SIGMA[j] / (n as f64).sqrt();
+            assert!((mean[j] - MEAN[j]).abs() < prec::STANDARD_ERRORS * se, "{mean:?}");
+            let var = SIGMA[j] * SIGMA[j];
+            let se_var = var * (2.0 / n as f64).sqrt();
+            assert!((cov[(j, j)] - var).abs() < prec::STANDARD_ERRORS * se_var, "{cov}");
+        }
+    }
+
+    #[test]
+    fn gradients_pass_grad_check() {
+        let x = DMatrix::from_row_slice(3, 2, &[0.2, -1.0, 1.7, 0.4, -0.6, 2.2]);
+        let mean = DMatrix::from_row_slice(1, 2, &[0.3, -0.5]);
+        let log_scale = DMatrix::from_row_slice(1, 2, &[-0.4, 0.6]);
+        let report = grad_check(
+            |_, v| Ok(diagonal_normal_log_prob(v[0], v[1], v[2]).unwrap().sum()),
+            &[x, mean, log_scale],
+            GradCheckOptions::default(),
+        )
+        .unwrap();
+        assert!(report.max_abs_error < 1e-7, "{report:?}");
+    }
+
+    #[test]
+    fn maximum_likelihood_recovers_mean_and_scale() {
+        let mut truth_params = Params::new();
+        let truth = example(&mut truth_params);
+        let mut rng = StdRng::seed_from_u64(8);
+        let data = truth.sample(&truth_params, 4000, &mut rng).unwrap();
+        let mut params = Params::new();
+        let q = DiagonalNormal::standard(&mut params, "q", 2).unwrap();
+        let mut adam = Adam::with_lr(0.05);
+        for _ in 0..400 {
+            let tape = Tape::new();
+            let p = params.bind(&tape);
+            let nll = q.log_prob(&p, tape.constant(data.clone())).unwrap().mean().neg();
+            let mut g = tape.backward(nll).unwrap();
+            adam.step(&mut params, &p.gradients(&mut g)).unwrap();
+        }
+        // The MLE is the sample mean and the (biased) sample standard deviation.
+        let (mean, cov) = sample_moments(&data).unwrap();
+        let mu = params.get(q.mean_id());
+        let s = params.get(q.log_scale_id());
+        for j in 0..2 {
+            assert!((mu[(0, j)] - mean[j]).abs() < 1e-3, "{mu}");
+            let mle_sigma = (cov[(j, j)] * 3999.0 / 4000.0).sqrt();
+            assert!((s[(0, j)].exp() - mle_sigma).abs() < 1e-3, "{s}");
+        }
+    }
+
+    #[test]
+    fn bad_construction_and_inputs_are_errors() {
+        let mut params = Params::<f64>::new();
+        assert!(matches!(
+            DiagonalNormal::new(&mut params, "a", &[0.0, 1.0], &[0.0]),
+            Err(Error::Config(_))
+        ));
+        assert!(matches!(
+            DiagonalNormal::new(&mut params, "a", &[], &[]),
+            Err(Error::Config(_))
+        ));
+        assert!(matches!(
+            DiagonalNormal::new(&mut params, "a", &[f64::NAN], &[0.0]),
+            Err(Error::Autodiff(autodiff::Error::NonFinite { .. }))
+        ));
+        let q = example(&mut params);
+        let mut x = DMatrix::zeros(2, 2);
+        x[(1, 0)] = f64::NAN;
+        assert!(matches!(
+            q.log_prob_matrix(&params, &x),
+            Err(Error::NonFinite { row: 1, col: 0, .. })
+        ));
+        assert!(matches!(
+            q.log_prob_matrix(&params, &DMatrix::zeros(2, 1)),
+            Err(Error::Width { .. })
+        ));
+        // A parameter reshaped by hand is reported, not indexed out of bounds.
+        *params.get_mut(q.mean_id()) = DMatrix::zeros(1, 3);
+        assert!(matches!(
+            q.sample(&params, 3, &mut StdRng::seed_from_u64(0)),
+            Err(Error::Config(_))
+        ));
+        assert!(matches!(
+            q.sample(&Params::<f64>::new(), 3, &mut StdRng::seed_from_u64(0)),
+            Err(Error::Config(_))
+        ));
+    }
+}

@@ -161,3 +161,132 @@ pub(crate) fn mixture_log_prob<'t, T: Float>(
     let joint = concat_cols(&per_component)?.add(log_weights)?;
     Ok(joint.logsumexp_cols()?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::laws::{grid_integral, sample_moments};
+    use crate::prec;
+    use autodiff::{GradCheckOptions, grad_check};
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+    use statrs::distribution::{Continuous, Normal};
+
+    /// Three components in 2-D with unequal weights and scales.
+    fn example(params: &mut Params<f64>) -> GaussianMixture {
+        let means = DMatrix::from_row_slice(3, 2, &[-2.0, 0.0, 1.5, 1.0, 0.5, -2.0]);
+        let log_scales = DMatrix::from_row_slice(3, 2, &[-0.5, 0.0, 0.3, -0.2, -0.7, 0.1]);
+        GaussianMixture::new(params, "mix", &[0.2, -0.4, 0.9], means, log_scales).unwrap()
+    }
+
+    /// `ln Σₖ πₖ Πⱼ N(xⱼ; μₖⱼ, σₖⱼ)` with statrs doing the scalar densities.
+    fn reference(params: &Params<f64>, mix: &GaussianMixture, x: &[f64]) -> f64 {
+        let w = mix.weights(params).unwrap();
+        let (m, s) = (params.get(mix.means_id()), params.get(mix.log_scales_id()));
+        let p: f64 = (0..mix.components())
+            .map(|k| {
+                w[k] * (0..x.len())
+                    .map(|j| Normal::new(m[(k, j)], s[(k, j)].exp()).unwrap().pdf(x[j]))
+                    .product::<f64>()
+            })
+            .sum();
+        p.ln()
+    }
+
+    #[test]
+    fn log_prob_matches_statrs_mixture() {
+        let mut params = Params::new();
+        let mix = example(&mut params);
+        let x = DMatrix::from_fn(12, 2, |i, j| -3.0 + 0.5 * i as f64 - 0.8 * j as f64);
+        let lp = mix.log_prob_matrix(&params, &x).unwrap();
+        for i in 0..12 {
+            let expected = reference(&params, &mix, &[x[(i, 0)], x[(i, 1)]]);
+            assert!((lp[(i, 0)] - expected).abs() < prec::LOG_PROB_F64, "row {i}");
+        }
+        let w = mix.weights(&params).unwrap();
+        assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn far_points_stay_finite() {
+        // At x = 60 every component density underflows to 0 in f64; logsumexp does not.
+        let mut params = Params::new();
+        let means = DMatrix::from_row_slice(2, 1, &[0.0, 1.0]);
+        let mix =
+            GaussianMixture::new(&mut params, "m", &[0.0, 0.0], means, DMatrix::zeros(2, 1))
+                .unwrap();
+        let lp = mix
+            .log_prob_matrix(&params, &DMatrix::from_element(1, 1, 60.0))
+            .unwrap()[(0, 0)];
+        // Dominated by the component at 1: ln ½ − ½·59² − ½ ln 2π (+ a negligible e^{-59.5}).
+        let expected = 0.5f64.ln() - 0.5 * 59.0 * 59.0 - crate::density::HALF_LN_2PI;
+        assert!((lp - expected).abs() < 1e-9, "{lp} vs {expected}");
+    }
+
+    #[test]
+    fn gradients_pass_grad_check() {
+        let mut params = Params::new();
+        let mix = example(&mut params);
+        let x = DMatrix::from_row_slice(4, 2, &[0.1, -0.3, -2.2, 0.4, 1.1, 1.4, 3.0, -2.5]);
+        let inputs = [
+            x,
+            params.get(mix.logits_id()).clone(),
+            params.get(mix.means_id()).clone(),
+            params.get(mix.log_scales_id()).clone(),
+        ];
+        let report = grad_check(
+            |_, v| Ok(mixture_log_prob(v[0], v[1], v[2], v[3]).unwrap().sum()),
+            &inputs,
+            GradCheckOptions::default(),
+        )
+        .unwrap();
+        assert!(report.max_abs_error < 1e-7, "{report:?}");
+        assert_eq!(report.entries, 8 + 3 + 6 + 6);
+    }
+
+    #[test]
+    fn integrates_to_one_and_samples_match_moments() {
+        let mut params = Params::new();
+        let mix = example(&mut params);
+        let mass = grid_integral(&mix, &params, &[-8.0, -9.0], &[8.0, 8.0], 400).unwrap();
+        assert!((mass - 1.0).abs() < prec::INTEGRAL, "mass {mass}");
+
+        let w = mix.weights(&params).unwrap();
+        let (m, s) = (params.get(mix.means_id()), params.get(mix.log_scales_id()));
+        let n = 40_000;
+        let x = mix.sample(&params, n, &mut StdRng::seed_from_u64(21)).unwrap();
+        let (mean, cov) = sample_moments(&x).unwrap();
+        for j in 0..2 {
+            let mu: f64 = (0..3).map(|k| w[k] * m[(k, j)]).sum();
+            let second: f64 = (0..3)
+                .map(|k| w[k] * ((2.0 * s[(k, j)]).exp() + m[(k, j)].powi(2)))
+                .sum();
+            let var = second - mu * mu;
+            let se = (var / n as f64).sqrt();
+            assert!((mean[j] - mu).abs() < prec::STANDARD_ERRORS * se, "{mean:?} vs {mu}");
+            assert!((cov[(j, j)] - var).abs() < 0.03 * var, "{cov} vs {var}");
+        }
+    }
+
+    #[test]
+    fn bad_construction_is_an_error() {
+        let mut params = Params::<f64>::new();
+        assert!(matches!(
+            GaussianMixture::new(&mut params, "a", &[], DMatrix::zeros(0, 2), DMatrix::zeros(0, 2)),
+            Err(Error::Config(_))
+        ));
+        assert!(matches!(
+            GaussianMixture::new(&mut params, "a", &[0.0, 0.0], DMatrix::zeros(3, 2), DMatrix::zeros(3, 2)),
+            Err(Error::Config(_))
+        ));
+        assert!(matches!(
+            GaussianMixture::new(&mut params, "a", &[0.0], DMatrix::zeros(1, 2), DMatrix::zeros(1, 3)),
+            Err(Error::Config(_))
+        ));
+        let mix = example(&mut params);
+        assert!(matches!(
+            mix.log_prob_matrix(&params, &DMatrix::zeros(0, 2)),
+            Err(Error::EmptyBatch { .. })
+        ));
+    }
+}

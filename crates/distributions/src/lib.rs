@@ -9,8 +9,13 @@ mod density;
 mod diagonal_normal;
 mod error;
 mod gaussian_mixture;
+pub mod laws;
 mod max_entropy;
+#[cfg(test)]
+mod prec;
 mod standard_normal;
+#[cfg(test)]
+mod test_flows;
 mod transformed_distribution;
 mod uniform_box;
 

@@ -55,3 +55,87 @@ impl<T: Float> Density<T> for StandardNormal {
         Ok(standard_normal_matrix(n, self.dim, rng))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::laws::{grid_integral, sample_moments};
+    use crate::prec;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+    use statrs::distribution::{Continuous, Normal};
+
+    #[test]
+    fn log_prob_matches_statrs_and_f32_agrees() {
+        let normal = StandardNormal::new(3).unwrap();
+        let unit = Normal::new(0.0, 1.0).unwrap();
+        let x = DMatrix::from_fn(7, 3, |i, j| -3.0 + 0.9 * i as f64 + 0.37 * j as f64);
+        let lp = normal.log_prob_matrix(&Params::new(), &x).unwrap();
+        for i in 0..7 {
+            let expected: f64 = (0..3).map(|j| unit.ln_pdf(x[(i, j)])).sum();
+            assert!((lp[(i, 0)] - expected).abs() < prec::LOG_PROB_F64, "row {i}");
+        }
+        let lp32 = normal
+            .log_prob_matrix(&Params::<f32>::new(), &x.map(|v| v as f32))
+            .unwrap();
+        assert!((lp32.map(f64::from) - lp).amax() < 1e-5);
+        assert!((normal.entropy() - 3.0 * 0.5 * (2.0 * std::f64::consts::PI).ln() - 1.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn integrates_to_one_and_samples_are_standard() {
+        let normal = StandardNormal::new(2).unwrap();
+        let params = Params::<f64>::new();
+        let mass = grid_integral(&normal, &params, &[-7.0, -7.0], &[7.0, 7.0], 300).unwrap();
+        assert!((mass - 1.0).abs() < prec::INTEGRAL, "mass {mass}");
+        let n = 20_000;
+        let x = normal
+            .sample(&params, n, &mut StdRng::seed_from_u64(11))
+            .unwrap();
+        let (mean, cov) = sample_moments(&x).unwrap();
+        let se = (1.0 / n as f64).sqrt();
+        for j in 0..2 {
+            assert!(mean[j].abs() < prec::STANDARD_ERRORS * se, "mean {mean:?}");
+            // Var of a sample variance of N(0,1) is 2/(n−1).
+            assert!((cov[(j, j)] - 1.0).abs() < prec::STANDARD_ERRORS * (2.0 / n as f64).sqrt());
+        }
+        assert!(cov[(0, 1)].abs() < prec::STANDARD_ERRORS * se);
+    }
+
+    #[test]
+    fn gradient_with_respect_to_the_input_is_minus_x() {
+        let normal = StandardNormal::new(2).unwrap();
+        let tape = autodiff::Tape::new();
+        let p = Params::<f64>::new().bind(&tape);
+        let x = tape.var(DMatrix::from_row_slice(2, 2, &[0.5, -1.0, 2.0, 0.25]));
+        let lp = normal.log_prob(&p, x).unwrap().sum();
+        let g = tape.backward(lp).unwrap().wrt(x);
+        assert!((g - DMatrix::from_row_slice(2, 2, &[-0.5, 1.0, -2.0, -0.25])).amax() < 1e-15);
+    }
+
+    #[test]
+    fn bad_inputs_are_errors() {
+        assert!(matches!(StandardNormal::new(0), Err(Error::Config(_))));
+        let normal = StandardNormal::new(2).unwrap();
+        let params = Params::<f64>::new();
+        assert!(matches!(
+            normal.log_prob_matrix(&params, &DMatrix::zeros(4, 3)),
+            Err(Error::Width { expected: 2, rows: 4, cols: 3, .. })
+        ));
+        assert!(matches!(
+            normal.log_prob_matrix(&params, &DMatrix::zeros(0, 2)),
+            Err(Error::EmptyBatch { .. })
+        ));
+        let mut x = DMatrix::zeros(3, 2);
+        x[(2, 1)] = f64::NAN;
+        x[(1, 1)] = f64::INFINITY;
+        assert!(matches!(
+            normal.log_prob_matrix(&params, &x),
+            Err(Error::NonFinite { row: 1, col: 1, .. })
+        ));
+        assert!(matches!(
+            normal.sample(&params, 0, &mut StdRng::seed_from_u64(0)),
+            Err(Error::EmptyBatch { .. })
+        ));
+    }
+}

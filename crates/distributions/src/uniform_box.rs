@@ -114,3 +114,77 @@ impl<T: Float> Density<T> for UniformBox {
         Ok(x)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::laws::{grid_integral, sample_moments};
+    use crate::prec;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+    use statrs::distribution::{Continuous, Uniform};
+
+    #[test]
+    fn log_prob_matches_statrs_inside_and_is_minus_infinity_outside() {
+        let (lower, upper) = ([-1.0, 0.5], [2.0, 0.75]);
+        let boxed = UniformBox::new(&lower, &upper).unwrap();
+        let u = [0, 1].map(|j| Uniform::new(lower[j], upper[j]).unwrap());
+        let x = DMatrix::from_row_slice(
+            5,
+            2,
+            &[0.0, 0.6, -1.0, 0.75, 2.0001, 0.6, 0.0, 0.4999, 1.9, 0.7],
+        );
+        let lp = boxed.log_prob_matrix(&Params::<f64>::new(), &x).unwrap();
+        for i in 0..5 {
+            let expected: f64 = (0..2).map(|j| u[j].ln_pdf(x[(i, j)])).sum();
+            if expected.is_finite() {
+                assert!((lp[(i, 0)] - expected).abs() < prec::LOG_PROB_F64, "row {i}");
+            } else {
+                assert_eq!(lp[(i, 0)], f64::NEG_INFINITY, "row {i}");
+            }
+        }
+        // Rows 0, 1 (corner, on the boundary) and 4 are inside; 2 and 3 are not.
+        assert!(lp[(1, 0)].is_finite() && lp[(2, 0)].is_infinite() && lp[(3, 0)].is_infinite());
+        assert!((boxed.log_volume() - 0.75f64.ln()).abs() < 1e-15);
+    }
+
+    #[test]
+    fn integrates_to_one_and_samples_are_uniform() {
+        let boxed = UniformBox::new(&[-1.0, 0.5], &[2.0, 0.75]).unwrap();
+        let params = Params::<f64>::new();
+        let mass = grid_integral(&boxed, &params, &[-2.0, 0.0], &[3.0, 1.0], 400).unwrap();
+        assert!((mass - 1.0).abs() < prec::INTEGRAL, "mass {mass}");
+        let n = 20_000;
+        let x = boxed.sample(&params, n, &mut StdRng::seed_from_u64(2)).unwrap();
+        let (mean, cov) = sample_moments(&x).unwrap();
+        for (j, (l, u)) in [(-1.0, 2.0), (0.5, 0.75)].into_iter().enumerate() {
+            let var: f64 = (u - l) * (u - l) / 12.0;
+            let se = (var / n as f64).sqrt();
+            assert!((mean[j] - (l + u) / 2.0).abs() < prec::STANDARD_ERRORS * se);
+            assert!((cov[(j, j)] - var).abs() < 0.03 * var);
+        }
+    }
+
+    #[test]
+    fn f32_samples_test_as_inside_for_bounds_that_round_down() {
+        // 0.7 and 0.9 are not representable; in f32 they round below their f64 values.
+        let boxed = UniformBox::new(&[0.7f32], &[0.700_001f32]).unwrap();
+        let params = Params::<f32>::new();
+        let x = boxed.sample(&params, 2000, &mut StdRng::seed_from_u64(4)).unwrap();
+        let lp = boxed.log_prob_matrix(&params, &x).unwrap();
+        assert!(lp.iter().all(|v| v.is_finite()));
+    }
+
+    #[test]
+    fn bad_bounds_and_inputs_are_errors() {
+        assert!(matches!(UniformBox::new(&[0.0], &[0.0]), Err(Error::Config(_))));
+        assert!(matches!(UniformBox::new::<f64>(&[], &[]), Err(Error::Config(_))));
+        assert!(matches!(UniformBox::new(&[0.0, 1.0], &[1.0]), Err(Error::Config(_))));
+        assert!(matches!(UniformBox::new(&[f64::NEG_INFINITY], &[1.0]), Err(Error::Config(_))));
+        let boxed = UniformBox::new(&[0.0], &[1.0]).unwrap();
+        assert!(matches!(
+            boxed.log_prob_matrix(&Params::new(), &DMatrix::from_element(1, 1, f64::NAN)),
+            Err(Error::NonFinite { row: 0, col: 0, .. })
+        ));
+    }
+}
