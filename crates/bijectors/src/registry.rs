@@ -5,8 +5,12 @@ use autodiff::Float;
 
 /// The block a [`BlockSpec`] describes (as written by [`Bijector::spec`]), chains included.
 /// Its [`autodiff::ParamId`]s refer to the parameter store the block was built with (or that
-/// store saved and loaded), so the pair restores the model exactly. Errors on an unknown kind
-/// or a description that does not decode into a valid block.
+/// store saved and loaded), so the pair restores the model exactly; before using a description
+/// read from a file with a loaded store, `Params::check_ids(&spec.config)` confirms that every
+/// handle exists in that store. Errors on an unknown kind or a description that does not
+/// decode into a valid block (widths that do not fit together, an invalid permutation, …).
+///
+/// A new block type adds one arm here: `MyBlock::KIND => Box::new(spec.decode::<MyBlock>()?)`.
 pub fn block_from_spec<T: Float>(spec: &BlockSpec) -> Result<Box<dyn Bijector<T>>> {
     Ok(match spec.kind.as_str() {
         Nice::KIND => Box::new(spec.decode::<Nice>()?),
