@@ -57,7 +57,8 @@ pub struct KernelSums {
 
 impl KernelSums {
     /// Computes the sums between `X` (`n × d`) and `Y` (`m × d`), one sample per row, in
-    /// blocks (see the module docs): `O((n + m)² d)` time, `O(256²)` extra memory per thread.
+    /// blocks (see the module docs): `O((n + m)² d)` time, `O(256²)` scratch per thread plus one
+    /// centred copy of the inputs (`O((n + m) d)`); never an `n × n` matrix.
     ///
     /// # Errors
     /// [`Error::DimensionMismatch`], [`Error::ZeroDimension`], [`Error::TooFewSamples`] for an

