@@ -11,6 +11,9 @@ pub enum Error {
     /// From a bijector (shapes, NaN inputs, failed inversion).
     #[error(transparent)]
     Bijector(#[from] bijectors::Error),
+    /// From a density or flow.
+    #[error(transparent)]
+    Distribution(#[from] distributions::Error),
     /// From an MMD estimator.
     #[error(transparent)]
     Discrepancy(#[from] discrepancy::Error),

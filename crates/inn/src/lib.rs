@@ -5,10 +5,12 @@
 
 pub mod data;
 mod error;
+mod flow;
 pub mod model_file;
 pub mod train;
 
 pub use error::{Error, Result};
+pub use flow::Flow;
 
 pub use autodiff;
 pub use bijectors;

@@ -1,0 +1,415 @@
+//! Maximum-likelihood training of a [`Flow`]: minibatch Adam on −mean ln p(x).
+
+use super::{Objective, OptimConfig, StepInfo, TrainReport, optimize};
+use crate::{Error, Flow, Result};
+use autodiff::nalgebra::DMatrix;
+use autodiff::{Bound, Float, Params, Tape, Var, lit};
+use distributions::Density;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+/// Options of [`MaximumLikelihood`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MleConfig {
+    /// The optimisation loop (steps, Adam, schedule, clipping, validation cadence, patience).
+    pub optim: OptimConfig,
+    /// Minibatch size; batches are drawn uniformly with replacement (as the FrEIA examples do).
+    /// Default 512.
+    pub batch_size: usize,
+    /// Fraction of the rows held out (after a seeded shuffle) for validation, in `[0, 1)`.
+    /// With a validation set, the validation NLL is evaluated every `optim.validate_every`
+    /// steps (default 100 when left at 0) and the best parameters are kept. Default 0.
+    pub val_fraction: f64,
+    /// Run the bijector's data-dependent initialisation (ActNorm) on the first batch. Default `true`.
+    pub data_init: bool,
+}
+
+impl Default for MleConfig {
+    fn default() -> Self {
+        Self {
+            optim: OptimConfig::default(),
+            batch_size: 512,
+            val_fraction: 0.0,
+            data_init: true,
+        }
+    }
+}
+
+/// Fits a [`Flow`] to data by maximum likelihood: minimises the negative mean log-density
+/// `−(1/B) Σ ln p(x_i)` over minibatches with Adam.
+///
+/// A non-finite loss or gradient stops training with [`Error::Diverged`] and leaves the flow
+/// with the last parameters that gave a finite loss.
+#[derive(Clone, Debug, Default)]
+pub struct MaximumLikelihood {
+    /// The options.
+    pub config: MleConfig,
+}
+
+struct Nll<'a, T: Float> {
+    flow: &'a Flow<T>,
+    train: DMatrix<T>,
+    val: Option<DMatrix<T>>,
+    batch_size: usize,
+    rng: StdRng,
+}
+
+impl<T: Float> Objective<T> for Nll<'_, T> {
+    fn loss<'t>(
+        &mut self,
+        tape: &'t Tape<T>,
+        p: &Bound<'t, T>,
+        _step: usize,
+    ) -> Result<Var<'t, T>> {
+        let n = self.train.nrows();
+        let idx: Vec<usize> = (0..self.batch_size)
+            .map(|_| self.rng.random_range(0..n))
+            .collect();
+        let batch = tape.constant(self.train.select_rows(idx.iter()));
+        let log_p = self.flow.distribution().log_prob(p, batch)?;
+        Ok(log_p.mean().neg())
+    }
+
+    fn validation_loss(&mut self, params: &Params<T>) -> Result<Option<f64>> {
+        let Some(val) = &self.val else {
+            return Ok(None);
+        };
+        // Evaluate with the candidate parameters, not the flow's stored ones.
+        let tape = Tape::no_grad();
+        let p = params.bind(&tape);
+        let lp = self
+            .flow
+            .distribution()
+            .log_prob(&p, tape.constant(val.clone()))?;
+        Ok(Some(-lp.mean().item().to_f64()))
+    }
+}
+
+impl MaximumLikelihood {
+    /// A trainer with the given options.
+    pub fn new(config: MleConfig) -> Self {
+        Self { config }
+    }
+
+    /// Trains `flow` on `data` (`n × d`, one sample per row). `rng` seeds the split and the
+    /// minibatches; `on_step` sees every step (loss curves).
+    pub fn fit<T: Float, R: Rng + ?Sized>(
+        &self,
+        flow: &mut Flow<T>,
+        data: &DMatrix<T>,
+        rng: &mut R,
+        on_step: Option<&mut dyn FnMut(&StepInfo)>,
+    ) -> Result<TrainReport> {
+        let c = &self.config;
+        distributions::check_batch("MaximumLikelihood::fit", data, flow.dim())?;
+        if c.batch_size == 0 {
+            return Err(Error::Config("batch_size must be at least 1".into()));
+        }
+        if !(0.0..1.0).contains(&c.val_fraction) {
+            return Err(Error::Config(format!(
+                "val_fraction {} is not in [0, 1)",
+                c.val_fraction
+            )));
+        }
+        let mut rows: Vec<usize> = (0..data.nrows()).collect();
+        let n_val = (c.val_fraction * data.nrows() as f64).round() as usize;
+        if n_val > 0 {
+            rows.shuffle(rng);
+        }
+        if n_val >= data.nrows() {
+            return Err(Error::Config(
+                "the validation split leaves no training rows".into(),
+            ));
+        }
+        let train = data.select_rows(rows[n_val..].iter());
+        let val = (n_val > 0).then(|| data.select_rows(rows[..n_val].iter()));
+        let mut optim = c.optim.clone();
+        if val.is_some() && optim.validate_every == 0 {
+            optim.validate_every = 100;
+        }
+        let mut minibatch_rng = StdRng::seed_from_u64(rng.random());
+        if c.data_init {
+            let m = c.batch_size.min(train.nrows());
+            let idx: Vec<usize> = (0..m)
+                .map(|_| minibatch_rng.random_range(0..train.nrows()))
+                .collect();
+            let first = train.select_rows(idx.iter());
+            let (flow_params, bijector) = flow.parts_mut();
+            bijector.data_init(flow_params, &first, None)?;
+        }
+        let mut params = flow.params().clone();
+        let mut objective = Nll {
+            flow,
+            train,
+            val,
+            batch_size: c.batch_size,
+            rng: minibatch_rng,
+        };
+        let result = optimize(&mut params, &optim, &mut objective, on_step);
+        // Divergence restores `params` to the last good values: keep them in either case.
+        flow.params_mut().copy_from(&params)?;
+        let report = result?;
+        flow.metadata_mut().insert(
+            "training".into(),
+            serde_json::json!({
+                "method": "maximum_likelihood",
+                "steps": report.losses.len(),
+                "final_loss": report.final_loss(50),
+                "best_validation": report.best.map(|b| b.1),
+                "seconds": report.seconds,
+            }),
+        );
+        Ok(report)
+    }
+}
+
+/// Negative mean log-likelihood of `data` under `flow` (nats per sample).
+pub fn mean_nll<T: Float>(flow: &Flow<T>, data: &DMatrix<T>) -> Result<f64> {
+    let lp = flow.log_prob(data)?;
+    let n: T = lit(lp.nrows().max(1) as f64);
+    Ok(-(lp.sum() / n).to_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bijectors::{CouplingKind, StackConfig};
+    use rand_distr::{Distribution, StandardNormal};
+
+    /// A small RealNVP stack; `tame` draws subnet weights from N(0, 0.1²) (an untrained flow
+    /// whose mass stays in a box we can integrate over), otherwise the subnets' last layers
+    /// start at zero (the flow starts as the identity, up to permutations).
+    fn flow_with(seed: u64, actnorm: bool, tame: bool) -> Flow<f64> {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let cfg = StackConfig {
+            dim: 2,
+            blocks: 4,
+            coupling: CouplingKind::RealNvp,
+            hidden: vec![32, 32],
+            actnorm,
+            zero_last: !tame,
+            init: tame.then_some(autodiff::nn::Init::Normal(0.1)),
+            ..StackConfig::default()
+        };
+        Flow::coupling_stack(&cfg, &mut rng).unwrap()
+    }
+
+    fn small_flow(seed: u64, actnorm: bool) -> Flow<f64> {
+        flow_with(seed, actnorm, false)
+    }
+
+    fn gaussian_data(n: usize, rng: &mut StdRng) -> (DMatrix<f64>, [f64; 2], [[f64; 2]; 2]) {
+        // x = μ + L ε with a correlated covariance Σ = L Lᵀ.
+        let mu = [1.5, -0.5];
+        let l = [[0.8, 0.0], [0.6, 0.3]];
+        let cov = [
+            [l[0][0] * l[0][0], l[0][0] * l[1][0]],
+            [l[1][0] * l[0][0], l[1][0] * l[1][0] + l[1][1] * l[1][1]],
+        ];
+        let x = DMatrix::from_fn(n, 2, |_, _| 0.0);
+        let mut x = x;
+        for i in 0..n {
+            let e0: f64 = StandardNormal.sample(rng);
+            let e1: f64 = StandardNormal.sample(rng);
+            x[(i, 0)] = mu[0] + l[0][0] * e0;
+            x[(i, 1)] = mu[1] + l[1][0] * e0 + l[1][1] * e1;
+        }
+        (x, mu, cov)
+    }
+
+    fn moments(x: &DMatrix<f64>) -> ([f64; 2], [[f64; 2]; 2]) {
+        let n = x.nrows() as f64;
+        let m = [x.column(0).sum() / n, x.column(1).sum() / n];
+        let mut c = [[0.0; 2]; 2];
+        for i in 0..x.nrows() {
+            for a in 0..2 {
+                for b in 0..2 {
+                    c[a][b] += (x[(i, a)] - m[a]) * (x[(i, b)] - m[b]) / n;
+                }
+            }
+        }
+        (m, c)
+    }
+
+    /// A flow fit to a correlated Gaussian recovers its mean and covariance (samples of the
+    /// flow, 20 000 draws: standard errors ≈ 0.006 on the means).
+    #[test]
+    fn fit_to_a_gaussian_recovers_mean_and_covariance() {
+        let mut rng = StdRng::seed_from_u64(1);
+        let (data, mu, cov) = gaussian_data(20_000, &mut rng);
+        let mut flow = small_flow(2, true);
+        let cfg = MleConfig {
+            optim: OptimConfig {
+                steps: 800,
+                adam: autodiff::optim::AdamConfig {
+                    lr: 3e-3,
+                    ..Default::default()
+                },
+                schedule: crate::train::Schedule::Cosine { min_lr: 0.0 },
+                progress: false,
+                ..OptimConfig::default()
+            },
+            batch_size: 256,
+            ..MleConfig::default()
+        };
+        let report = MaximumLikelihood::new(cfg)
+            .fit(&mut flow, &data, &mut rng, None)
+            .unwrap();
+        let samples = flow.sample(20_000, &mut rng).unwrap();
+        let (m, c) = moments(&samples);
+        for a in 0..2 {
+            assert!((m[a] - mu[a]).abs() < 0.05, "mean {m:?} vs {mu:?}");
+            for b in 0..2 {
+                assert!((c[a][b] - cov[a][b]).abs() < 0.05, "cov {c:?} vs {cov:?}");
+            }
+        }
+        // The exact NLL of this Gaussian is 1 + ln(2π) + ½ ln det Σ per sample.
+        let det = cov[0][0] * cov[1][1] - cov[0][1] * cov[1][0];
+        let exact = 1.0 + (2.0 * std::f64::consts::PI).ln() + 0.5 * det.ln();
+        let nll = mean_nll(&flow, &data).unwrap();
+        assert!((nll - exact).abs() < 0.05, "nll {nll} vs exact {exact}");
+        assert!(report.final_loss(50) < report.losses[0]);
+    }
+
+    /// ∫ p(x) dx = 1 on a grid (trapezoid-free midpoint rule over a box holding the mass).
+    fn integral(flow: &Flow<f64>, lo: f64, hi: f64, m: usize) -> f64 {
+        let h = (hi - lo) / m as f64;
+        let grid = DMatrix::from_fn(m * m, 2, |k, j| {
+            let (i, l) = (k / m, k % m);
+            lo + h * (0.5 + if j == 0 { i as f64 } else { l as f64 })
+        });
+        flow.log_prob(&grid).unwrap().map(f64::exp).sum() * h * h
+    }
+
+    #[test]
+    fn log_prob_integrates_to_one_untrained_and_trained() {
+        let flow = flow_with(5, false, true);
+        let untrained = integral(&flow, -8.0, 8.0, 400);
+        assert!(
+            (untrained - 1.0).abs() < 1e-2,
+            "untrained integral {untrained}"
+        );
+
+        let mut rng = StdRng::seed_from_u64(6);
+        let data = crate::data::toy::two_moons(4000, 0.1, &mut rng).unwrap();
+        let mut flow = small_flow(7, false);
+        let cfg = MleConfig {
+            optim: OptimConfig {
+                steps: 300,
+                progress: false,
+                ..OptimConfig::default()
+            },
+            batch_size: 256,
+            ..MleConfig::default()
+        };
+        MaximumLikelihood::new(cfg)
+            .fit(&mut flow, &data, &mut rng, None)
+            .unwrap();
+        let trained = integral(&flow, -6.0, 7.0, 500);
+        assert!((trained - 1.0).abs() < 1e-2, "trained integral {trained}");
+    }
+
+    #[test]
+    fn samples_log_prob_agrees_with_log_prob_of_samples() {
+        let flow = flow_with(8, true, true);
+        let mut rng = StdRng::seed_from_u64(9);
+        let (x, lp) = flow.sample_and_log_prob(3000, &mut rng).unwrap();
+        let again = flow.log_prob(&x).unwrap();
+        assert!((&lp - &again).amax() < 1e-9);
+    }
+
+    #[test]
+    fn validation_split_keeps_the_best_and_reports_it() {
+        let mut rng = StdRng::seed_from_u64(10);
+        let data = crate::data::toy::two_moons(3000, 0.1, &mut rng).unwrap();
+        let mut flow = small_flow(11, false);
+        let cfg = MleConfig {
+            optim: OptimConfig {
+                steps: 200,
+                validate_every: 20,
+                progress: false,
+                ..OptimConfig::default()
+            },
+            batch_size: 128,
+            val_fraction: 0.2,
+            ..MleConfig::default()
+        };
+        let report = MaximumLikelihood::new(cfg)
+            .fit(&mut flow, &data, &mut rng, None)
+            .unwrap();
+        assert_eq!(report.val_losses.len(), 10);
+        let (_, best) = report.best.unwrap();
+        assert!(report.val_losses.iter().all(|&(_, v)| v >= best));
+        assert!(flow.metadata().contains_key("training"));
+    }
+
+    #[test]
+    fn divergence_is_an_error_and_parameters_stay_finite() {
+        let mut rng = StdRng::seed_from_u64(12);
+        // In f32, data at ±1e20 give ½‖z‖² = inf: the loss is not finite.
+        let data = DMatrix::<f32>::from_fn(256, 2, |i, _| if i % 2 == 0 { 1e20 } else { -1e20 });
+        let mut flow = {
+            let mut rng = StdRng::seed_from_u64(13);
+            let cfg = StackConfig {
+                dim: 2,
+                blocks: 2,
+                hidden: vec![8],
+                ..StackConfig::default()
+            };
+            Flow::<f32>::coupling_stack(&cfg, &mut rng).unwrap()
+        };
+        let before = flow.params().clone();
+        let cfg = MleConfig {
+            optim: OptimConfig {
+                steps: 200,
+                adam: autodiff::optim::AdamConfig {
+                    lr: 1e3,
+                    ..Default::default()
+                },
+                progress: false,
+                ..OptimConfig::default()
+            },
+            batch_size: 64,
+            data_init: false,
+            ..MleConfig::default()
+        };
+        match MaximumLikelihood::new(cfg).fit(&mut flow, &data, &mut rng, None) {
+            Err(Error::Diverged { .. }) => {}
+            other => panic!("expected divergence, got {other:?}"),
+        }
+        // Step 0 diverged, so the restored parameters are the initial ones.
+        assert_eq!(flow.params(), &before);
+    }
+
+    #[test]
+    fn bad_inputs_are_errors() {
+        let mut rng = StdRng::seed_from_u64(14);
+        let mut flow = small_flow(15, false);
+        let t = MaximumLikelihood::default();
+        assert!(
+            t.fit(&mut flow, &DMatrix::zeros(10, 3), &mut rng, None)
+                .is_err()
+        );
+        assert!(
+            t.fit(&mut flow, &DMatrix::zeros(0, 2), &mut rng, None)
+                .is_err()
+        );
+        let mut nan = DMatrix::zeros(10, 2);
+        nan[(4, 1)] = f64::NAN;
+        let e = t
+            .fit(&mut flow, &nan, &mut rng, None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("row 4"), "{e}");
+        let bad = MaximumLikelihood::new(MleConfig {
+            val_fraction: 1.5,
+            ..MleConfig::default()
+        });
+        assert!(matches!(
+            bad.fit(&mut flow, &DMatrix::zeros(10, 2), &mut rng, None),
+            Err(Error::Config(_))
+        ));
+    }
+}
