@@ -6,8 +6,9 @@
 //!   W̃ = W·min(1, c/σ̂(W)), with σ̂ = uᵀWv from power iteration warm-started at the u of the
 //!   previous call. σ̂ is computed on the tape, so gradients are those of the normalised
 //!   weight. On a recording tape (training) `train_power_iters` iterations run per call; on a
-//!   no-grad tape (evaluation, inversion) up to `eval_power_iters`, and a converged estimate is
-//!   reused while the weights do not change.
+//!   no-grad tape (evaluation, inversion) σ̂ comes from the SVD by default (or from many power
+//!   iterations, see [`EvalNormalisation`]), and that estimate is reused, in either mode,
+//!   while the weights do not change.
 //! - The inverse is the Banach iteration x ← y − g(x) from x₀ = y, stopped by the
 //!   a-posteriori bound L/(1−L)·‖xₙ − xₙ₋₁‖ ≤ tol, where L = Π‖W̃ₖ‖₂ · Lip(σ)^(layers−1) is
 //!   computed from the SVD of every normalised weight (a true upper bound on Lip(g), not a
@@ -35,11 +36,10 @@ use fixedpoint::{Acceleration, AndersonOptions, BanachOptions, banach_batch};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
-use spectral::PowerState;
+use spectral::{Estimate, PowerState};
 use std::sync::{Mutex, MutexGuard};
 
-/// The block name used in errors and in [`BlockSpec`]s.
-const KIND: &str = "iresnet";
+const KIND: &str = IResNet::KIND;
 
 /// Largest dimension for which [`LogDet::Auto`] computes the exact log-determinant.
 pub const EXACT_LOG_DET_MAX_DIM: usize = 8;
@@ -77,6 +77,18 @@ impl LogDet {
     }
 }
 
+/// How evaluation (a no-grad tape: inference, inversion) estimates σ(W) for normalisation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EvalNormalisation {
+    /// σ̂ = σ_max(W) and its singular vectors from nalgebra's SVD, so ‖W̃‖₂ ≤ c holds to
+    /// rounding. One SVD per layer each time the weights change (the result is cached).
+    Svd,
+    /// Up to this many power iterations from the training warm start (peers use ≈200). σ̂
+    /// approaches σ from below, so ‖W̃‖₂ can exceed c by σ̂'s relative shortfall, which is
+    /// large when the top two singular values are close.
+    PowerIteration(usize),
+}
+
 /// The gradient an inverse on a recording tape carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum InverseGradient {
@@ -103,8 +115,9 @@ pub struct IResNetConfig {
     pub coeff: f64,
     /// Power iterations per call on a recording tape (training); default 2.
     pub train_power_iters: usize,
-    /// Maximum power iterations per call on a no-grad tape (evaluation, inversion); default 200.
-    pub eval_power_iters: usize,
+    /// How σ̂ is estimated on a no-grad tape (evaluation, inversion); default
+    /// [`EvalNormalisation::Svd`].
+    pub eval_normalisation: EvalNormalisation,
     /// Tolerance on the a-posteriori error bound of the inverse (L2 norm per sample);
     /// `None` (default) means 1e-10 in f64 and 1e-5 in f32.
     pub inverse_tol: Option<f64>,
@@ -131,7 +144,7 @@ impl IResNetConfig {
             activation,
             coeff: 0.9,
             train_power_iters: 2,
-            eval_power_iters: 200,
+            eval_normalisation: EvalNormalisation::Svd,
             inverse_tol: None,
             inverse_max_iter: 500,
             anderson_depth: None,
@@ -154,12 +167,17 @@ impl IResNetConfig {
             }
         }
         if !(self.coeff.is_finite() && self.coeff > 0.0) {
-            return bad(format!("coeff must be positive and finite, got {}", self.coeff));
+            return bad(format!(
+                "coeff must be positive and finite, got {}",
+                self.coeff
+            ));
         }
         if let Some(k) = self.hidden.iter().position(|&h| h == 0) {
             return bad(format!("hidden layer {k} has width 0"));
         }
-        if self.train_power_iters == 0 || self.eval_power_iters == 0 {
+        if self.train_power_iters == 0
+            || self.eval_normalisation == EvalNormalisation::PowerIteration(0)
+        {
             return bad("power iteration counts must be at least 1".into());
         }
         if let Some(t) = self.inverse_tol
@@ -204,6 +222,9 @@ pub struct InversionReport {
     pub a_priori_bound: Option<f64>,
     /// The last step ‖xₙ − xₙ₋₁‖ (residual under Anderson acceleration).
     pub last_step: f64,
+    /// The first step ‖x₁ − x₀‖ = ‖g(y)‖ (with [`fixedpoint::iterations_needed`] it gives the
+    /// count the a-priori bound predicts).
+    pub first_step: f64,
     /// The contraction constant L used: Π‖W̃ₖ‖₂ (SVD) · Lip(σ)^(layers−1).
     pub lipschitz: f64,
     /// Whether Anderson acceleration was used.
@@ -257,6 +278,9 @@ struct Repr {
 }
 
 impl IResNet {
+    /// The block name used in errors and in [`BlockSpec`]s.
+    pub const KIND: &'static str = "iresnet";
+
     /// Registers g's layers as `{name}.{k}.weight` / `{name}.{k}.bias` in `params`.
     ///
     /// Errors: d = 0, an invalid [`IResNetConfig`] (an activation other than ELU with
@@ -270,7 +294,9 @@ impl IResNet {
         rng: &mut R,
     ) -> Result<Self> {
         if dim == 0 {
-            return Err(Error::Config(format!("{KIND}: dimension must be at least 1")));
+            return Err(Error::Config(format!(
+                "{KIND}: dimension must be at least 1"
+            )));
         }
         config.validate()?;
         let init = config.init.unwrap_or(config.activation.default_init());
@@ -293,7 +319,9 @@ impl IResNet {
 
     fn from_repr(r: Repr) -> Result<Self> {
         if r.dim == 0 {
-            return Err(Error::Config(format!("{KIND}: dimension must be at least 1")));
+            return Err(Error::Config(format!(
+                "{KIND}: dimension must be at least 1"
+            )));
         }
         r.config.validate()?;
         let mut sizes = vec![r.dim];
@@ -398,7 +426,7 @@ impl IResNet {
     ) -> Result<(DMatrix<T>, InversionReport)> {
         let tape = Tape::no_grad();
         let p = params.bind(&tape);
-        let (x, _, report) = self.inverse_layers(&self.raw(&p), tape.constant(y.clone()), false)?;
+        let (x, _, report) = self.inverse_layers(&self.raw(&p), tape.constant(y.clone()))?;
         Ok((x.to_matrix(), report))
     }
 
@@ -419,7 +447,18 @@ impl IResNet {
                 "{KIND}: the log-det series needs terms ≥ 1 and probes ≥ 1, got {terms} and {probes}"
             )));
         }
-        let (branch, _) = self.branch(&self.raw(p))?;
+        self.log_det_layers(&self.raw(p), x, method, rng)
+    }
+
+    /// [`IResNet::log_det_with`] with the raw layer variables given explicitly.
+    fn log_det_layers<'t, T: Float, R: Rng + ?Sized>(
+        &self,
+        raw: &[(Var<'t, T>, Var<'t, T>)],
+        x: Var<'t, T>,
+        method: LogDet,
+        rng: &mut R,
+    ) -> Result<Var<'t, T>> {
+        let (branch, _) = self.branch(raw)?;
         let ev = branch.eval(x)?;
         self.log_det_at(&branch, &ev.pre, x.nrows(), method, Some(rng))
     }
@@ -440,17 +479,19 @@ impl IResNet {
         let Some(&(w0, _)) = raw.first() else {
             return Err(Error::Config(format!("{KIND}: no layers")));
         };
-        let eval = !w0.tape().is_recording();
-        let iters = if eval {
-            self.config.eval_power_iters
+        let estimate = if w0.tape().is_recording() {
+            Estimate::Train(self.config.train_power_iters)
         } else {
-            self.config.train_power_iters
+            match self.config.eval_normalisation {
+                EvalNormalisation::Svd => Estimate::EvalSvd,
+                EvalNormalisation::PowerIteration(n) => Estimate::EvalPower(n),
+            }
         };
         let mut state = self.state();
         let mut layers = Vec::with_capacity(raw.len());
         let mut scales = Vec::with_capacity(raw.len());
         for (&(w, b), power) in raw.iter().zip(state.power.iter_mut()) {
-            let nw = power.normalise(w, self.config.coeff, iters, eval)?;
+            let nw = power.normalise(w, self.config.coeff, estimate)?;
             layers.push((nw.weight, b));
             scales.push(nw.scale);
         }
@@ -513,21 +554,21 @@ impl IResNet {
         let (branch, _) = self.branch(raw)?;
         let ev = branch.eval(x)?;
         let y = x.add(ev.value)?;
-        let ld = self.log_det_at::<T, StdRng>(&branch, &ev.pre, x.nrows(), self.config.log_det, None)?;
+        let ld =
+            self.log_det_at::<T, StdRng>(&branch, &ev.pre, x.nrows(), self.config.log_det, None)?;
         Ok((y, ld))
     }
 
-    /// Inverse with the raw layer variables given explicitly; records the report when `store`.
+    /// Inverse with the raw layer variables given explicitly; records the report.
     fn inverse_layers<'t, T: Float>(
         &self,
         raw: &[(Var<'t, T>, Var<'t, T>)],
         y: Var<'t, T>,
-        store: bool,
     ) -> Result<(Var<'t, T>, Var<'t, T>, InversionReport)> {
         let yv = y.to_matrix();
         check_batch(KIND, &yv, self.dim)?;
         let (branch, lip) = self.branch_with_bound(raw)?;
-        if !(lip < 1.0) {
+        if lip.is_nan() || lip >= 1.0 {
             return Err(Error::NotContractive { lipschitz: lip });
         }
         let values = branch.values();
@@ -576,12 +617,11 @@ impl IResNet {
             error_bound: sol.a_posteriori_bound.map_or(f64::NAN, |b| b.to_f64()),
             a_priori_bound: sol.a_priori_bound.map(|b| b.to_f64()),
             last_step: sol.step.to_f64(),
+            first_step: sol.first_step.to_f64(),
             lipschitz: lip,
             anderson: self.config.anderson_depth.is_some(),
         };
-        if store {
-            self.state().last = Some(report.clone());
-        }
+        self.state().last = Some(report.clone());
         let tape = y.tape();
         let x_star = tape.constant(sol.point);
         let x = if tape.is_recording() {
@@ -611,7 +651,7 @@ impl IResNet {
                 self.solve_transposed(branch, x_star, r)?
             }
         };
-        x_star.add(s.sub(s.detach())?)
+        Ok(x_star.add(s.sub(s.detach())?)?)
     }
 
     /// s = r · (I + M(x*))⁻¹ per sample, with the matrices constant and r on the tape.
@@ -705,7 +745,7 @@ impl<T: Float> Bijector<T> for IResNet {
         cond: Option<Var<'t, T>>,
     ) -> Result<Output<'t, T>> {
         check_cond::<T>(KIND, cond.map(|c| c.to_matrix()).as_ref(), 0, y.nrows())?;
-        let (x, ld, _) = self.inverse_layers(&self.raw(p), y, true)?;
+        let (x, ld, _) = self.inverse_layers(&self.raw(p), y)?;
         Ok((x, ld))
     }
 

@@ -51,6 +51,7 @@ mod chain;
 mod coupling;
 mod coupling_stack;
 mod error;
+mod iresnet;
 mod nice;
 mod permutation;
 mod real_nvp;
@@ -67,6 +68,10 @@ pub use chain::Chain;
 pub use coupling::SubnetConfig;
 pub use coupling_stack::{CouplingKind, StackConfig};
 pub use error::{Error, Result};
+pub use iresnet::{
+    EXACT_LOG_DET_MAX_DIM, EvalNormalisation, IResNet, IResNetConfig, InverseGradient,
+    InversionReport, LogDet, series_truncation_bound,
+};
 pub use nice::{Nice, NiceConfig};
 pub use permutation::Permutation;
 pub use real_nvp::{RealNvp, RealNvpConfig, SubnetLayout};

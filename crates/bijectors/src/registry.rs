@@ -1,6 +1,8 @@
 //! Rebuilding blocks from their descriptions: a (spec, parameter store) pair restores a model.
 
-use crate::{ActNorm, Bijector, BlockSpec, Chain, Error, Nice, Permutation, RealNvp, Result};
+use crate::{
+    ActNorm, Bijector, BlockSpec, Chain, Error, IResNet, Nice, Permutation, RealNvp, Result,
+};
 use autodiff::Float;
 
 /// The block a [`BlockSpec`] describes (as written by [`Bijector::spec`]), chains included.
@@ -17,6 +19,7 @@ pub fn block_from_spec<T: Float>(spec: &BlockSpec) -> Result<Box<dyn Bijector<T>
         RealNvp::KIND => Box::new(spec.decode::<RealNvp>()?),
         Permutation::KIND => Box::new(spec.decode::<Permutation>()?),
         ActNorm::KIND => Box::new(spec.decode::<ActNorm>()?),
+        IResNet::KIND => Box::new(spec.decode::<IResNet>()?),
         crate::chain::KIND => Box::new(Chain::<T>::from_spec(spec)?),
         other => return Err(Error::Spec(format!("unknown block kind {other:?}"))),
     })

@@ -105,13 +105,13 @@ fn slope<'t, T: Float>(activation: Activation, z: Var<'t, T>) -> Result<Var<'t, 
             let zv = z.value();
             let pos = zv.map(|v| if v > T::zero() { T::one() } else { T::zero() });
             let neg = pos.map(|m| T::one() - m);
-            z.neg()
+            Ok(z.neg()
                 .relu()
                 .neg()
                 .exp()
                 .scale(lit(alpha))
                 .mul(tape.constant(neg))?
-                .add(tape.constant(pos))
+                .add(tape.constant(pos))?)
         }
         // d/dz [z σ(z) / 1.1] = (σ + z σ (1 − σ)) / 1.1.
         Activation::LipSwish => {

@@ -42,10 +42,12 @@ pub(crate) fn exact<'t, T: Float>(
             Some(acc) => acc.add(term)?,
             None => term,
         });
-        for i in k + 1..d {
-            let l = a[i][k].div(pivot)?;
-            for j in k + 1..d {
-                a[i][j] = a[i][j].sub(l.mul(a[k][j])?)?;
+        let (top, bottom) = a.split_at_mut(k + 1);
+        let row_k = &top[k];
+        for row_i in bottom.iter_mut() {
+            let l = row_i[k].div(pivot)?;
+            for (aij, &akj) in row_i.iter_mut().zip(row_k).skip(k + 1) {
+                *aij = aij.sub(l.mul(akj)?)?;
             }
         }
     }
@@ -80,7 +82,9 @@ pub(crate) fn series<'t, T: Float>(
             });
         }
     }
-    total.ok_or_else(|| crate::Error::Config("i-ResNet: the log-det series needs terms ≥ 1 and probes ≥ 1".into()))
+    total.ok_or_else(|| {
+        crate::Error::Config("i-ResNet: the log-det series needs terms ≥ 1 and probes ≥ 1".into())
+    })
 }
 
 /// `m` Rademacher probe batches (`n × d`, entries ±1 with probability ½ each).

@@ -2,17 +2,19 @@
 //! σ̂ = uᵀWv from warm-started power iteration, recorded on the tape (Miyato et al. 2018).
 
 use crate::Result;
+use autodiff::nalgebra::SVD;
 use autodiff::nalgebra::{DMatrix, DVector};
 use autodiff::{Float, Var, lit};
 use fixedpoint::{SpectralNormOptions, spectral_norm, spectral_norm_exact};
 
 /// The power-iteration state of one weight matrix.
 ///
-/// `u` is the warm start carried from call to call (saved in model files so that a restored
-/// block normalises exactly like the saved one). `converged` remembers the result of the last
-/// evaluation-mode call together with the weights it belongs to: while the weights do not
-/// change, later evaluation-mode calls reuse it, so a forward pass and the inverse that
-/// follows it use bit-identical normalised weights.
+/// `u` is the warm start that training-mode calls carry from step to step (saved in model
+/// files). Evaluation-mode calls iterate from `u` without changing it and remember the result
+/// together with the weights it belongs to (`converged`); while the weights do not change,
+/// every later call, in either mode, reuses it. So a forward pass and the inverse that
+/// follows use bit-identical normalised weights, and a block restored from its spec (same
+/// `u`) reproduces the saved one bit for bit.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct PowerState {
     pub(crate) u: Option<Vec<f64>>,
@@ -24,9 +26,44 @@ struct Converged {
     weight: Vec<f64>,
     u: Vec<f64>,
     v: Vec<f64>,
-    sigma: f64,
     /// σ_max(W) from the SVD, computed on first request.
     exact: Option<f64>,
+}
+
+/// How σ̂ is obtained in one call.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Estimate {
+    /// Training: up to this many power iterations from the warm start, which they update.
+    Train(usize),
+    /// Evaluation by up to this many power iterations from the warm start (left unchanged).
+    EvalPower(usize),
+    /// Evaluation by the SVD: σ̂ = σ_max and u, v its singular vectors.
+    EvalSvd,
+}
+
+/// The top singular triple (σ, u, v) of `w` from nalgebra's SVD.
+fn top_singular_triple<T: Float>(w: &DMatrix<T>) -> Result<(f64, Vec<f64>, Vec<f64>)> {
+    let max_niter = 1000 * (w.nrows() + w.ncols());
+    let svd =
+        SVD::try_new(w.clone(), true, true, T::default_epsilon(), max_niter).ok_or_else(|| {
+            crate::Error::Config("i-ResNet: the SVD of a weight did not converge".into())
+        })?;
+    let (k, &sigma) = svd.singular_values.iter().enumerate().fold(
+        (0, &svd.singular_values[0]),
+        |best, (k, s)| {
+            if *s > *best.1 { (k, s) } else { best }
+        },
+    );
+    let (Some(u), Some(v_t)) = (&svd.u, &svd.v_t) else {
+        return Err(crate::Error::Config(
+            "i-ResNet: the SVD returned no singular vectors".into(),
+        ));
+    };
+    Ok((
+        sigma.to_f64(),
+        u.column(k).iter().map(|x| x.to_f64()).collect(),
+        v_t.row(k).iter().map(|x| x.to_f64()).collect(),
+    ))
 }
 
 /// A normalised weight on the tape and the factor min(1, c/σ̂) it was scaled by.
@@ -51,26 +88,40 @@ impl PowerState {
 
     /// W̃ = W · min(1, c/σ̂) with σ̂ = uᵀWv computed on `w`'s tape (u, v constants), so the
     /// gradient with respect to W is that of the normalised weight, as in torch's
-    /// `spectral_norm`. `eval` selects the evaluation mode: reuse a converged estimate for
-    /// unchanged weights, otherwise iterate up to `iters` times (stopping early once σ̂
-    /// changes by less than 1e-12 relative in f64, ≈1.2e-5 in f32).
+    /// `spectral_norm`. Reuses the evaluation-mode estimate for unchanged weights; otherwise
+    /// estimates σ̂ as `estimate` says (power iteration stops early once σ̂ changes by less
+    /// than 1e-12 relative in f64, ≈1.2e-5 in f32), keeping the result as the
+    /// evaluation-mode estimate or (training) u as the next warm start.
     pub(crate) fn normalise<'t, T: Float>(
         &mut self,
         w: Var<'t, T>,
         coeff: f64,
-        iters: usize,
-        eval: bool,
+        estimate: Estimate,
     ) -> Result<Normalised<'t, T>> {
         let wv = w.value();
         autodiff::check_finite("i-ResNet weight", &wv)?;
         let k = key(&*wv);
         let reuse = match &self.converged {
-            Some(c) if eval && c.weight == k => Some((c.u.clone(), c.v.clone())),
+            Some(c) if c.weight == k => Some((c.u.clone(), c.v.clone())),
             _ => None,
         };
         let (u, v) = match reuse {
             Some(uv) => uv,
+            None if matches!(estimate, Estimate::EvalSvd) => {
+                let (sigma, u, v) = top_singular_triple(&*wv)?;
+                self.converged = Some(Converged {
+                    weight: k,
+                    u: u.clone(),
+                    v: v.clone(),
+                    exact: Some(sigma),
+                });
+                (u, v)
+            }
             None => {
+                let iters = match estimate {
+                    Estimate::Train(n) | Estimate::EvalPower(n) => n,
+                    Estimate::EvalSvd => 1,
+                };
                 let u0 = self
                     .u
                     .as_ref()
@@ -84,24 +135,31 @@ impl PowerState {
                 let s = spectral_norm(&*wv, &opts)?;
                 let u: Vec<f64> = s.u.iter().map(|x| x.to_f64()).collect();
                 let v: Vec<f64> = s.v.iter().map(|x| x.to_f64()).collect();
-                self.u = Some(u.clone());
-                self.converged = if eval {
-                    Some(Converged {
+                if let Estimate::Train(_) = estimate {
+                    self.u = Some(u.clone());
+                    self.converged = None;
+                } else {
+                    self.converged = Some(Converged {
                         weight: k,
                         u: u.clone(),
                         v: v.clone(),
-                        sigma: s.sigma.to_f64(),
                         exact: None,
-                    })
-                } else {
-                    None
-                };
+                    });
+                }
                 (u, v)
             }
         };
         let tape = w.tape();
-        let u_row = tape.constant(DMatrix::from_row_slice(1, u.len(), to_vector::<T>(&u).as_slice()));
-        let v_col = tape.constant(DMatrix::from_column_slice(v.len(), 1, to_vector::<T>(&v).as_slice()));
+        let u_row = tape.constant(DMatrix::from_row_slice(
+            1,
+            u.len(),
+            to_vector::<T>(&u).as_slice(),
+        ));
+        let v_col = tape.constant(DMatrix::from_column_slice(
+            v.len(),
+            1,
+            to_vector::<T>(&v).as_slice(),
+        ));
         let sigma = u_row.matmul(w)?.matmul(v_col)?;
         let s = sigma.item().to_f64();
         if s > coeff {
@@ -135,10 +193,5 @@ impl PowerState {
             c.exact = Some(e);
         }
         Ok(e)
-    }
-
-    /// The last converged σ̂ (evaluation mode), for diagnostics.
-    pub(crate) fn converged_sigma(&self) -> Option<f64> {
-        self.converged.as_ref().map(|c| c.sigma)
     }
 }
