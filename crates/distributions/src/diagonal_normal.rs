@@ -50,7 +50,10 @@ impl DiagonalNormal {
                 log_scale.len()
             )));
         }
-        let mean = params.add(format!("{name}.mean"), DMatrix::from_row_slice(1, dim, mean))?;
+        let mean = params.add(
+            format!("{name}.mean"),
+            DMatrix::from_row_slice(1, dim, mean),
+        )?;
         let log_scale = params.add(
             format!("{name}.log_scale"),
             DMatrix::from_row_slice(1, dim, log_scale),
@@ -117,9 +120,7 @@ pub(crate) fn diagonal_normal_log_prob<'t, T: Float>(
     let d = x.ncols() as f64;
     let z = x.sub(mean)?.mul(log_scale.neg().exp())?;
     let quad = z.square().sum_cols().scale(lit(-0.5));
-    Ok(quad
-        .sub(log_scale.sum())?
-        .add_scalar(lit(-d * HALF_LN_2PI)))
+    Ok(quad.sub(log_scale.sum())?.add_scalar(lit(-d * HALF_LN_2PI)))
 }
 
 /// A parameter that must have shape `(rows, cols)`, checked so that a store edited by hand (or
@@ -176,9 +177,15 @@ mod tests {
         let marginals = [0, 1].map(|j| Normal::new(MEAN[j], SIGMA[j]).unwrap());
         for i in 0..9 {
             let expected: f64 = (0..2).map(|j| marginals[j].ln_pdf(x[(i, j)])).sum();
-            assert!((lp[(i, 0)] - expected).abs() < prec::LOG_PROB_F64, "row {i}");
+            assert!(
+                (lp[(i, 0)] - expected).abs() < prec::LOG_PROB_F64,
+                "row {i}"
+            );
         }
-        let h: f64 = marginals.iter().map(|m| statrs::statistics::Distribution::entropy(m).unwrap()).sum();
+        let h: f64 = marginals
+            .iter()
+            .map(|m| statrs::statistics::Distribution::entropy(m).unwrap())
+            .sum();
         assert!((q.entropy(&params).unwrap() - h).abs() < 1e-12);
     }
 
@@ -191,10 +198,16 @@ mod tests {
         let (mean, cov) = sample_moments(&x).unwrap();
         for j in 0..2 {
             let se = SIGMA[j] / (n as f64).sqrt();
-            assert!((mean[j] - MEAN[j]).abs() < prec::STANDARD_ERRORS * se, "{mean:?}");
+            assert!(
+                (mean[j] - MEAN[j]).abs() < prec::STANDARD_ERRORS * se,
+                "{mean:?}"
+            );
             let var = SIGMA[j] * SIGMA[j];
             let se_var = var * (2.0 / n as f64).sqrt();
-            assert!((cov[(j, j)] - var).abs() < prec::STANDARD_ERRORS * se_var, "{cov}");
+            assert!(
+                (cov[(j, j)] - var).abs() < prec::STANDARD_ERRORS * se_var,
+                "{cov}"
+            );
         }
     }
 
@@ -224,7 +237,11 @@ mod tests {
         for _ in 0..400 {
             let tape = Tape::new();
             let p = params.bind(&tape);
-            let nll = q.log_prob(&p, tape.constant(data.clone())).unwrap().mean().neg();
+            let nll = q
+                .log_prob(&p, tape.constant(data.clone()))
+                .unwrap()
+                .mean()
+                .neg();
             let mut g = tape.backward(nll).unwrap();
             adam.step(&mut params, &p.gradients(&mut g)).unwrap();
         }

@@ -201,7 +201,10 @@ mod tests {
         let lp = mix.log_prob_matrix(&params, &x).unwrap();
         for i in 0..12 {
             let expected = reference(&params, &mix, &[x[(i, 0)], x[(i, 1)]]);
-            assert!((lp[(i, 0)] - expected).abs() < prec::LOG_PROB_F64, "row {i}");
+            assert!(
+                (lp[(i, 0)] - expected).abs() < prec::LOG_PROB_F64,
+                "row {i}"
+            );
         }
         let w = mix.weights(&params).unwrap();
         assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-15);
@@ -212,9 +215,8 @@ mod tests {
         // At x = 60 every component density underflows to 0 in f64; logsumexp does not.
         let mut params = Params::new();
         let means = DMatrix::from_row_slice(2, 1, &[0.0, 1.0]);
-        let mix =
-            GaussianMixture::new(&mut params, "m", &[0.0, 0.0], means, DMatrix::zeros(2, 1))
-                .unwrap();
+        let mix = GaussianMixture::new(&mut params, "m", &[0.0, 0.0], means, DMatrix::zeros(2, 1))
+            .unwrap();
         let lp = mix
             .log_prob_matrix(&params, &DMatrix::from_element(1, 1, 60.0))
             .unwrap()[(0, 0)];
@@ -254,7 +256,9 @@ mod tests {
         let w = mix.weights(&params).unwrap();
         let (m, s) = (params.get(mix.means_id()), params.get(mix.log_scales_id()));
         let n = 40_000;
-        let x = mix.sample(&params, n, &mut StdRng::seed_from_u64(21)).unwrap();
+        let x = mix
+            .sample(&params, n, &mut StdRng::seed_from_u64(21))
+            .unwrap();
         let (mean, cov) = sample_moments(&x).unwrap();
         for j in 0..2 {
             let mu: f64 = (0..3).map(|k| w[k] * m[(k, j)]).sum();
@@ -263,7 +267,10 @@ mod tests {
                 .sum();
             let var = second - mu * mu;
             let se = (var / n as f64).sqrt();
-            assert!((mean[j] - mu).abs() < prec::STANDARD_ERRORS * se, "{mean:?} vs {mu}");
+            assert!(
+                (mean[j] - mu).abs() < prec::STANDARD_ERRORS * se,
+                "{mean:?} vs {mu}"
+            );
             assert!((cov[(j, j)] - var).abs() < 0.03 * var, "{cov} vs {var}");
         }
     }
@@ -272,15 +279,33 @@ mod tests {
     fn bad_construction_is_an_error() {
         let mut params = Params::<f64>::new();
         assert!(matches!(
-            GaussianMixture::new(&mut params, "a", &[], DMatrix::zeros(0, 2), DMatrix::zeros(0, 2)),
+            GaussianMixture::new(
+                &mut params,
+                "a",
+                &[],
+                DMatrix::zeros(0, 2),
+                DMatrix::zeros(0, 2)
+            ),
             Err(Error::Config(_))
         ));
         assert!(matches!(
-            GaussianMixture::new(&mut params, "a", &[0.0, 0.0], DMatrix::zeros(3, 2), DMatrix::zeros(3, 2)),
+            GaussianMixture::new(
+                &mut params,
+                "a",
+                &[0.0, 0.0],
+                DMatrix::zeros(3, 2),
+                DMatrix::zeros(3, 2)
+            ),
             Err(Error::Config(_))
         ));
         assert!(matches!(
-            GaussianMixture::new(&mut params, "a", &[0.0], DMatrix::zeros(1, 2), DMatrix::zeros(1, 3)),
+            GaussianMixture::new(
+                &mut params,
+                "a",
+                &[0.0],
+                DMatrix::zeros(1, 2),
+                DMatrix::zeros(1, 3)
+            ),
             Err(Error::Config(_))
         ));
         let mix = example(&mut params);

@@ -73,13 +73,18 @@ mod tests {
         let lp = normal.log_prob_matrix(&Params::new(), &x).unwrap();
         for i in 0..7 {
             let expected: f64 = (0..3).map(|j| unit.ln_pdf(x[(i, j)])).sum();
-            assert!((lp[(i, 0)] - expected).abs() < prec::LOG_PROB_F64, "row {i}");
+            assert!(
+                (lp[(i, 0)] - expected).abs() < prec::LOG_PROB_F64,
+                "row {i}"
+            );
         }
         let lp32 = normal
             .log_prob_matrix(&Params::<f32>::new(), &x.map(|v| v as f32))
             .unwrap();
         assert!((lp32.map(f64::from) - lp).amax() < 1e-5);
-        assert!((normal.entropy() - 3.0 * 0.5 * (2.0 * std::f64::consts::PI).ln() - 1.5).abs() < 1e-12);
+        assert!(
+            (normal.entropy() - 3.0 * 0.5 * (2.0 * std::f64::consts::PI).ln() - 1.5).abs() < 1e-12
+        );
     }
 
     #[test]
@@ -120,7 +125,12 @@ mod tests {
         let params = Params::<f64>::new();
         assert!(matches!(
             normal.log_prob_matrix(&params, &DMatrix::zeros(4, 3)),
-            Err(Error::Width { expected: 2, rows: 4, cols: 3, .. })
+            Err(Error::Width {
+                expected: 2,
+                rows: 4,
+                cols: 3,
+                ..
+            })
         ));
         assert!(matches!(
             normal.log_prob_matrix(&params, &DMatrix::zeros(0, 2)),

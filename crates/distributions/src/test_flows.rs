@@ -70,7 +70,12 @@ pub struct Triangular2 {
 }
 
 impl Triangular2 {
-    pub fn new<T: Float>(params: &mut Params<T>, log_diag: [f64; 2], off: f64, shift: [f64; 2]) -> Self {
+    pub fn new<T: Float>(
+        params: &mut Params<T>,
+        log_diag: [f64; 2],
+        off: f64,
+        shift: [f64; 2],
+    ) -> Self {
         let row = |v: &[f64]| DMatrix::from_fn(1, v.len(), |_, j| lit::<T>(v[j]));
         Self {
             log_diag: params.add("tri.log_diag", row(&log_diag)).unwrap(),
@@ -113,7 +118,10 @@ impl<T: Float> Bijector<T> for Triangular2 {
             .sub(m.slice_cols(1, 1)?)?
             .sub(z0.mul(a)?)?
             .mul(s1.neg().exp())?;
-        Ok((autodiff::concat_cols(&[z0, z1])?, per_sample(x, s.sum().neg())?))
+        Ok((
+            autodiff::concat_cols(&[z0, z1])?,
+            per_sample(x, s.sum().neg())?,
+        ))
     }
     fn inverse_with<'t>(
         &self,
@@ -123,7 +131,9 @@ impl<T: Float> Bijector<T> for Triangular2 {
     ) -> bijectors::Result<Output<'t, T>> {
         let (s, a, m) = (p.get(self.log_diag), p.get(self.off), p.get(self.shift));
         let (z0, z1) = (z.slice_cols(0, 1)?, z.slice_cols(1, 1)?);
-        let x0 = z0.mul(s.slice_cols(0, 1)?.exp())?.add(m.slice_cols(0, 1)?)?;
+        let x0 = z0
+            .mul(s.slice_cols(0, 1)?.exp())?
+            .add(m.slice_cols(0, 1)?)?;
         let x1 = z0
             .mul(a)?
             .add(z1.mul(s.slice_cols(1, 1)?.exp())?)?
@@ -175,7 +185,9 @@ impl<T: Float> Bijector<T> for ConditionalAffine {
             reason: "missing".into(),
         })?;
         let log_scale = c.matmul(p.get(self.v))?;
-        let z = x.sub(c.matmul(p.get(self.w))?)?.mul(log_scale.neg().exp())?;
+        let z = x
+            .sub(c.matmul(p.get(self.w))?)?
+            .mul(log_scale.neg().exp())?;
         Ok((z, log_scale.sum_cols().neg()))
     }
     fn inverse_with<'t>(

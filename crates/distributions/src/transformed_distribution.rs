@@ -236,3 +236,340 @@ impl<T: Float> Density<T> for TransformedDistribution<T> {
         Ok(self.sample_and_log_prob(params, n, rng)?.0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::laws::{grid_integral, sample_log_prob_gap, sample_moments};
+    use crate::prec;
+    use crate::test_flows::{ConditionalAffine, Triangular2};
+    use crate::{GaussianMixture, StandardNormal};
+    use autodiff::nn::Activation;
+    use autodiff::optim::{Adam, Optimizer};
+    use autodiff::{GradCheckOptions, grad_check};
+    use bijectors::{Chain, StackConfig};
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+    use rand_distr::{Distribution, StandardNormal as Gauss};
+
+    fn normal_base() -> Box<dyn Density<f64>> {
+        Box::new(StandardNormal::new(2).unwrap())
+    }
+
+    /// A three-component mixture base, so that the flow's density is not Gaussian.
+    fn mixture_base(params: &mut Params<f64>) -> Box<dyn Density<f64>> {
+        let means = DMatrix::from_row_slice(3, 2, &[-1.0, 0.0, 1.0, 0.5, 0.0, -1.5]);
+        let log_scales = DMatrix::from_element(3, 2, -0.5);
+        Box::new(
+            GaussianMixture::new(params, "base", &[0.0, 0.3, -0.2], means, log_scales).unwrap(),
+        )
+    }
+
+    /// A small RealNVP stack with random (not zeroed) subnets, so it starts far from the identity.
+    fn real_nvp(params: &mut Params<f64>, cond_dim: usize, seed: u64) -> Box<dyn Bijector<f64>> {
+        let config = StackConfig {
+            dim: 2,
+            blocks: 3,
+            hidden: vec![16, 16],
+            activation: Activation::Tanh,
+            cond_dim,
+            ..StackConfig::default()
+        };
+        let mut rng = StdRng::seed_from_u64(seed);
+        Box::new(Chain::coupling_stack(params, &config, &mut rng).unwrap())
+    }
+
+    /// A banana: x₀ ~ N(0, 1), x₁ = ½x₀² − 1 + ½ε.
+    fn banana(n: usize, rng: &mut StdRng) -> DMatrix<f64> {
+        let mut x = DMatrix::zeros(n, 2);
+        for i in 0..n {
+            let (a, e): (f64, f64) = (Gauss.sample(rng), Gauss.sample(rng));
+            x[(i, 0)] = a;
+            x[(i, 1)] = 0.5 * a * a - 1.0 + 0.5 * e;
+        }
+        x
+    }
+
+    /// `steps` Adam steps of maximum likelihood on `data`; returns the NLL before and after.
+    fn train(
+        flow: &TransformedDistribution<f64>,
+        params: &mut Params<f64>,
+        data: &DMatrix<f64>,
+        steps: usize,
+    ) -> (f64, f64) {
+        let nll = |params: &Params<f64>| -flow.log_prob_matrix(params, data).unwrap().mean();
+        let before = nll(params);
+        let mut adam = Adam::with_lr(1e-2);
+        for _ in 0..steps {
+            let tape = Tape::new();
+            let p = params.bind(&tape);
+            let loss = flow
+                .log_prob(&p, tape.constant(data.clone()))
+                .unwrap()
+                .mean()
+                .neg();
+            let mut g = tape.backward(loss).unwrap();
+            adam.step(params, &p.gradients(&mut g)).unwrap();
+        }
+        (before, nll(params))
+    }
+
+    fn mass(flow: &TransformedDistribution<f64>, params: &Params<f64>, half_width: f64) -> f64 {
+        let (lo, hi) = ([-half_width; 2], [half_width; 2]);
+        grid_integral(flow, params, &lo, &hi, 300).unwrap()
+    }
+
+    #[test]
+    fn linear_flow_gives_the_closed_form_gaussian() {
+        let mut params = Params::new();
+        let tri = Triangular2::new(&mut params, [0.3, -0.4], 0.8, [1.0, -0.5]);
+        let (m, c) = tri.mean_and_cov(&params);
+        let flow = TransformedDistribution::new(normal_base(), Box::new(tri)).unwrap();
+        let x = DMatrix::from_fn(6, 2, |i, j| -2.0 + 0.7 * i as f64 + 0.4 * j as f64);
+        let lp = flow.log_prob_matrix(&params, &x).unwrap();
+        let det = c[0][0] * c[1][1] - c[0][1] * c[1][0];
+        for i in 0..6 {
+            let (u, v) = (x[(i, 0)] - m[0], x[(i, 1)] - m[1]);
+            let quad = (c[1][1] * u * u - 2.0 * c[0][1] * u * v + c[0][0] * v * v) / det;
+            let expected = -0.5 * quad - 0.5 * det.ln() - (2.0 * std::f64::consts::PI).ln();
+            assert!(
+                (lp[(i, 0)] - expected).abs() < prec::LOG_PROB_F64,
+                "row {i}"
+            );
+        }
+        // Samples follow N(m, C).
+        let n = 20_000;
+        let xs = flow
+            .sample(&params, n, &mut StdRng::seed_from_u64(1))
+            .unwrap();
+        let (mean, cov) = sample_moments(&xs).unwrap();
+        for a in 0..2 {
+            let se = (c[a][a] / n as f64).sqrt();
+            assert!(
+                (mean[a] - m[a]).abs() < prec::STANDARD_ERRORS * se,
+                "{mean:?}"
+            );
+            for b in 0..2 {
+                assert!(
+                    (cov[(a, b)] - c[a][b]).abs() < 0.05 * c[a][a].max(c[b][b]),
+                    "{cov}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn integrates_to_one_before_and_after_training() {
+        let data = banana(512, &mut StdRng::seed_from_u64(30));
+        // A linear flow over a mixture base.
+        let mut params = Params::new();
+        let base = mixture_base(&mut params);
+        let tri = Triangular2::new(&mut params, [0.2, 0.1], -0.3, [0.0, 0.0]);
+        let flow = TransformedDistribution::new(base, Box::new(tri)).unwrap();
+        let m0 = mass(&flow, &params, 10.0);
+        assert!(
+            (m0 - 1.0).abs() < prec::INTEGRAL,
+            "untrained linear flow: {m0}"
+        );
+        let (before, after) = train(&flow, &mut params, &data, 40);
+        assert!(after < before - 0.05, "NLL {before} -> {after}");
+        let m1 = mass(&flow, &params, 10.0);
+        assert!(
+            (m1 - 1.0).abs() < prec::INTEGRAL,
+            "trained linear flow: {m1}"
+        );
+
+        // A RealNVP coupling stack over a standard normal.
+        let mut params = Params::new();
+        let flow =
+            TransformedDistribution::new(normal_base(), real_nvp(&mut params, 0, 3)).unwrap();
+        let m0 = mass(&flow, &params, 12.0);
+        assert!((m0 - 1.0).abs() < prec::INTEGRAL, "untrained RealNVP: {m0}");
+        let (before, after) = train(&flow, &mut params, &data, 60);
+        assert!(after < before - 0.05, "NLL {before} -> {after}");
+        let m1 = mass(&flow, &params, 12.0);
+        assert!((m1 - 1.0).abs() < prec::INTEGRAL, "trained RealNVP: {m1}");
+    }
+
+    #[test]
+    fn one_pass_log_probs_match_re_evaluation() {
+        let mut rng = StdRng::seed_from_u64(9);
+        let mut params = Params::new();
+        let base = mixture_base(&mut params);
+        let tri = Triangular2::new(&mut params, [0.5, -0.3], 1.2, [0.3, 0.0]);
+        let flow = TransformedDistribution::new(base, Box::new(tri)).unwrap();
+        let gap = sample_log_prob_gap(&flow, &params, 500, &mut rng).unwrap();
+        assert!(gap < prec::ONE_PASS_F64, "linear flow gap {gap:e}");
+
+        let mut params = Params::new();
+        let flow =
+            TransformedDistribution::new(normal_base(), real_nvp(&mut params, 0, 4)).unwrap();
+        let gap = sample_log_prob_gap(&flow, &params, 500, &mut rng).unwrap();
+        assert!(gap < prec::ONE_PASS_F64, "RealNVP gap {gap:e}");
+    }
+
+    #[test]
+    fn input_gradient_passes_grad_check() {
+        let mut params = Params::new();
+        let base = mixture_base(&mut params);
+        let bijector = real_nvp(&mut params, 0, 5);
+        let flow = TransformedDistribution::new(base, bijector).unwrap();
+        let x = DMatrix::from_row_slice(3, 2, &[0.3, -0.2, -1.1, 0.8, 1.4, 0.1]);
+        let report = grad_check(
+            |tape, v| {
+                let p = params.bind(tape);
+                Ok(flow.log_prob(&p, v[0]).unwrap().sum())
+            },
+            &[x],
+            GradCheckOptions::default(),
+        )
+        .unwrap();
+        assert!(report.max_abs_error < 1e-6, "{report:?}");
+    }
+
+    #[test]
+    fn conditional_flow_is_the_conditional_gaussian() {
+        let mut params = Params::new();
+        let w = DMatrix::from_row_slice(1, 2, &[2.0, -1.0]);
+        let v = DMatrix::from_row_slice(1, 2, &[0.5, -0.25]);
+        let bij = ConditionalAffine::new(&mut params, w, v);
+        let flow = TransformedDistribution::new(normal_base(), Box::new(bij)).unwrap();
+        assert_eq!(flow.cond_dim(), 1);
+        // x | c ~ N((2c, −c), diag(e^{c}, e^{−c/2})).
+        let cond = DMatrix::from_fn(4, 1, |i, _| -1.0 + 0.7 * i as f64);
+        let x = DMatrix::from_fn(4, 2, |i, j| 0.3 * i as f64 - 0.5 * j as f64);
+        let lp = flow.log_prob_cond_matrix(&params, &x, Some(&cond)).unwrap();
+        for i in 0..4 {
+            let c = cond[(i, 0)];
+            let (mu, log_sigma) = ([2.0 * c, -c], [0.5 * c, -0.25 * c]);
+            let expected: f64 = (0..2)
+                .map(|j| {
+                    let z = (x[(i, j)] - mu[j]) / log_sigma[j].exp();
+                    -0.5 * z * z - log_sigma[j] - crate::density::HALF_LN_2PI
+                })
+                .sum();
+            assert!(
+                (lp[(i, 0)] - expected).abs() < prec::LOG_PROB_F64,
+                "row {i}"
+            );
+        }
+        let mut rng = StdRng::seed_from_u64(17);
+        let (xs, lps) = flow
+            .sample_and_log_prob_cond(&params, &cond, &mut rng)
+            .unwrap();
+        let again = flow
+            .log_prob_cond_matrix(&params, &xs, Some(&cond))
+            .unwrap();
+        assert!((&lps - &again).amax() < prec::ONE_PASS_F64);
+        // Many samples at one condition follow its Gaussian.
+        let n = 20_000;
+        let fixed = DMatrix::from_element(n, 1, 0.8);
+        let xs = flow.sample_cond(&params, &fixed, &mut rng).unwrap();
+        let (mean, cov) = sample_moments(&xs).unwrap();
+        let (mu, var) = ([1.6, -0.8], [0.8f64.exp(), (-0.4f64).exp()]);
+        for j in 0..2 {
+            let se = (var[j] / n as f64).sqrt();
+            assert!(
+                (mean[j] - mu[j]).abs() < prec::STANDARD_ERRORS * se,
+                "{mean:?}"
+            );
+            assert!((cov[(j, j)] - var[j]).abs() < 0.05 * var[j], "{cov}");
+        }
+    }
+
+    #[test]
+    fn conditional_real_nvp_one_pass_agrees() {
+        let mut params = Params::new();
+        let flow =
+            TransformedDistribution::new(normal_base(), real_nvp(&mut params, 3, 6)).unwrap();
+        let cond = DMatrix::from_fn(200, 3, |i, j| ((i * 7 + j * 3) % 11) as f64 / 5.0 - 1.0);
+        let mut rng = StdRng::seed_from_u64(2);
+        let (x, lp) = flow
+            .sample_and_log_prob_cond(&params, &cond, &mut rng)
+            .unwrap();
+        let again = flow.log_prob_cond_matrix(&params, &x, Some(&cond)).unwrap();
+        assert!((&lp - &again).amax() < prec::ONE_PASS_F64);
+    }
+
+    #[test]
+    fn bad_inputs_and_conditions_are_errors() {
+        let mut params = Params::<f64>::new();
+        let tri = Triangular2::new(&mut params, [0.0, 0.0], 0.0, [0.0, 0.0]);
+        assert!(matches!(
+            TransformedDistribution::<f64>::new(
+                Box::new(StandardNormal::new(3).unwrap()),
+                Box::new(tri)
+            ),
+            Err(Error::Config(_))
+        ));
+        let tri = Triangular2::new(&mut Params::<f64>::new(), [0.0, 0.0], 0.0, [0.0, 0.0]);
+        let flow = TransformedDistribution::new(normal_base(), Box::new(tri)).unwrap();
+        let mut rng = StdRng::seed_from_u64(0);
+        let mut fresh = Params::<f64>::new();
+        let _ = Triangular2::new(&mut fresh, [0.0, 0.0], 0.0, [0.0, 0.0]);
+        assert!(matches!(
+            flow.log_prob_matrix(&fresh, &DMatrix::zeros(5, 3)),
+            Err(Error::Width {
+                expected: 2,
+                rows: 5,
+                cols: 3,
+                ..
+            })
+        ));
+        assert!(matches!(
+            flow.log_prob_matrix(&fresh, &DMatrix::zeros(0, 2)),
+            Err(Error::EmptyBatch { .. })
+        ));
+        let mut x = DMatrix::zeros(4, 2);
+        x[(3, 0)] = f64::NAN;
+        assert!(matches!(
+            flow.log_prob_matrix(&fresh, &x),
+            Err(Error::NonFinite { row: 3, col: 0, .. })
+        ));
+        assert!(matches!(
+            flow.sample(&fresh, 0, &mut rng),
+            Err(Error::EmptyBatch { .. })
+        ));
+        // An unconditional flow rejects a condition.
+        assert!(matches!(
+            flow.log_prob_cond_matrix(&fresh, &DMatrix::zeros(2, 2), Some(&DMatrix::zeros(2, 1))),
+            Err(Error::Condition { .. })
+        ));
+        assert!(matches!(
+            flow.sample_cond(&fresh, &DMatrix::zeros(2, 1), &mut rng),
+            Err(Error::Condition { .. })
+        ));
+
+        let mut params = Params::<f64>::new();
+        let bij = ConditionalAffine::new(&mut params, DMatrix::zeros(2, 2), DMatrix::zeros(2, 2));
+        let flow = TransformedDistribution::new(normal_base(), Box::new(bij)).unwrap();
+        let x = DMatrix::zeros(3, 2);
+        // Missing, wrongly shaped and non-finite conditions.
+        assert!(matches!(
+            flow.log_prob_matrix(&params, &x),
+            Err(Error::Condition { .. })
+        ));
+        assert!(matches!(
+            flow.sample(&params, 3, &mut rng),
+            Err(Error::Condition { .. })
+        ));
+        assert!(matches!(
+            flow.log_prob_cond_matrix(&params, &x, Some(&DMatrix::zeros(2, 2))),
+            Err(Error::Condition { .. })
+        ));
+        assert!(matches!(
+            flow.log_prob_cond_matrix(&params, &x, Some(&DMatrix::zeros(3, 1))),
+            Err(Error::Condition { .. })
+        ));
+        let mut cond = DMatrix::zeros(3, 2);
+        cond[(1, 1)] = f64::INFINITY;
+        assert!(matches!(
+            flow.log_prob_cond_matrix(&params, &x, Some(&cond)),
+            Err(Error::NonFinite { row: 1, col: 1, .. })
+        ));
+        assert!(matches!(
+            flow.sample_cond(&params, &DMatrix::zeros(0, 2), &mut rng),
+            Err(Error::EmptyBatch { .. })
+        ));
+    }
+}

@@ -138,7 +138,10 @@ mod tests {
         for i in 0..5 {
             let expected: f64 = (0..2).map(|j| u[j].ln_pdf(x[(i, j)])).sum();
             if expected.is_finite() {
-                assert!((lp[(i, 0)] - expected).abs() < prec::LOG_PROB_F64, "row {i}");
+                assert!(
+                    (lp[(i, 0)] - expected).abs() < prec::LOG_PROB_F64,
+                    "row {i}"
+                );
             } else {
                 assert_eq!(lp[(i, 0)], f64::NEG_INFINITY, "row {i}");
             }
@@ -155,7 +158,9 @@ mod tests {
         let mass = grid_integral(&boxed, &params, &[-2.0, 0.0], &[3.0, 1.0], 400).unwrap();
         assert!((mass - 1.0).abs() < prec::INTEGRAL, "mass {mass}");
         let n = 20_000;
-        let x = boxed.sample(&params, n, &mut StdRng::seed_from_u64(2)).unwrap();
+        let x = boxed
+            .sample(&params, n, &mut StdRng::seed_from_u64(2))
+            .unwrap();
         let (mean, cov) = sample_moments(&x).unwrap();
         for (j, (l, u)) in [(-1.0, 2.0), (0.5, 0.75)].into_iter().enumerate() {
             let var: f64 = (u - l) * (u - l) / 12.0;
@@ -170,17 +175,31 @@ mod tests {
         // 0.7 and 0.9 are not representable; in f32 they round below their f64 values.
         let boxed = UniformBox::new(&[0.7f32], &[0.700_001f32]).unwrap();
         let params = Params::<f32>::new();
-        let x = boxed.sample(&params, 2000, &mut StdRng::seed_from_u64(4)).unwrap();
+        let x = boxed
+            .sample(&params, 2000, &mut StdRng::seed_from_u64(4))
+            .unwrap();
         let lp = boxed.log_prob_matrix(&params, &x).unwrap();
         assert!(lp.iter().all(|v| v.is_finite()));
     }
 
     #[test]
     fn bad_bounds_and_inputs_are_errors() {
-        assert!(matches!(UniformBox::new(&[0.0], &[0.0]), Err(Error::Config(_))));
-        assert!(matches!(UniformBox::new::<f64>(&[], &[]), Err(Error::Config(_))));
-        assert!(matches!(UniformBox::new(&[0.0, 1.0], &[1.0]), Err(Error::Config(_))));
-        assert!(matches!(UniformBox::new(&[f64::NEG_INFINITY], &[1.0]), Err(Error::Config(_))));
+        assert!(matches!(
+            UniformBox::new(&[0.0], &[0.0]),
+            Err(Error::Config(_))
+        ));
+        assert!(matches!(
+            UniformBox::new::<f64>(&[], &[]),
+            Err(Error::Config(_))
+        ));
+        assert!(matches!(
+            UniformBox::new(&[0.0, 1.0], &[1.0]),
+            Err(Error::Config(_))
+        ));
+        assert!(matches!(
+            UniformBox::new(&[f64::NEG_INFINITY], &[1.0]),
+            Err(Error::Config(_))
+        ));
         let boxed = UniformBox::new(&[0.0], &[1.0]).unwrap();
         assert!(matches!(
             boxed.log_prob_matrix(&Params::new(), &DMatrix::from_element(1, 1, f64::NAN)),
