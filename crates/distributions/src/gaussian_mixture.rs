@@ -275,6 +275,24 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// The `Var` form, the matrix form and the statrs reference agree at arbitrary points.
+        #[test]
+        fn log_prob_forms_agree_with_reference(a in -6.0f64..6.0, b in -6.0f64..6.0) {
+            let mut params = Params::new();
+            let mix = example(&mut params);
+            let x = DMatrix::from_row_slice(1, 2, &[a, b]);
+            let matrix = mix.log_prob_matrix(&params, &x).unwrap()[(0, 0)];
+            let tape = autodiff::Tape::new();
+            let p = params.bind(&tape);
+            let var = mix.log_prob(&p, tape.var(x.clone())).unwrap().item();
+            proptest::prop_assert_eq!(matrix, var);
+            let expected = reference(&params, &mix, &[a, b]);
+            proptest::prop_assert!((matrix - expected).abs() < prec::LOG_PROB_F64);
+        }
+    }
+
     #[test]
     fn bad_construction_is_an_error() {
         let mut params = Params::<f64>::new();
