@@ -55,5 +55,5 @@ pub enum Error {
     MaxEntropy(String),
 }
 
-/// `Result` with this crate's [`Error`].
+/// `Result` with this crate's [`enum@Error`].
 pub type Result<T> = std::result::Result<T, Error>;
