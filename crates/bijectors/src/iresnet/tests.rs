@@ -446,6 +446,7 @@ fn maximum_likelihood_training_keeps_the_block_invertible() {
         adam.step(&mut params, &p.gradients(&mut grads)).unwrap();
     }
     let after = nll(&params);
+    println!("maximum likelihood: NLL {before:.4} → {after:.4} after 150 Adam steps");
     assert!(after < before - 0.3, "NLL {before} → {after}");
     assert!(block.lipschitz_bound(&params).unwrap() <= 0.81 * (1.0 + 1e-9));
     let (y, _) = block.forward_matrix(&params, &x).unwrap();
@@ -626,5 +627,64 @@ fn iteration_table() {
                 }
             }
         }
+    }
+}
+
+/// f32 works with its own default tolerance 1e-5: the round trip is within the reported bound
+/// (plus the f32 rounding of y = f(x), ≈1e-6 here).
+#[test]
+fn f32_round_trip_meets_the_f32_tolerance() {
+    let mut rng = StdRng::seed_from_u64(17);
+    let mut params = Params::<f32>::new();
+    let mut config = IResNetConfig::new(&[16], Activation::LipSwish);
+    config.init = Some(Init::Normal(1.0));
+    let block = IResNet::new(&mut params, "res", 3, config, &mut rng).unwrap();
+    let x = normal_batch(32, 3, &mut rng).map(|v| v as f32);
+    let (y, ld) = block.forward_matrix(&params, &x).unwrap();
+    let (back, report) = block.invert(&params, &y).unwrap();
+    assert!(report.error_bound <= 1e-5, "{report:?}");
+    let err = back
+        .row_iter()
+        .zip(x.row_iter())
+        .map(|(a, b)| (a - b).norm())
+        .fold(0.0f32, f32::max);
+    assert!(
+        f64::from(err) <= report.error_bound + 1e-6,
+        "{err} vs {report:?}"
+    );
+    let (_, inv_ld) = block.inverse_matrix(&params, &y).unwrap();
+    assert!((&inv_ld + &ld).abs().max() <= 1e-5);
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// For random widths, activations, coefficients and data scales: the round trip is within
+    /// the reported bound (≤ 1e-10) and the inverse's log-det is minus the forward one at the
+    /// recovered x.
+    #[test]
+    fn round_trip_and_log_det_hold_for_random_blocks(
+        d in 1usize..6,
+        width in 1usize..10,
+        act in 0usize..4,
+        coeff in 0.05f64..0.99,
+        scale in 0.1f64..4.0,
+        seed in proptest::prelude::any::<u64>(),
+    ) {
+        let (block, params) = block_with(d, seed, |c| {
+            c.hidden = vec![width];
+            c.activation = ACTIVATIONS[act];
+            c.coeff = coeff;
+        });
+        let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
+        let x = normal_batch(8, d, &mut rng).scale(scale);
+        let (y, ld) = block.forward_matrix(&params, &x).unwrap();
+        let (back, report) = block.invert(&params, &y).unwrap();
+        proptest::prop_assert!(report.error_bound <= 1e-10);
+        proptest::prop_assert!(row_norm_max(&(&back - &x)) <= report.error_bound + 1e-14 * scale);
+        let (_, inv_ld) = block.inverse_matrix(&params, &y).unwrap();
+        let (_, at_back) = block.forward_matrix(&params, &back).unwrap();
+        proptest::prop_assert!((&inv_ld + &at_back).abs().max() <= 1e-12);
+        proptest::prop_assert!((&inv_ld + &ld).abs().max() <= 1e-9);
     }
 }
