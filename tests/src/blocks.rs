@@ -1,0 +1,233 @@
+//! Block descriptions the strategies generate, and how to build them with random parameters.
+
+use autodiff::nalgebra::DMatrix;
+use autodiff::nn::Activation;
+use autodiff::{ParamId, Params};
+use bijectors::{
+    ActNorm, Bijector, Chain, CouplingKind, Nice, NiceConfig, Permutation, RealNvp, RealNvpConfig,
+    StackConfig, SubnetConfig, SubnetLayout,
+};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+/// Every block type of the `bijectors` crate (a coupling stack counts as one: it is a nested chain).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum BlockKind {
+    /// [`Nice`] additive coupling.
+    Nice,
+    /// [`RealNvp`] with separate `s`, `t` subnets.
+    RealNvp,
+    /// [`RealNvp`] with joint `[s, t]` subnets (GLOW layout).
+    Glow,
+    /// A random [`Permutation`].
+    Permutation,
+    /// [`ActNorm`], with random parameters or initialised from a random batch.
+    ActNorm,
+    /// [`Chain::coupling_stack`]: one or two couplings with permutations and ActNorm.
+    Stack,
+}
+
+impl BlockKind {
+    /// All kinds, in a fixed order.
+    pub const ALL: [BlockKind; 6] = [
+        BlockKind::Nice,
+        BlockKind::RealNvp,
+        BlockKind::Glow,
+        BlockKind::Permutation,
+        BlockKind::ActNorm,
+        BlockKind::Stack,
+    ];
+
+    /// The smallest width the block accepts (couplings split their input in two).
+    pub fn min_dim(self) -> usize {
+        match self {
+            BlockKind::Permutation | BlockKind::ActNorm => 1,
+            _ => 2,
+        }
+    }
+
+    /// Whether the block reads a condition when its configuration has `cond_dim > 0`.
+    pub fn takes_condition(self) -> bool {
+        matches!(
+            self,
+            BlockKind::Nice | BlockKind::RealNvp | BlockKind::Glow | BlockKind::Stack
+        )
+    }
+}
+
+/// A block to build: its kind and every choice that shapes it. The parameters come from
+/// `seed`: the constructor's initialisation, then every entry `v ↦ gain · v + jitter · u`
+/// with `u` uniform in `[−1, 1]`, so that no block is left at its identity initialisation
+/// (zero biases, zero ActNorm parameters) and large gains drive RealNVP's log-scales into the
+/// saturated part of the soft clamp.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BlockConfig {
+    /// The block type.
+    pub kind: BlockKind,
+    /// Hidden layer widths of coupling subnets.
+    pub hidden: Vec<usize>,
+    /// Activation of coupling subnets.
+    pub activation: Activation,
+    /// RealNVP soft-clamp bound.
+    pub clamp: f64,
+    /// NICE: transform the first half instead of the second.
+    pub swap: bool,
+    /// The shape of a [`BlockKind::Stack`].
+    pub stack: StackChoice,
+    /// ActNorm: initialise from a random batch (`data_init`) instead of random parameters.
+    pub data_init: bool,
+    /// Multiplier of the initialised parameters.
+    pub gain: f64,
+    /// Size of the uniform noise added to every parameter entry.
+    pub jitter: f64,
+    /// Seed of the weights, permutations and noise.
+    pub seed: u64,
+}
+
+/// The choices of a [`BlockKind::Stack`] (see [`StackConfig`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StackChoice {
+    /// Which coupling block.
+    pub coupling: CouplingKind,
+    /// Number of couplings.
+    pub blocks: usize,
+    /// Follow every coupling by a random permutation.
+    pub permute: bool,
+    /// Follow every coupling by an ActNorm.
+    pub actnorm: bool,
+}
+
+/// A built block with the parameter store it registered in.
+#[derive(Debug)]
+pub struct Built {
+    /// The block.
+    pub block: Box<dyn Bijector<f64>>,
+    /// Its parameters.
+    pub params: Params<f64>,
+}
+
+/// Builds the block `config` describes for batches of width `dim`, with condition width
+/// `cond_dim` (ignored by blocks that take no condition), under the parameter name `name`,
+/// into `params`.
+pub fn build_into(
+    params: &mut Params<f64>,
+    name: &str,
+    config: &BlockConfig,
+    dim: usize,
+    cond_dim: usize,
+) -> bijectors::Result<Box<dyn Bijector<f64>>> {
+    let mut rng = StdRng::seed_from_u64(config.seed);
+    let first_new = params.len();
+    let cond_dim = if config.kind.takes_condition() {
+        cond_dim
+    } else {
+        0
+    };
+    let subnet = SubnetConfig::new(&config.hidden, config.activation);
+    let real_nvp = |layout| RealNvpConfig {
+        clamp: config.clamp,
+        layout,
+        cond_dim,
+        ..RealNvpConfig::new(dim, subnet.clone())
+    };
+    let block: Box<dyn Bijector<f64>> = match config.kind {
+        BlockKind::Nice => {
+            let nice = NiceConfig {
+                swap: config.swap,
+                cond_dim,
+                ..NiceConfig::new(dim, subnet.clone())
+            };
+            Box::new(Nice::new(params, name, &nice, &mut rng)?)
+        }
+        BlockKind::RealNvp => Box::new(RealNvp::new(
+            params,
+            name,
+            &real_nvp(SubnetLayout::Separate),
+            &mut rng,
+        )?),
+        BlockKind::Glow => Box::new(RealNvp::new(
+            params,
+            name,
+            &real_nvp(SubnetLayout::Joint),
+            &mut rng,
+        )?),
+        BlockKind::Permutation => Box::new(Permutation::random(dim, &mut rng)?),
+        BlockKind::ActNorm => Box::new(ActNorm::new(params, name, dim)?),
+        BlockKind::Stack => {
+            let choice = config.stack;
+            let stack = StackConfig {
+                dim,
+                blocks: choice.blocks,
+                coupling: choice.coupling,
+                permute: choice.permute,
+                actnorm: choice.actnorm,
+                hidden: config.hidden.clone(),
+                activation: config.activation,
+                clamp: config.clamp,
+                cond_dim,
+                name: name.to_string(),
+                ..StackConfig::default()
+            };
+            Box::new(Chain::coupling_stack(params, &stack, &mut rng)?)
+        }
+    };
+    let new_ids: Vec<ParamId> = params
+        .iter()
+        .map(|(id, _, _)| id)
+        .filter(|id| id.index() >= first_new)
+        .collect();
+    for id in new_ids {
+        for v in params.get_mut(id).iter_mut() {
+            *v = config.gain * *v + config.jitter * rng.random_range(-1.0..=1.0);
+        }
+    }
+    if config.kind == BlockKind::ActNorm && config.data_init {
+        // A batch with per-feature offsets and spreads, so the fitted shift and scale differ
+        // per feature (and from the identity).
+        let offsets: Vec<f64> = (0..dim).map(|_| rng.random_range(-5.0..5.0)).collect();
+        let spreads: Vec<f64> = (0..dim)
+            .map(|_| 10f64.powf(rng.random_range(-1.0..1.0)))
+            .collect();
+        let batch = DMatrix::from_fn(16, dim, |_, j| {
+            offsets[j] + spreads[j] * rng.random_range(-1.0..1.0)
+        });
+        block.data_init(params, &batch, None)?;
+    }
+    Ok(block)
+}
+
+/// Builds one block into a fresh parameter store (see [`build_into`]).
+pub fn build(config: &BlockConfig, dim: usize, cond_dim: usize) -> bijectors::Result<Built> {
+    let mut params = Params::new();
+    let block = build_into(&mut params, "block", config, dim, cond_dim)?;
+    Ok(Built { block, params })
+}
+
+/// A chain built from several block configurations, with the blocks also kept apart (as specs
+/// rebuilt through [`bijectors::block_from_spec`]) for the additivity law.
+#[derive(Debug)]
+pub struct BuiltChain {
+    /// The chain.
+    pub chain: Chain<f64>,
+    /// Its parameters (all blocks share one store).
+    pub params: Params<f64>,
+}
+
+/// Builds `configs` (at least one) as a [`Chain`] of width `dim` and condition width `cond_dim`,
+/// block `k` registering its parameters as `chain.{k}.*`.
+pub fn build_chain(
+    configs: &[BlockConfig],
+    dim: usize,
+    cond_dim: usize,
+) -> bijectors::Result<BuiltChain> {
+    let mut params = Params::new();
+    let blocks = configs
+        .iter()
+        .enumerate()
+        .map(|(k, c)| build_into(&mut params, &format!("chain.{k}"), c, dim, cond_dim))
+        .collect::<bijectors::Result<Vec<_>>>()?;
+    Ok(BuiltChain {
+        chain: Chain::new(blocks)?,
+        params,
+    })
+}

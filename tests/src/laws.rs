@@ -1,0 +1,590 @@
+//! The laws every [`Bijector`] obeys, one checker per law (statrs' `check_continuous_distribution`).
+//!
+//! Every checker takes the block as `&dyn Bijector<f64>`, its parameter store, a batch
+//! (`n × d`, one sample per row) and the optional condition (`n × cond_dim`). It returns the
+//! measured error, normalised as the matching constant in [`crate::prec`] describes, or a
+//! description of the first violation naming the sample, the numbers and the tolerance.
+
+use crate::prec;
+use autodiff::nalgebra::DMatrix;
+use autodiff::{GradCheckReport, Params, Tape, Var, grad_check};
+use bijectors::Bijector;
+
+/// What a law checker returns: the measured (normalised) error, or what went wrong.
+pub type LawResult = Result<f64, String>;
+
+/// `‖row‖∞` of row `i`.
+fn row_max_abs(m: &DMatrix<f64>, i: usize) -> f64 {
+    m.row(i).iter().fold(0.0, |a, &v| a.max(v.abs()))
+}
+
+fn forward(
+    block: &dyn Bijector<f64>,
+    params: &Params<f64>,
+    x: &DMatrix<f64>,
+    cond: Option<&DMatrix<f64>>,
+) -> Result<(DMatrix<f64>, DMatrix<f64>), String> {
+    block
+        .forward_matrix_with(params, x, cond)
+        .map_err(|e| format!("forward failed: {e}"))
+}
+
+fn inverse(
+    block: &dyn Bijector<f64>,
+    params: &Params<f64>,
+    y: &DMatrix<f64>,
+    cond: Option<&DMatrix<f64>>,
+) -> Result<(DMatrix<f64>, DMatrix<f64>), String> {
+    block
+        .inverse_matrix_with(params, y, cond)
+        .map_err(|e| format!("inverse failed: {e}"))
+}
+
+/// Checks the shapes a block returns for a batch: `n × d` out, `n × 1` log-det, all finite.
+fn check_output(what: &str, x: &DMatrix<f64>, y: &DMatrix<f64>, ld: &DMatrix<f64>) -> LawResult {
+    if y.shape() != x.shape() || ld.shape() != (x.nrows(), 1) {
+        return Err(format!(
+            "{what}: input {:?} gave output {:?} and log-det {:?}",
+            x.shape(),
+            y.shape(),
+            ld.shape()
+        ));
+    }
+    if let Some(k) = y.iter().chain(ld.iter()).position(|v| !v.is_finite()) {
+        return Err(format!("{what}: non-finite output (flat index {k})"));
+    }
+    Ok(0.0)
+}
+
+/// Law 1, round trip: `‖x_i − f⁻¹(f(x_i))‖∞ ≤ tol · (1 + ‖x_i‖∞)` for every sample `i`.
+///
+/// Returns `max_i ‖x_i − f⁻¹(f(x_i))‖∞ / (1 + ‖x_i‖∞)`, checked against [`prec::ROUND_TRIP`].
+pub fn round_trip(
+    block: &dyn Bijector<f64>,
+    params: &Params<f64>,
+    x: &DMatrix<f64>,
+    cond: Option<&DMatrix<f64>>,
+) -> LawResult {
+    let errors = round_trip_errors(block, params, x, cond)?;
+    check_samples("round trip", x, &errors, |_, norm| {
+        prec::ROUND_TRIP * (1.0 + norm)
+    })?;
+    Ok(errors
+        .iter()
+        .fold(0.0, |m, &(err, norm)| m.max(err / (1.0 + norm))))
+}
+
+/// Law 1 with a caller-given absolute bound per sample, `bound(i, ‖x_i‖∞)`, for blocks whose
+/// inverse is iterative and reports its own error bound (i-ResNet's Banach bound).
+///
+/// Returns `max_i ‖x_i − f⁻¹(f(x_i))‖∞ / bound_i` (≤ 1 when the law holds).
+pub fn round_trip_within(
+    block: &dyn Bijector<f64>,
+    params: &Params<f64>,
+    x: &DMatrix<f64>,
+    cond: Option<&DMatrix<f64>>,
+    bound: impl Fn(usize, f64) -> f64,
+) -> LawResult {
+    let errors = round_trip_errors(block, params, x, cond)?;
+    check_samples("round trip", x, &errors, &bound)?;
+    Ok(errors
+        .iter()
+        .enumerate()
+        .fold(0.0, |m, (i, &(err, norm))| m.max(err / bound(i, norm))))
+}
+
+/// The round-trip error of law 1, `max_i ‖x_i − f⁻¹(f(x_i))‖∞ / (1 + ‖x_i‖∞)`, measured
+/// without a tolerance (∞ when the block fails): for reporting quantities the suite does not
+/// bound, such as a whole deep chain's round trip.
+pub fn round_trip_error(
+    block: &dyn Bijector<f64>,
+    params: &Params<f64>,
+    x: &DMatrix<f64>,
+    cond: Option<&DMatrix<f64>>,
+) -> f64 {
+    round_trip_errors(block, params, x, cond).map_or(f64::INFINITY, |errors| {
+        errors
+            .iter()
+            .fold(0.0, |m, &(err, norm)| m.max(err / (1.0 + norm)))
+    })
+}
+
+/// `(‖x_i − f⁻¹(f(x_i))‖∞, ‖x_i‖∞)` for every sample.
+fn round_trip_errors(
+    block: &dyn Bijector<f64>,
+    params: &Params<f64>,
+    x: &DMatrix<f64>,
+    cond: Option<&DMatrix<f64>>,
+) -> Result<Vec<(f64, f64)>, String> {
+    let (y, ld) = forward(block, params, x, cond)?;
+    check_output("forward", x, &y, &ld)?;
+    let (back, ld_inv) = inverse(block, params, &y, cond)?;
+    check_output("inverse", &y, &back, &ld_inv)?;
+    Ok((0..x.nrows())
+        .map(|i| {
+            let err = (0..x.ncols()).fold(0.0f64, |a, j| {
+                let e = (x[(i, j)] - back[(i, j)]).abs();
+                if e.is_nan() { f64::INFINITY } else { a.max(e) }
+            });
+            (err, row_max_abs(x, i))
+        })
+        .collect())
+}
+
+/// Errors with a description of the first sample whose error exceeds `allowed(i, ‖x_i‖∞)`.
+fn check_samples(
+    law: &str,
+    x: &DMatrix<f64>,
+    errors: &[(f64, f64)],
+    allowed: impl Fn(usize, f64) -> f64,
+) -> Result<(), String> {
+    for (i, &(err, norm)) in errors.iter().enumerate() {
+        let limit = allowed(i, norm);
+        if !within(err, limit) {
+            return Err(format!(
+                "{law}: sample {i} x = {:?}: error {err:e} > allowed {limit:e} (‖x‖∞ = {norm:e})",
+                x.row(i).iter().collect::<Vec<_>>()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Law 2, inverse log-det: `ld_inv(f(x_i)) = −ld_f(x_i)` for every sample `i`.
+///
+/// Returns `max_i |ld_f(x_i) + ld_inv(f(x_i))| / (1 + |ld_f(x_i)|)`, checked against
+/// [`prec::LOG_DET_SYMMETRY`] (or `tol` in [`inverse_log_det_within`]).
+pub fn inverse_log_det(
+    block: &dyn Bijector<f64>,
+    params: &Params<f64>,
+    x: &DMatrix<f64>,
+    cond: Option<&DMatrix<f64>>,
+) -> LawResult {
+    inverse_log_det_within(block, params, x, cond, prec::LOG_DET_SYMMETRY)
+}
+
+/// Law 2 with a caller-given relative tolerance (for iterative inverses, whose `x` is only
+/// recovered to the solver's tolerance).
+pub fn inverse_log_det_within(
+    block: &dyn Bijector<f64>,
+    params: &Params<f64>,
+    x: &DMatrix<f64>,
+    cond: Option<&DMatrix<f64>>,
+    tol: f64,
+) -> LawResult {
+    let (y, ld) = forward(block, params, x, cond)?;
+    check_output("forward", x, &y, &ld)?;
+    let (_, ld_inv) = inverse(block, params, &y, cond)?;
+    check_output("inverse", &y, &y, &ld_inv)?;
+    let mut worst = 0.0f64;
+    for i in 0..x.nrows() {
+        let err = (ld[i] + ld_inv[i]).abs() / (1.0 + ld[i].abs());
+        if !within(err, tol) {
+            return Err(format!(
+                "inverse log-det: sample {i}: forward {:e}, inverse {:e}, relative mismatch {err:e} > {tol:e}",
+                ld[i], ld_inv[i]
+            ));
+        }
+        worst = worst.max(err);
+    }
+    Ok(worst)
+}
+
+/// `ln|det A|` by LU with partial pivoting (nalgebra), summing `ln|u_kk|` so that nothing
+/// overflows; `−∞` for a singular matrix.
+pub fn log_abs_det(a: &DMatrix<f64>) -> f64 {
+    let lu = a.clone().lu();
+    lu.u().diagonal().iter().map(|u| u.abs().ln()).sum()
+}
+
+/// The Jacobian `∂f(x_i)/∂x_i` (`d × d`, entry `(r, j) = ∂y_r/∂x_j`) of every sample by
+/// central differences with one Richardson extrapolation, `(4·D(h/2) − D(h)) / 3` (error
+/// `O(h⁴)`), with the step `h_i = step · (1 + ‖x_i‖∞)^(1/5)`.
+///
+/// Why that step: the rounding error of a difference quotient grows like `ε·|y|/h` and `|y|`
+/// grows with the sample's magnitude, while the truncation error `O(h⁴)` depends on the scale
+/// on which the block's nonlinearities bend, which does not grow with `x`; balancing the two
+/// gives `h ∝ (1 + ‖x‖)^(1/5)`. All `4·d·n` perturbed rows go through `eval` in one batch
+/// (blocks treat rows independently).
+pub fn numerical_jacobians(
+    eval: impl Fn(&DMatrix<f64>) -> Result<DMatrix<f64>, String>,
+    x: &DMatrix<f64>,
+    step: f64,
+) -> Result<Vec<DMatrix<f64>>, String> {
+    let (n, d) = x.shape();
+    // Probe k of entry (i, j) sits at row (i·d + j)·4 + k: +h, −h, +h/2, −h/2.
+    let offsets = [1.0, -1.0, 0.5, -0.5];
+    let steps: Vec<f64> = (0..n)
+        .map(|i| step * (1.0 + row_max_abs(x, i)).powf(0.2))
+        .collect();
+    let mut probes = DMatrix::zeros(4 * d * n, d);
+    for (i, &h) in steps.iter().enumerate() {
+        for j in 0..d {
+            for (k, off) in offsets.iter().enumerate() {
+                let r = (i * d + j) * 4 + k;
+                probes.row_mut(r).copy_from(&x.row(i));
+                probes[(r, j)] += off * h;
+            }
+        }
+    }
+    let out = eval(&probes)?;
+    if out.shape() != probes.shape() {
+        return Err(format!(
+            "numerical Jacobian: {:?} probes gave {:?}",
+            probes.shape(),
+            out.shape()
+        ));
+    }
+    Ok((0..n)
+        .map(|i| {
+            DMatrix::from_fn(d, d, |r, j| {
+                let base = (i * d + j) * 4;
+                // Divide by the perturbations actually applied, after rounding x ± h.
+                let quotient = |a: usize, b: usize| {
+                    (out[(base + a, r)] - out[(base + b, r)])
+                        / (probes[(base + a, j)] - probes[(base + b, j)])
+                };
+                let (wide, narrow) = (quotient(0, 1), quotient(2, 3));
+                (4.0 * narrow - wide) / 3.0
+            })
+        })
+        .collect())
+}
+
+/// Law 3, log-det against the numerical Jacobian: `ld_f(x_i) = ln|det ∂f/∂x(x_i)|`, with the
+/// Jacobian from central differences ([`numerical_jacobians`], step [`prec::FD_STEP`]) and its
+/// determinant from nalgebra's LU.
+///
+/// Returns `max_i |ld_f(x_i) − ln|det J_num|| / (1 + |ld_f(x_i)|)`, checked against
+/// [`prec::LOG_DET_JACOBIAN`].
+pub fn log_det_matches_jacobian(
+    block: &dyn Bijector<f64>,
+    params: &Params<f64>,
+    x: &DMatrix<f64>,
+    cond: Option<&DMatrix<f64>>,
+) -> LawResult {
+    let mut worst = 0.0f64;
+    for (i, (ld, numeric)) in log_dets_and_jacobians(block, params, x, cond)?
+        .into_iter()
+        .enumerate()
+    {
+        let err = (ld - numeric).abs() / (1.0 + ld.abs());
+        if !within(err, prec::LOG_DET_JACOBIAN) {
+            return Err(format!(
+                "log-det vs Jacobian: sample {i} x = {:?}: block says {ld:e}, ln|det J_num| = {numeric:e}, relative error {err:e} > {:e}",
+                x.row(i).iter().collect::<Vec<_>>(),
+                prec::LOG_DET_JACOBIAN
+            ));
+        }
+        worst = worst.max(err);
+    }
+    Ok(worst)
+}
+
+/// The error of law 3, `max_i |ld_f(x_i) − ln|det J_num|| / (1 + |ld_f(x_i)|)`, measured without
+/// a tolerance (∞ when the block fails).
+pub fn log_det_error(
+    block: &dyn Bijector<f64>,
+    params: &Params<f64>,
+    x: &DMatrix<f64>,
+    cond: Option<&DMatrix<f64>>,
+) -> f64 {
+    log_dets_and_jacobians(block, params, x, cond).map_or(f64::INFINITY, |pairs| {
+        pairs.iter().fold(0.0, |m, &(ld, numeric)| {
+            let e = (ld - numeric).abs() / (1.0 + ld.abs());
+            if e.is_nan() { f64::INFINITY } else { m.max(e) }
+        })
+    })
+}
+
+/// `(ld_f(x_i), ln|det J_num(x_i)|)` for every sample.
+fn log_dets_and_jacobians(
+    block: &dyn Bijector<f64>,
+    params: &Params<f64>,
+    x: &DMatrix<f64>,
+    cond: Option<&DMatrix<f64>>,
+) -> Result<Vec<(f64, f64)>, String> {
+    let (y, ld) = forward(block, params, x, cond)?;
+    check_output("forward", x, &y, &ld)?;
+    let d = x.ncols();
+    // Every probe row of sample i carries sample i's condition.
+    let cond_probes =
+        cond.map(|c| DMatrix::from_fn(4 * d * x.nrows(), c.ncols(), |r, k| c[(r / (4 * d), k)]));
+    let jacobians = numerical_jacobians(
+        |probes| Ok(forward(block, params, probes, cond_probes.as_ref())?.0),
+        x,
+        prec::FD_STEP,
+    )?;
+    Ok(jacobians
+        .iter()
+        .enumerate()
+        .map(|(i, jac)| (ld[i], log_abs_det(jac)))
+        .collect())
+}
+
+/// Law 4, chain additivity: a chain's output equals its blocks applied in order, and its
+/// log-det the sum of theirs, in both directions (the inverse applies the blocks reversed).
+///
+/// `parts` are the chain's blocks in order, all sharing `params` (and all receiving `cond`
+/// when it is given and they take one). Returns the largest entrywise `|Δ| / (1 + |value|)`
+/// over outputs and log-dets, checked against [`prec::CHAIN_SUM`].
+pub fn chain_is_sum_of_parts(
+    chain: &dyn Bijector<f64>,
+    parts: &[&dyn Bijector<f64>],
+    params: &Params<f64>,
+    x: &DMatrix<f64>,
+    cond: Option<&DMatrix<f64>>,
+) -> LawResult {
+    let part_cond = |b: &dyn Bijector<f64>| if b.cond_dim() > 0 { cond } else { None };
+    let (y, ld) = forward(chain, params, x, cond)?;
+    check_output("chain forward", x, &y, &ld)?;
+    let mut h = x.clone();
+    let mut sum = DMatrix::zeros(x.nrows(), 1);
+    for (k, b) in parts.iter().enumerate() {
+        let (next, l) =
+            forward(*b, params, &h, part_cond(*b)).map_err(|e| format!("part {k}: {e}"))?;
+        h = next;
+        sum += l;
+    }
+    let fwd = max_rel_diff(&y, &h).max(max_rel_diff(&ld, &sum));
+    let (back, ld_inv) = inverse(chain, params, &y, cond)?;
+    let mut h = y.clone();
+    let mut sum = DMatrix::zeros(x.nrows(), 1);
+    for (k, b) in parts.iter().enumerate().rev() {
+        let (prev, l) =
+            inverse(*b, params, &h, part_cond(*b)).map_err(|e| format!("part {k}: {e}"))?;
+        h = prev;
+        sum += l;
+    }
+    let inv = max_rel_diff(&back, &h).max(max_rel_diff(&ld_inv, &sum));
+    let worst = fwd.max(inv);
+    if !within(worst, prec::CHAIN_SUM) {
+        return Err(format!(
+            "chain of {} blocks: forward mismatch {fwd:e}, inverse mismatch {inv:e} > {:e}",
+            parts.len(),
+            prec::CHAIN_SUM
+        ));
+    }
+    Ok(worst)
+}
+
+/// `max |a − b| / (1 + |a|)` entrywise (∞ on a shape mismatch).
+fn max_rel_diff(a: &DMatrix<f64>, b: &DMatrix<f64>) -> f64 {
+    if a.shape() != b.shape() {
+        return f64::INFINITY;
+    }
+    a.iter().zip(b.iter()).fold(0.0f64, |m, (&p, &q)| {
+        let e = (p - q).abs() / (1.0 + p.abs());
+        if e.is_nan() { f64::INFINITY } else { m.max(e) }
+    })
+}
+
+/// Which way a gradient law pushes the batch through the block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Through [`Bijector::forward_with`].
+    Forward,
+    /// Through [`Bijector::inverse_with`].
+    Inverse,
+}
+
+/// The scalar loss of the gradient laws: `Σ w ⊙ out + Σ v ⊙ logdet` for fixed weights
+/// `w` (`n × d`) and `v` (`n × 1`), through one direction of the block.
+fn weighted_loss<'t>(
+    block: &dyn Bijector<f64>,
+    p: &autodiff::Bound<'t, f64>,
+    input: Var<'t, f64>,
+    cond: Option<Var<'t, f64>>,
+    direction: Direction,
+    w: &DMatrix<f64>,
+    v: &DMatrix<f64>,
+) -> autodiff::Result<Var<'t, f64>> {
+    let tape = input.tape();
+    let (out, ld) = match direction {
+        Direction::Forward => block.forward_with(p, input, cond),
+        Direction::Inverse => block.inverse_with(p, input, cond),
+    }
+    .map_err(to_autodiff)?;
+    let a = out.mul(tape.constant(w.clone()))?.sum();
+    let b = ld.mul(tape.constant(v.clone()))?.sum();
+    a.add(b)
+}
+
+/// A block's error as an autodiff error, so it can leave a [`grad_check`] closure.
+fn to_autodiff(e: bijectors::Error) -> autodiff::Error {
+    match e {
+        bijectors::Error::Autodiff(inner) => inner,
+        other => autodiff::Error::InvalidArgument {
+            op: "bijector",
+            reason: other.to_string(),
+        },
+    }
+}
+
+/// Fixed, distinct loss weights for the gradient laws: `w` (`n × d`) and `v` (`n × 1`), a
+/// deterministic function of the shape so that a shrunk failure reproduces.
+pub fn loss_weights(n: usize, d: usize) -> (DMatrix<f64>, DMatrix<f64>) {
+    let w = DMatrix::from_fn(n, d, |i, j| {
+        ((1 + i * d + j) as f64 * 0.618_033_988_75).fract() - 0.5
+    });
+    let v = DMatrix::from_fn(n, 1, |i, _| {
+        0.25 + ((1 + i) as f64 * 0.414_213_562_37).fract()
+    });
+    (w, v)
+}
+
+/// Law 5, input gradients: the reverse-mode gradient of `Σ w ⊙ out + Σ v ⊙ logdet`
+/// ([`loss_weights`]) with respect to the block's input, through `direction`, passes
+/// [`autodiff::grad_check`] with [`prec::grad_check_options`].
+///
+/// For [`Direction::Inverse`] the batch `x` is first mapped forward, so the inverse is checked
+/// at `y = f(x)` (a point in the image of the moderate-magnitude batch). Returns the check's
+/// largest relative error.
+pub fn input_gradient(
+    block: &dyn Bijector<f64>,
+    params: &Params<f64>,
+    x: &DMatrix<f64>,
+    cond: Option<&DMatrix<f64>>,
+    direction: Direction,
+) -> LawResult {
+    let at = match direction {
+        Direction::Forward => x.clone(),
+        Direction::Inverse => forward(block, params, x, cond)?.0,
+    };
+    let (w, v) = loss_weights(at.nrows(), at.ncols());
+    let report: GradCheckReport = grad_check(
+        |tape, vars| {
+            let p = params.bind(tape);
+            let c = cond.map(|c| tape.constant(c.clone()));
+            weighted_loss(block, &p, vars[0], c, direction, &w, &v)
+        },
+        std::slice::from_ref(&at),
+        prec::grad_check_options(),
+    )
+    .map_err(|e| format!("{direction:?} input gradient: {e}"))?;
+    Ok(report.max_rel_error)
+}
+
+/// Law 5 for parameters: the gradient of the same loss with respect to the block's
+/// parameters, for up to `max_entries` parameter entries picked evenly over the store,
+/// against central differences with one Richardson extrapolation (steps `h` and `h/2`, error
+/// `O(h⁴)`; `h`, `atol`, `rtol` from [`prec::grad_check_options`]).
+///
+/// Returns the largest relative error among entries whose gradient exceeds `atol`.
+pub fn param_gradient(
+    block: &dyn Bijector<f64>,
+    params: &Params<f64>,
+    x: &DMatrix<f64>,
+    cond: Option<&DMatrix<f64>>,
+    direction: Direction,
+    max_entries: usize,
+) -> LawResult {
+    let at = match direction {
+        Direction::Forward => x.clone(),
+        Direction::Inverse => forward(block, params, x, cond)?.0,
+    };
+    let (w, v) = loss_weights(at.nrows(), at.ncols());
+    let opts = prec::grad_check_options();
+    let eval = |store: &Params<f64>| -> Result<f64, String> {
+        let tape = Tape::no_grad();
+        let p = store.bind(&tape);
+        let c = cond.map(|c| tape.constant(c.clone()));
+        let loss = weighted_loss(block, &p, tape.constant(at.clone()), c, direction, &w, &v)
+            .map_err(|e| e.to_string())?;
+        Ok(loss.item())
+    };
+    let analytic = {
+        let tape = Tape::new();
+        let p = params.bind(&tape);
+        let c = cond.map(|c| tape.constant(c.clone()));
+        let loss = weighted_loss(block, &p, tape.constant(at.clone()), c, direction, &w, &v)
+            .map_err(|e| e.to_string())?;
+        let mut grads = tape.backward(loss).map_err(|e| e.to_string())?;
+        p.gradients(&mut grads)
+    };
+    let entries: Vec<(autodiff::ParamId, usize)> = params
+        .iter()
+        .flat_map(|(id, _, m)| (0..m.len()).map(move |k| (id, k)))
+        .collect();
+    let stride = entries.len().div_ceil(max_entries.max(1)).max(1);
+    let mut probe = params.clone();
+    let mut worst = 0.0f64;
+    for &(id, k) in entries.iter().step_by(stride) {
+        let orig = params.get(id)[k];
+        let mut quotient = |h: f64| -> Result<f64, String> {
+            probe.get_mut(id)[k] = orig + h;
+            let plus = eval(&probe)?;
+            probe.get_mut(id)[k] = orig - h;
+            let minus = eval(&probe)?;
+            probe.get_mut(id)[k] = orig;
+            Ok((plus - minus) / (2.0 * h))
+        };
+        let wide = quotient(opts.step)?;
+        let narrow = quotient(opts.step / 2.0)?;
+        let numeric = (4.0 * narrow - wide) / 3.0;
+        let a = analytic[id.index()][k];
+        let err = (a - numeric).abs();
+        let scale = a.abs().max(numeric.abs());
+        if !within(err, opts.atol + opts.rtol * scale) {
+            return Err(format!(
+                "{direction:?} parameter gradient of {:?}[{k}]: analytic {a:e}, numeric {numeric:e}",
+                params.name(id)
+            ));
+        }
+        if scale > opts.atol {
+            worst = worst.max(err / scale);
+        }
+    }
+    Ok(worst)
+}
+
+/// The primitive blocks of `block` in forward order: a chain (kind `"chain"`, nested ones
+/// included) is opened through its spec, any other block is returned as is.
+pub fn flatten(block: &dyn Bijector<f64>) -> Result<Vec<Box<dyn Bijector<f64>>>, String> {
+    let spec = block.spec().map_err(|e| format!("spec: {e}"))?;
+    if spec.kind == "chain" {
+        let chain =
+            bijectors::Chain::<f64>::from_spec(&spec).map_err(|e| format!("chain spec: {e}"))?;
+        let mut out = Vec::new();
+        for part in chain.blocks() {
+            out.extend(flatten(part.as_ref())?);
+        }
+        Ok(out)
+    } else {
+        let rebuilt =
+            bijectors::block_from_spec(&spec).map_err(|e| format!("block_from_spec: {e}"))?;
+        Ok(vec![rebuilt])
+    }
+}
+
+/// Runs `law` on every block of a chain at the point where the chain feeds it (`x` for the
+/// first block, the previous block's output after that; conditional blocks get `cond`).
+///
+/// A composition loses accuracy with its condition number, which grows with depth, so the
+/// per-block tolerances of [`prec`] bound each block at its own input; together with
+/// [`chain_is_sum_of_parts`] this covers the chain. Returns the largest error; a failure
+/// names the block's position and kind.
+pub fn along_chain(
+    parts: &[Box<dyn Bijector<f64>>],
+    params: &Params<f64>,
+    x: &DMatrix<f64>,
+    cond: Option<&DMatrix<f64>>,
+    law: impl Fn(&dyn Bijector<f64>, &Params<f64>, &DMatrix<f64>, Option<&DMatrix<f64>>) -> LawResult,
+) -> LawResult {
+    let mut h = x.clone();
+    let mut worst = 0.0f64;
+    for (k, part) in parts.iter().enumerate() {
+        let c = if part.cond_dim() > 0 { cond } else { None };
+        let kind = part.spec().map(|s| s.kind).unwrap_or_default();
+        worst = worst.max(
+            law(part.as_ref(), params, &h, c).map_err(|e| format!("block {k} ({kind}): {e}"))?,
+        );
+        h = forward(part.as_ref(), params, &h, c)?.0;
+    }
+    Ok(worst)
+}
+
+/// `err ≤ limit`, false when either is NaN (so a NaN error fails its law).
+fn within(err: f64, limit: f64) -> bool {
+    err <= limit
+}
