@@ -1,4 +1,129 @@
-//! Project tasks: `cargo xtask reproduce-figures`, `cargo xtask bench`.
-fn main() {
-    println!("xtask: nothing yet");
+//! Project tasks: `cargo xtask reproduce-figures`, `cargo xtask bench`, `cargo xtask ci`.
+
+mod bench;
+mod ci;
+mod figures;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Project tasks for the `inn` workspace.
+#[derive(Debug, Parser)]
+#[command(name = "xtask", about = "Project tasks for the inn workspace")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Recompute the lecture figures with the workspace crates and write PNG + SVG files.
+    ReproduceFigures {
+        /// Output folder (created if missing).
+        #[arg(long, default_value = "docs/figures")]
+        out: PathBuf,
+        /// Only these figures (comma-separated names; see --list).
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+        /// Fewer iterations and samples: a smoke test that finishes in seconds.
+        #[arg(long)]
+        quick: bool,
+        /// Print the registered figures and exit.
+        #[arg(long)]
+        list: bool,
+    },
+    /// Run the criterion benchmarks of the workspace (one section per bench target).
+    Bench {
+        /// Only these sections (comma-separated, as printed by --list).
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+        /// Print the sections and exit.
+        #[arg(long)]
+        list: bool,
+    },
+    /// The checks of `.ci/run`: fmt, clippy with -D warnings, release tests.
+    Ci,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::ReproduceFigures {
+            out,
+            only,
+            quick,
+            list,
+        } => {
+            if list {
+                figures::print_list();
+                Ok(())
+            } else {
+                figures::reproduce(&workspace_path(out), &only, quick)
+            }
+        }
+        Command::Bench { only, list } => bench::run(&workspace_root(), &only, list),
+        Command::Ci => ci::run(&workspace_root()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root: the parent of this package's folder.
+fn workspace_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map_or(manifest.clone(), PathBuf::from)
+}
+
+/// A relative path is taken from the workspace root (so `cargo xtask` behaves the same from any
+/// sub-folder); an absolute one is kept.
+fn workspace_path(path: PathBuf) -> PathBuf {
+    if path.is_absolute() {
+        path
+    } else {
+        workspace_root().join(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn only_takes_a_comma_separated_list() {
+        let cli = Cli::try_parse_from([
+            "xtask",
+            "reproduce-figures",
+            "--only",
+            "circle_map,mmd_moments",
+            "--quick",
+        ])
+        .unwrap();
+        match cli.command {
+            Command::ReproduceFigures {
+                only, quick, out, ..
+            } => {
+                assert_eq!(only, ["circle_map", "mmd_moments"]);
+                assert!(quick);
+                assert_eq!(out, PathBuf::from("docs/figures"));
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_subcommands_are_rejected() {
+        assert!(Cli::try_parse_from(["xtask", "figures"]).is_err());
+    }
 }

@@ -1,0 +1,195 @@
+//! The house style of the figures: the bundled font, text sizes, line widths and colours.
+
+use super::Result;
+use plotters::element::DashedPathElement;
+use plotters::prelude::*;
+use plotters::style::{FontStyle, register_font};
+use std::sync::OnceLock;
+
+/// DejaVu Sans (Bitstream Vera licence, see `xtask/assets/DejaVuSans-LICENSE.txt`), bundled so
+/// that the PNGs render on a machine with no system fonts (plotters' `ab_glyph` backend).
+const DEJAVU_SANS: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+
+/// The family every text uses; SVG viewers fall back to their own sans-serif face.
+pub const FONT: &str = "sans-serif";
+
+/// Figure title.
+pub const TITLE: u32 = 30;
+/// Panel caption.
+pub const CAPTION: u32 = 23;
+/// Axis descriptions.
+pub const LABEL: u32 = 20;
+/// Tick labels.
+pub const TICK: u32 = 16;
+/// Legend entries and annotations.
+pub const LEGEND: u32 = 17;
+
+/// Width of data lines.
+pub const LINE: u32 = 2;
+
+/// Blue (Tableau 10).
+pub const BLUE: RGBColor = RGBColor(31, 119, 180);
+/// Orange (Tableau 10).
+pub const ORANGE: RGBColor = RGBColor(255, 127, 14);
+/// Green (Tableau 10).
+pub const GREEN: RGBColor = RGBColor(44, 160, 44);
+/// Red (Tableau 10).
+pub const RED: RGBColor = RGBColor(214, 39, 40);
+/// Grey for reference lines (diagonals, bounds).
+pub const GREY: RGBColor = RGBColor(110, 110, 110);
+
+/// Registers the bundled font as [`FONT`] (once per process).
+pub fn register_fonts() -> Result<()> {
+    static LOADED: OnceLock<bool> = OnceLock::new();
+    let loaded =
+        *LOADED.get_or_init(|| register_font(FONT, FontStyle::Normal, DEJAVU_SANS).is_ok());
+    if loaded {
+        Ok(())
+    } else {
+        Err("the bundled font xtask/assets/DejaVuSans.ttf could not be parsed".into())
+    }
+}
+
+/// The font at `size` pixels.
+pub fn font(size: u32) -> TextStyle<'static> {
+    TextStyle::from((FONT, size))
+}
+
+/// A solid legend swatch in `color`.
+pub fn swatch_line<C: Color>(
+    color: C,
+    width: u32,
+) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
+    let style = color.stroke_width(width);
+    move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], style)
+}
+
+/// A dashed legend swatch in `color`.
+pub fn swatch_dashed<C: Color>(
+    color: C,
+    width: u32,
+) -> impl Fn((i32, i32)) -> DashedPathElement<std::vec::IntoIter<(i32, i32)>, i32> {
+    let style = color.stroke_width(width);
+    move |(x, y)| DashedPathElement::new(vec![(x, y), (x + 24, y)], 6, 4, style)
+}
+
+/// A corner of a plotting area for [`note`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum NotePosition {
+    /// Top right corner.
+    UpperRight,
+    /// Top right corner of the box at these fractions of the area's width and height
+    /// (0 = left / top), for a spot the data leaves empty.
+    TopRightAt(f64, f64),
+}
+
+/// Draws `lines` of text in a white box with a border in a corner of `area` (a chart's plotting
+/// area), sized from the font's own text extents so nothing overlaps.
+pub fn note<DB, CT>(area: &DrawingArea<DB, CT>, lines: &[String], at: NotePosition) -> Result<()>
+where
+    DB: DrawingBackend,
+    DB::ErrorType: 'static,
+    CT: plotters::coord::CoordTranslate,
+{
+    let text = font(LEGEND);
+    let pad = 10i32;
+    let gap = 8i32;
+    let mut width = 0i32;
+    let mut heights = Vec::with_capacity(lines.len());
+    for line in lines {
+        let (w, h) = area.estimate_text_size(line, &text)?;
+        width = width.max(i32::try_from(w).unwrap_or(i32::MAX));
+        heights.push(i32::try_from(h).unwrap_or(i32::MAX));
+    }
+    let height: i32 = heights.iter().sum::<i32>() + gap * (lines.len() as i32 - 1).max(0);
+    let (w_area, h_area) = area.dim_in_pixel();
+    let (w_area, h_area) = (w_area as i32, h_area as i32);
+    let (w_box, h_box) = (width + 2 * pad, height + 2 * pad);
+    let margin = 12;
+    let (right, top) = match at {
+        NotePosition::UpperRight => (w_area - margin, margin),
+        NotePosition::TopRightAt(fx, fy) => (
+            (f64::from(w_area) * fx).round() as i32,
+            (f64::from(h_area) * fy).round() as i32,
+        ),
+    };
+    let left = right - w_box;
+    let pixels = area.strip_coord_spec();
+    pixels.draw(&Rectangle::new(
+        [(left, top), (left + w_box, top + h_box)],
+        WHITE.mix(0.92).filled(),
+    ))?;
+    pixels.draw(&Rectangle::new(
+        [(left, top), (left + w_box, top + h_box)],
+        BLACK.mix(0.4).stroke_width(1),
+    ))?;
+    let mut y = top + pad;
+    for (line, h) in lines.iter().zip(&heights) {
+        pixels.draw(&Text::new(line.clone(), (left + pad, y), text.clone()))?;
+        y += h + gap;
+    }
+    Ok(())
+}
+
+/// The mark of a [`legend_row`] entry.
+#[derive(Debug, Clone, Copy)]
+pub enum Mark {
+    /// A line of this colour and width.
+    Line(RGBColor, u32),
+    /// A filled dot.
+    Dot(RGBColor),
+    /// A hollow dot.
+    Ring(RGBColor),
+}
+
+/// A legend shared by several panels: `entries` in one centred row across `area` (a strip
+/// above the panels), each a mark followed by its text.
+pub fn legend_row<DB>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    entries: &[(Mark, String)],
+) -> Result<()>
+where
+    DB: DrawingBackend,
+    DB::ErrorType: 'static,
+{
+    let text = font(LEGEND);
+    let (swatch, after_swatch, between) = (28i32, 8i32, 36i32);
+    let mut widths = Vec::with_capacity(entries.len());
+    for (_, label) in entries {
+        let (w, _) = area.estimate_text_size(label, &text)?;
+        widths.push(i32::try_from(w).unwrap_or(i32::MAX));
+    }
+    let total: i32 = widths
+        .iter()
+        .map(|w| swatch + after_swatch + w)
+        .sum::<i32>()
+        + between * (entries.len() as i32 - 1).max(0);
+    let (w_area, h_area) = area.dim_in_pixel();
+    let mut x = (w_area as i32 - total) / 2;
+    let y = h_area as i32 / 2;
+    for ((mark, label), w) in entries.iter().zip(&widths) {
+        match *mark {
+            Mark::Line(color, width) => {
+                area.draw(&PathElement::new(
+                    vec![(x, y), (x + swatch, y)],
+                    color.stroke_width(width),
+                ))?;
+            }
+            Mark::Dot(color) => area.draw(&Circle::new((x + swatch / 2, y), 6, color.filled()))?,
+            Mark::Ring(color) => {
+                area.draw(&Circle::new((x + swatch / 2, y), 6, color.stroke_width(2)))?;
+            }
+        }
+        x += swatch + after_swatch;
+        area.draw(&Text::new(
+            label.clone(),
+            (x, y),
+            text.pos(plotters::style::text_anchor::Pos::new(
+                plotters::style::text_anchor::HPos::Left,
+                plotters::style::text_anchor::VPos::Center,
+            )),
+        ))?;
+        x += w + between;
+    }
+    Ok(())
+}
