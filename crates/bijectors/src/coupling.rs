@@ -15,19 +15,22 @@ pub struct SubnetConfig {
     pub hidden: Vec<usize>,
     /// Activation after every hidden layer.
     pub activation: Activation,
-    /// Weight initialisation; `None` picks the activation's default (He for ReLU, Glorot otherwise).
+    /// Weight initialisation; `None` picks the activation's default (He for ReLU, Glorot
+    /// otherwise). Default `Some(Init::Torch)`: PyTorch's `nn.Linear` initialisation, which
+    /// starts a coupling stack close to the identity (He-initialised ReLU subnets start it far
+    /// from it and train markedly worse: measured on two moons, 300 steps, test NLL 9.44 vs 0.36).
     pub init: Option<Init>,
     /// Start the last layer at zero, so that the block starts as the identity. Default `false`.
     pub zero_last: bool,
 }
 
 impl SubnetConfig {
-    /// `hidden` layers with `activation`, default initialisation, last layer not zeroed.
+    /// `hidden` layers with `activation`, PyTorch's initialisation, last layer not zeroed.
     pub fn new(hidden: &[usize], activation: Activation) -> Self {
         Self {
             hidden: hidden.to_vec(),
             activation,
-            init: None,
+            init: Some(Init::Torch),
             zero_last: false,
         }
     }

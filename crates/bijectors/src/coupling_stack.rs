@@ -37,7 +37,8 @@ pub struct StackConfig {
     pub hidden: Vec<usize>,
     /// Activation of the subnets. Default ReLU.
     pub activation: Activation,
-    /// Subnet weight initialisation; `None` (default) picks the activation's default.
+    /// Subnet weight initialisation; `None` picks the activation's default. Default
+    /// `Some(Init::Torch)` (PyTorch's `nn.Linear` initialisation, as FrEIA models start).
     pub init: Option<Init>,
     /// Zero the last layer of every subnet so that the flow starts as the identity (up to the
     /// permutations). Default `false`.
@@ -65,7 +66,7 @@ impl Default for StackConfig {
             coupling: CouplingKind::RealNvp,
             hidden: vec![128, 128],
             activation: Activation::Relu,
-            init: None,
+            init: Some(Init::Torch),
             zero_last: false,
             clamp: 2.0,
             permute: true,

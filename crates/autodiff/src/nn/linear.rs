@@ -15,6 +15,9 @@ pub enum Init {
     He,
     /// N(0, σ²) with the given σ (the INN paper's toy code uses σ = 0.05 for every parameter).
     Normal(f64),
+    /// PyTorch's default for `nn.Linear` (Kaiming uniform with a = √5): weights and bias
+    /// from U(−1/√fan_in, 1/√fan_in). Use it to match a PyTorch/FrEIA model's initial state.
+    Torch,
     /// All zeros (an output layer that starts a coupling block at the identity).
     Zeros,
 }
@@ -46,6 +49,11 @@ impl Init {
                 let n = Normal::new(0.0, s).map_err(|e| bad(e.to_string()))?;
                 DMatrix::from_fn(fan_in, fan_out, |_, _| lit(n.sample(rng)))
             }
+            Init::Torch => {
+                let a = 1.0 / (fan_in.max(1) as f64).sqrt();
+                let u = Uniform::new_inclusive(-a, a).map_err(|e| bad(e.to_string()))?;
+                DMatrix::from_fn(fan_in, fan_out, |_, _| lit(u.sample(rng)))
+            }
             Init::Zeros => DMatrix::zeros(fan_in, fan_out),
         })
     }
@@ -62,7 +70,8 @@ pub struct Linear {
 }
 
 impl Linear {
-    /// Registers `{name}.weight` and `{name}.bias` (bias zero; `Init::Normal` draws it too).
+    /// Registers `{name}.weight` and `{name}.bias` (bias zero, except that `Init::Normal` and
+    /// `Init::Torch` draw it like the weights, as their sources do).
     pub fn new<T: Float, R: Rng + ?Sized>(
         params: &mut Params<T>,
         name: &str,
@@ -80,6 +89,15 @@ impl Linear {
         let w = init.sample(fan_in, fan_out, rng)?;
         let b = match init {
             Init::Normal(_) => init.sample(1, fan_out, rng)?,
+            // PyTorch draws the bias from U(±1/√fan_in) too.
+            Init::Torch => {
+                let a = 1.0 / (fan_in as f64).sqrt();
+                let u = Uniform::new_inclusive(-a, a).map_err(|e| Error::InvalidArgument {
+                    op: "Linear::new",
+                    reason: e.to_string(),
+                })?;
+                DMatrix::from_fn(1, fan_out, |_, _| lit(u.sample(rng)))
+            }
             _ => DMatrix::zeros(1, fan_out),
         };
         Ok(Self {
