@@ -1,0 +1,218 @@
+//! The command line: subcommands and their options (clap derive), with `--help` examples.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Invertible neural networks for inverse problems, from the command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "inn",
+    version,
+    about = "Fit invertible networks to simulation runs and sample posteriors p(x | y)",
+    after_help = "Example (simulation runs with parameters x1,x2 and an observable y):\n  \
+        inn fit --data runs.csv --x x1,x2 --y y --out model.inn\n  \
+        inn sample --model model.inn --y 0.8 -n 1000 --out post.csv\n  \
+        inn eval --model model.inn --data test.csv\n  \
+        inn info --model model.inn\n\n\
+        Exit codes: 0 success, 1 runtime failure (bad data or model file), 2 usage error."
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train a model on a CSV or .npy table and save it.
+    Fit(FitArgs),
+    /// Draw posterior samples of x for observations y (or samples of a flow's density).
+    Sample(SampleArgs),
+    /// Score a model on held-out data.
+    Eval(EvalArgs),
+    /// Describe a saved model: architecture, widths, columns, training, format version.
+    Info(InfoArgs),
+}
+
+/// Which model `inn fit` trains.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Method {
+    /// Conditional INN: a flow over x conditioned on y, trained by maximum likelihood of
+    /// p(x | y); samples the posterior directly.
+    Cinn,
+    /// The bidirectional INN of Ardizzone et al. 2018: x -> [y, z], trained with MSE on y and
+    /// MMD on z and x; predicts y from x and samples x from [y, z].
+    Inn,
+    /// A normalizing flow fitted to the density of all given columns (--x, and --y if given,
+    /// modelled together).
+    Flow,
+}
+
+impl Method {
+    /// The model-file kind of the method.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Method::Cinn => "cinn",
+            Method::Inn => "inn",
+            Method::Flow => "flow",
+        }
+    }
+}
+
+/// Options of `inn fit`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    inn fit --data runs.csv --x x1,x2 --y y --out model.inn\n  \
+    inn fit --data runs.npy --x 0..3 --y 3,4 --method inn --steps 4000 --out model.inn\n  \
+    inn fit --data samples.csv --x 0..2 --method flow --out density.inn\n\n\
+    Columns are selected by header name or 0-based index: `a,b`, `0..3,5` (0..3 is 0,1,2), `4..`.\n\
+    Every column is standardised (mean 0, std 1, from the training rows) before training; the\n\
+    means and standard deviations are saved in the model and undone on output.")]
+pub struct FitArgs {
+    /// The training table: .csv (header optional), .tsv or .npy (2-D, rows are samples).
+    #[arg(long, value_name = "FILE")]
+    pub data: PathBuf,
+    /// Columns of the unknowns x (names or 0-based indices/ranges, comma-separated).
+    #[arg(long, value_name = "COLS")]
+    pub x: String,
+    /// Columns of the observations y (required for cinn and inn; for flow, modelled jointly
+    /// with x).
+    #[arg(long, value_name = "COLS")]
+    pub y: Option<String>,
+    /// The model to train.
+    #[arg(long, value_enum, default_value_t = Method::Cinn)]
+    pub method: Method,
+    /// Number of coupling blocks.
+    #[arg(long, default_value_t = 6, value_name = "K", value_parser = clap::value_parser!(u64).range(1..))]
+    pub blocks: u64,
+    /// Hidden layer widths of every coupling subnet, comma-separated (`64` is one layer).
+    #[arg(long, default_value = "128,128", value_name = "H", value_parser = parse_widths)]
+    pub hidden: Widths,
+    /// Optimiser steps.
+    #[arg(long, default_value_t = 2000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub steps: u64,
+    /// Minibatch size.
+    #[arg(long, default_value_t = 256, value_name = "B", value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch: u64,
+    /// Adam learning rate.
+    #[arg(long, default_value_t = 1e-3, value_name = "L", value_parser = parse_positive)]
+    pub lr: f64,
+    /// Seed of the split, the initial weights and the minibatches.
+    #[arg(long, default_value_t = 0, value_name = "S")]
+    pub seed: u64,
+    /// Fraction of the rows held out for validation, in [0, 1).
+    #[arg(long, default_value_t = 0.1, value_name = "F", value_parser = parse_fraction)]
+    pub val_frac: f64,
+    /// inn only: width of the latent z (default: the width of x).
+    #[arg(long, value_name = "D", value_parser = clap::value_parser!(u64).range(1..))]
+    pub z_dim: Option<u64>,
+    /// inn only: total network width, at least max(width of x, width of y + z_dim) (default:
+    /// that maximum, rounded up to an even number).
+    #[arg(long, value_name = "D", value_parser = clap::value_parser!(u64).range(2..))]
+    pub n_tot: Option<u64>,
+    /// Where to write the model.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+/// Options of `inn sample`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    inn sample --model model.inn --y 0.8 -n 1000                 # CSV on stdout\n  \
+    inn sample --model model.inn --y 0.3,1.2 --y 0.5,1.0 -n 500 --out post.csv\n  \
+    inn sample --model model.inn --y-file obs.csv -n 1000 --out post.csv\n  \
+    inn sample --model density.inn -n 1000                       # a flow: draws from its density\n\n\
+    Output: CSV with an `obs` column (0-based index of the observation) and then the x columns,\n\
+    in data units. A flow model writes its columns only. --y values are in data units, in the\n\
+    order of the model's y columns (see `inn info`). An --y-file whose header names the model's\n\
+    y columns is read by name; otherwise it must have exactly as many columns as y.")]
+pub struct SampleArgs {
+    /// A model written by `inn fit`.
+    #[arg(long, value_name = "FILE")]
+    pub model: PathBuf,
+    /// One observation, comma-separated values of the y columns (repeat for several).
+    #[arg(
+        long,
+        value_name = "VALUES",
+        conflicts_with = "y_file",
+        allow_hyphen_values = true
+    )]
+    pub y: Vec<String>,
+    /// A table of observations, one per row (.csv, .tsv or .npy).
+    #[arg(long, value_name = "FILE")]
+    pub y_file: Option<PathBuf>,
+    /// Samples per observation (or in all, for a flow).
+    #[arg(short = 'n', long = "num-samples", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub n: u64,
+    /// Seed of the latent draws.
+    #[arg(long, default_value_t = 0, value_name = "S")]
+    pub seed: u64,
+    /// Write the samples here instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// Options of `inn eval`.
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  \
+    inn eval --model model.inn --data test.csv\n\n\
+    Reports, as they apply to the model: mean log-density (flow; log p(x | y) for cinn) in data\n\
+    units; the forward-prediction RMSE of y (inn); the calibration error of the posterior\n\
+    quantiles; and, where several test rows share exactly the same y, the MMD between posterior\n\
+    samples and those rows' x (next to the MMD of all test x against them, a prior baseline).")]
+pub struct EvalArgs {
+    /// A model written by `inn fit`.
+    #[arg(long, value_name = "FILE")]
+    pub model: PathBuf,
+    /// The held-out table, with the model's column names (see `inn info`).
+    #[arg(long, value_name = "FILE")]
+    pub data: PathBuf,
+    /// Posterior samples per observation for the calibration and MMD metrics.
+    #[arg(long, default_value_t = 500, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub samples: u64,
+    /// At most this many test rows enter the calibration error.
+    #[arg(long, default_value_t = 200, value_name = "M", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_obs: u64,
+    /// Seed of the posterior draws.
+    #[arg(long, default_value_t = 0, value_name = "S")]
+    pub seed: u64,
+}
+
+/// Options of `inn info`.
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  inn info --model model.inn")]
+pub struct InfoArgs {
+    /// A model file.
+    #[arg(long, value_name = "FILE")]
+    pub model: PathBuf,
+}
+
+/// Hidden layer widths, parsed from `64` or `128,128`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Widths(pub Vec<usize>);
+
+fn parse_widths(text: &str) -> Result<Widths, String> {
+    let widths = text
+        .split(',')
+        .map(|w| match w.trim().parse::<usize>() {
+            Ok(v) if v > 0 => Ok(v),
+            _ => Err(format!("`{}` is not a positive integer width", w.trim())),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Widths(widths))
+}
+
+fn parse_positive(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
+        _ => Err(format!("`{text}` is not a positive number")),
+    }
+}
+
+fn parse_fraction(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if (0.0..1.0).contains(&v) => Ok(v),
+        _ => Err(format!("`{text}` is not a fraction in [0, 1)")),
+    }
+}

@@ -1,0 +1,53 @@
+//! `inn info`: what a model file holds — kind, format version, widths, columns, architecture,
+//! training summary.
+
+use crate::args::InfoArgs;
+use crate::failure::Outcome;
+use crate::model::Model;
+
+/// Runs `inn info`.
+pub fn run(args: &InfoArgs) -> Outcome {
+    let model = Model::load(&args.model)?;
+    let meta = &model.meta;
+    let t = &meta.training;
+    println!("model file:     {}", args.model.display());
+    println!(
+        "format:         {} version {}",
+        inn::model_file::FORMAT_NAME,
+        model.version
+    );
+    println!("kind:           {}", model.net.kind());
+    println!("architecture:   {}", meta.architecture);
+    println!("parameters:     {}", model.net.n_parameters());
+    println!(
+        "x columns ({}):  {}",
+        meta.x_names.len(),
+        meta.x_names.join(", ")
+    );
+    if !meta.y_names.is_empty() {
+        println!(
+            "y columns ({}):  {}",
+            meta.y_names.len(),
+            meta.y_names.join(", ")
+        );
+    }
+    println!(
+        "x mean / std:   {:?} / {:?}",
+        meta.x_scale.mean, meta.x_scale.std
+    );
+    if let Some(s) = &meta.y_scale {
+        println!("y mean / std:   {:?} / {:?}", s.mean, s.std);
+    }
+    println!(
+        "training:       {} ({} rows, {} held out), {} steps, batch {}, lr {}, seed {}, {:.1} s",
+        t.data, t.train_rows, t.val_rows, t.steps, t.batch, t.lr, t.seed, t.seconds
+    );
+    match t.val_loss {
+        Some(v) => println!(
+            "final loss:     {}: train {:.4}, validation {v:.4}",
+            t.loss_name, t.train_loss
+        ),
+        None => println!("final loss:     {}: train {:.4}", t.loss_name, t.train_loss),
+    }
+    Ok(())
+}

@@ -1,0 +1,34 @@
+//! `inn`: the command-line tool — fit an invertible network to a table of simulation runs,
+//! sample posteriors `p(x | y)` for observations, evaluate, and describe saved models.
+//!
+//! Exit codes: 0 success, 1 runtime failure (bad data, model file or training), 2 usage error.
+
+mod args;
+mod columns;
+mod evaluate;
+mod failure;
+mod fit;
+mod info;
+mod model;
+mod sample;
+mod scaler;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = args::Cli::parse();
+    let result = match &cli.command {
+        args::Command::Fit(a) => fit::run(a),
+        args::Command::Sample(a) => sample::run(a),
+        args::Command::Eval(a) => evaluate::run(a),
+        args::Command::Info(a) => info::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("error: {failure}");
+            ExitCode::from(failure.exit_code())
+        }
+    }
+}

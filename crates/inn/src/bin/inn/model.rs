@@ -1,0 +1,233 @@
+//! `Model`: a trained network with what the command line adds to it — column names,
+//! standardisation and a training summary — saved in the model file's `metadata` map.
+
+use crate::failure::{Failure, Outcome};
+use crate::scaler::Scaler;
+use inn::Flow;
+use inn::autodiff::nalgebra::DMatrix;
+use inn::model_file;
+use inn::train::{ConditionalInn, Inn};
+use rand::rngs::StdRng;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::path::Path;
+
+/// The key of the command line's entry in a model file's `metadata` map.
+pub const META_KEY: &str = "cli";
+
+/// The trained network, one of the three kinds `inn fit` writes.
+pub enum Net {
+    /// A density over the columns (`--method flow`).
+    Flow(Flow<f32>),
+    /// The bidirectional INN (`--method inn`).
+    Inn(Inn<f32>),
+    /// The conditional INN (`--method cinn`).
+    Cinn(ConditionalInn<f32>),
+}
+
+impl Net {
+    /// The model-file kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Net::Flow(_) => Flow::<f32>::KIND,
+            Net::Inn(_) => Inn::<f32>::KIND,
+            Net::Cinn(_) => ConditionalInn::<f32>::KIND,
+        }
+    }
+
+    /// `n` posterior samples (standardised units) for every row of `y_obs` (standardised), or
+    /// a usage error for a flow, which has no observations.
+    pub fn posterior(
+        &self,
+        y_obs: &DMatrix<f32>,
+        n: usize,
+        rng: &mut StdRng,
+    ) -> Outcome<Vec<DMatrix<f32>>> {
+        match self {
+            Net::Inn(m) => Ok(m.posterior(y_obs, n, rng)?),
+            Net::Cinn(m) => Ok(m.posterior(y_obs, n, rng)?),
+            Net::Flow(_) => Err(Failure::Usage(
+                "a flow models a density, not a posterior: it takes no observations".into(),
+            )),
+        }
+    }
+
+    /// Number of trained scalars.
+    pub fn n_parameters(&self) -> usize {
+        match self {
+            Net::Flow(m) => m.params().n_scalars(),
+            Net::Inn(m) => m.params().n_scalars(),
+            Net::Cinn(m) => m.params().n_scalars(),
+        }
+    }
+}
+
+/// What a training run recorded.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Training {
+    /// The data file.
+    pub data: String,
+    /// Rows trained on.
+    pub train_rows: usize,
+    /// Rows held out for validation.
+    pub val_rows: usize,
+    /// Optimiser steps.
+    pub steps: usize,
+    /// Minibatch size.
+    pub batch: usize,
+    /// Adam learning rate.
+    pub lr: f64,
+    /// Seed.
+    pub seed: u64,
+    /// The name of the reported losses (e.g. `NLL (nats/sample, data units)`).
+    pub loss_name: String,
+    /// Final training loss.
+    pub train_loss: f64,
+    /// Final validation loss, when rows were held out.
+    pub val_loss: Option<f64>,
+    /// Wall-clock seconds of the training loop.
+    pub seconds: f64,
+}
+
+/// The command line's annotations of a model.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Meta {
+    /// `cinn`, `inn` or `flow`.
+    pub method: String,
+    /// Names of the x columns (for a flow: every modelled column, x then y).
+    pub x_names: Vec<String>,
+    /// Names of the y columns (empty for a flow).
+    pub y_names: Vec<String>,
+    /// Standardisation of x (for a flow: of every modelled column).
+    pub x_scale: Scaler,
+    /// Standardisation of y (absent for a flow).
+    pub y_scale: Option<Scaler>,
+    /// Architecture summary (blocks, hidden widths, widths of the network).
+    pub architecture: Value,
+    /// The training run.
+    pub training: Training,
+}
+
+/// A model file read back: the network, its annotations, the file's format version.
+pub struct Model {
+    /// The network.
+    pub net: Net,
+    /// The annotations written by `inn fit`.
+    pub meta: Meta,
+    /// The file's format version.
+    pub version: u32,
+}
+
+impl Model {
+    /// Writes the network and its annotations to `path`.
+    pub fn save(net: &mut Net, meta: &Meta, path: &Path) -> Outcome {
+        let meta_value = serde_json::to_value(meta)
+            .map_err(|e| Failure::Runtime(format!("cannot encode the model metadata: {e}")))?;
+        match net {
+            Net::Flow(flow) => {
+                flow.metadata_mut().insert(META_KEY.into(), meta_value);
+                flow.save(path)?;
+            }
+            // These model types have no metadata map of their own: their files are rewritten
+            // with a `metadata` entry next to the model, which their loaders ignore.
+            Net::Inn(m) => {
+                m.save(path)?;
+                attach_metadata(path, Inn::<f32>::KIND, meta_value)?;
+            }
+            Net::Cinn(m) => {
+                m.save(path)?;
+                attach_metadata(path, ConditionalInn::<f32>::KIND, meta_value)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads a model written by `inn fit`: checks the format name and version, dispatches on the
+    /// kind, and reads the annotations.
+    pub fn load(path: &Path) -> Outcome<Model> {
+        let (kind, version) = model_file::peek_kind(path)?;
+        if version != model_file::FORMAT_VERSION {
+            return Err(Failure::Runtime(format!(
+                "model file {}: format version {version}, this build of inn reads version {} \
+                 (refit the model with this version, or use the inn release that wrote it)",
+                path.display(),
+                model_file::FORMAT_VERSION
+            )));
+        }
+        let net = match kind.as_str() {
+            "flow" => Net::Flow(Flow::load(path)?),
+            "inn" => Net::Inn(Inn::load(path)?),
+            "cinn" => Net::Cinn(ConditionalInn::load(path)?),
+            other => {
+                return Err(Failure::Runtime(format!(
+                    "model file {}: holds a {other:?} model; inn reads flow, inn and cinn models",
+                    path.display()
+                )));
+            }
+        };
+        let payload: Value = model_file::load(path, &kind)?;
+        let meta = payload
+            .get("metadata")
+            .and_then(|m| m.get(META_KEY))
+            .ok_or_else(|| {
+                Failure::Runtime(format!(
+                    "model file {}: no column names or standardisation recorded (it was not \
+                     written by `inn fit`)",
+                    path.display()
+                ))
+            })?;
+        let meta: Meta = serde_json::from_value(meta.clone()).map_err(|e| {
+            Failure::Runtime(format!("model file {}: bad metadata: {e}", path.display()))
+        })?;
+        check_widths(&net, &meta).map_err(|reason| {
+            Failure::Runtime(format!("model file {}: {reason}", path.display()))
+        })?;
+        Ok(Model { net, meta, version })
+    }
+}
+
+/// Adds `metadata.cli` to the payload of a model file, keeping its kind and checksum valid.
+fn attach_metadata(path: &Path, kind: &str, meta: Value) -> Outcome {
+    let mut payload: Value = model_file::load(path, kind)?;
+    let Some(object) = payload.as_object_mut() else {
+        return Err(Failure::Runtime(format!(
+            "model file {}: the {kind} payload is not a JSON object",
+            path.display()
+        )));
+    };
+    let mut map = serde_json::Map::new();
+    map.insert(META_KEY.into(), meta);
+    object.insert("metadata".into(), Value::Object(map));
+    model_file::save(path, kind, &payload)?;
+    Ok(())
+}
+
+/// The annotations must describe the network's widths.
+fn check_widths(net: &Net, meta: &Meta) -> Result<(), String> {
+    let (x_dim, y_dim) = match net {
+        Net::Flow(f) => (f.dim(), 0),
+        Net::Inn(m) => (m.x_dim(), m.y_dim()),
+        Net::Cinn(m) => (m.x_dim(), m.y_dim()),
+    };
+    let y_scale_dim = meta.y_scale.as_ref().map_or(0, Scaler::dim);
+    let consistent = meta.x_names.len() == x_dim
+        && meta.x_scale.dim() == x_dim
+        && meta.x_scale.std.len() == x_dim
+        && meta.y_names.len() == y_dim
+        && y_scale_dim == y_dim
+        && meta.y_scale.as_ref().is_none_or(|s| s.std.len() == y_dim)
+        && meta.x_scale.std.iter().all(|s| *s > 0.0 && s.is_finite())
+        && meta
+            .y_scale
+            .as_ref()
+            .is_none_or(|s| s.std.iter().all(|s| *s > 0.0 && s.is_finite()));
+    if consistent {
+        Ok(())
+    } else {
+        Err(format!(
+            "metadata does not match the network (x width {x_dim}, y width {y_dim}; metadata names {} x and {} y columns)",
+            meta.x_names.len(),
+            meta.y_names.len()
+        ))
+    }
+}

@@ -1,0 +1,102 @@
+//! `inn sample`: posterior samples of x for observations y, or draws from a flow's density, as CSV.
+
+use crate::args::SampleArgs;
+use crate::columns::{load_table, observations_from_args, observations_from_table};
+use crate::failure::{Failure, Outcome};
+use crate::model::{Model, Net};
+use inn::autodiff::nalgebra::DMatrix;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use std::io::Write;
+
+/// Runs `inn sample`.
+pub fn run(args: &SampleArgs) -> Outcome {
+    let model = Model::load(&args.model)?;
+    let meta = &model.meta;
+    let n = args.n as usize;
+    let mut rng = StdRng::seed_from_u64(args.seed);
+    let has_obs = !args.y.is_empty() || args.y_file.is_some();
+    let (header, rows): (Vec<String>, Vec<(Option<usize>, DMatrix<f64>)>) = match &model.net {
+        Net::Flow(flow) => {
+            if has_obs {
+                return Err(Failure::Usage(format!(
+                    "{} is a flow (a density over {}): it takes no --y or --y-file; \
+                     `inn sample --model {} -n N` draws from it",
+                    args.model.display(),
+                    meta.x_names.join(", "),
+                    args.model.display()
+                )));
+            }
+            let z = flow.sample(n, &mut rng)?;
+            (meta.x_names.clone(), vec![(None, meta.x_scale.undo(&z))])
+        }
+        Net::Inn(_) | Net::Cinn(_) => {
+            let y_scale = meta.y_scale.as_ref().ok_or_else(|| {
+                Failure::Runtime(format!(
+                    "model file {}: no standardisation of y recorded",
+                    args.model.display()
+                ))
+            })?;
+            let y_obs = if let Some(path) = &args.y_file {
+                observations_from_table(&load_table(path)?, path, &meta.y_names)?
+            } else if !args.y.is_empty() {
+                observations_from_args(&args.y, &meta.y_names)?
+            } else {
+                return Err(Failure::Usage(format!(
+                    "{} samples the posterior p(x | y): give the observation with --y VALUES \
+                     (columns {}) or --y-file FILE",
+                    args.model.display(),
+                    meta.y_names.join(", ")
+                )));
+            };
+            let y_std = y_scale.apply(&y_obs);
+            let samples = model.net.posterior(&y_std, n, &mut rng)?;
+            let header = std::iter::once("obs".to_string())
+                .chain(meta.x_names.iter().cloned())
+                .collect();
+            let rows = samples
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (Some(i), meta.x_scale.undo(s)))
+                .collect();
+            (header, rows)
+        }
+    };
+    match &args.out {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .map_err(|e| Failure::Runtime(format!("{}: {e}", path.display())))?;
+            write_csv(std::io::BufWriter::new(file), &header, &rows)
+                .map_err(|e| Failure::Runtime(format!("{}: {e}", path.display())))?;
+            let total: usize = rows.iter().map(|(_, m)| m.nrows()).sum();
+            eprintln!("wrote {total} samples to {}", path.display());
+        }
+        None => write_csv(std::io::stdout().lock(), &header, &rows)
+            .map_err(|e| Failure::Runtime(format!("stdout: {e}")))?,
+    }
+    Ok(())
+}
+
+/// Writes the header and, per block, one line per sample (the observation index first when
+/// there is one).
+fn write_csv(
+    out: impl Write,
+    header: &[String],
+    blocks: &[(Option<usize>, DMatrix<f64>)],
+) -> csv::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(header)?;
+    let mut record = Vec::with_capacity(header.len());
+    for (obs, samples) in blocks {
+        for row in samples.row_iter() {
+            record.clear();
+            if let Some(i) = obs {
+                record.push(i.to_string());
+            }
+            record.extend(row.iter().map(|v| format!("{}", *v as f32)));
+            w.write_record(&record)?;
+        }
+    }
+    w.flush()?;
+    Ok(())
+}
