@@ -5,12 +5,16 @@
 
 pub mod data;
 mod error;
+pub mod eval;
+pub mod invert;
 mod flow;
 pub mod model_file;
+mod posterior;
 pub mod train;
 
 pub use error::{Error, Result};
 pub use flow::Flow;
+pub use posterior::PosteriorSampler;
 
 pub use autodiff;
 pub use bijectors;

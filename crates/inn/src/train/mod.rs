@@ -1,10 +1,14 @@
 //! Training: the shared optimisation loop, learning-rate schedules, and the trainers built on it.
 
+mod cinn;
+mod inn;
 mod mle;
 mod optimize;
 mod progress;
 mod schedule;
 
+pub use cinn::{CinnConfig, ConditionalInn};
+pub use inn::{Inn, InnConfig, InnLosses};
 pub use mle::{MaximumLikelihood, MleConfig, mean_nll};
 pub use optimize::{Objective, OptimConfig, StepInfo, TrainReport, optimize};
 pub use schedule::Schedule;

@@ -1,0 +1,1527 @@
+//! The invertible neural network of Ardizzone et al. 2018 ("Analyzing Inverse Problems with
+//! Invertible Neural Networks", ICLR 2019), trained in both directions with MSE and MMD losses.
+
+use super::{Objective, OptimConfig, TrainReport, optimize};
+use crate::posterior::{PosteriorSampler, check_posterior_args, standard_normal};
+use crate::{Error, Result, model_file};
+use autodiff::nalgebra::DMatrix;
+use autodiff::nn::{Activation, Init};
+use autodiff::optim::AdamConfig;
+use autodiff::{Bound, Float, Params, Tape, Var, concat_cols, lit};
+use bijectors::{Bijector, BlockSpec, Chain, CouplingKind, StackConfig, check_batch};
+use discrepancy::{InverseMultiquadric, MultiScale};
+use rand::Rng;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Rows pushed through the network at once when sampling or predicting (bounds the memory of
+/// the no-grad tape: a 4096 × 512 hidden layer is 8 MiB in `f32`).
+const CHUNK_ROWS: usize = 4096;
+
+/// Options of an [`Inn`]: architecture, loss weights, noise levels, ramp-up and optimiser.
+///
+/// The defaults are the paper's eight-modes toy settings, as in its code (mirrored by the
+/// peer anchor `freia_inn_eight_modes.py`): `N_tot = 16`, 8 GLOW-style coupling blocks with
+/// subnets `in → 512 → ReLU → out` and log-scale clamp 2, each followed by a random
+/// permutation, every parameter initialised from N(0, 0.05²); `λ_y = 3`, `λ_z = 300`,
+/// `λ_x = 400` with the ramp-up, `λ_rec = 3`; y-noise 0.1, padding noise 0.05, reconstruction
+/// noise 0.1; IMQ widths `[0.05, 0.2, 0.9]`; batch 1600, 8 steps per epoch, 400 steps (50
+/// epochs); Adam lr 1e-3, betas (0.8, 0.9), eps 1e-6, L2 weight decay 2e-5, elementwise
+/// gradient clamp 15. Build variations with struct-update syntax:
+/// `InnConfig { batch_size: 500, ..InnConfig::default() }`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InnConfig {
+    /// Total width `N_tot` of the network; `N_tot ≥ x_dim` and `N_tot ≥ y_dim + z_dim`.
+    /// Default 16.
+    pub n_tot: usize,
+    /// Number of coupling blocks (each followed by a random permutation). Default 8.
+    pub blocks: usize,
+    /// Hidden widths of every coupling subnet (ReLU between layers). Default `[512]`.
+    pub hidden: Vec<usize>,
+    /// Activation between the subnet layers. Default ReLU (the paper's).
+    pub activation: Activation,
+    /// Soft clamp of the coupling log-scales, `s ↦ c·(2/π)·atan(s/c)`. Default 2.
+    pub clamp: f64,
+    /// Standard deviation of the N(0, σ²) initialisation of every weight and bias. Default 0.05.
+    pub init_std: f64,
+    /// Weight `λ_y` of the forward MSE on the y and padding outputs. Default 3.
+    pub lambda_y: f64,
+    /// Weight `λ_z` of the forward MMD on `[z, y]`. Default 300.
+    pub lambda_z: f64,
+    /// Weight `λ_x` of the backward MMD on x (multiplied by the ramp-up). Default 400.
+    pub lambda_x: f64,
+    /// Weight `λ_rec` of the backward reconstruction MSE (0 turns the term off). Default 3.
+    pub lambda_rec: f64,
+    /// Standard deviation of the Gaussian noise added to the y targets. Default 0.1.
+    pub y_noise: f64,
+    /// Standard deviation of the padding entries (input padding and padding targets). Default 0.05.
+    pub pad_noise: f64,
+    /// Standard deviation of the noise added to the reconstruction input. Default 0.1.
+    pub rec_noise: f64,
+    /// Base `b ∈ (0, 1]` of the ramp-up `min(1, 2·b^(1 − epoch/epochs))` of `λ_x`
+    /// (1 switches the ramp off). Default 0.002.
+    pub ramp_base: f64,
+    /// Optimiser steps per "epoch" of the ramp-up (epochs = ⌈steps / steps_per_epoch⌉).
+    /// Default 8.
+    pub steps_per_epoch: usize,
+    /// Widths `h` of the multi-scale inverse-multiquadric kernel `Σ_h h²/(h² + ‖a − b‖²)` of
+    /// both MMD terms (biased estimator). Default `[0.05, 0.2, 0.9]`.
+    pub kernel_widths: Vec<f64>,
+    /// Minibatch size (rows drawn with replacement from the training set). Default 1600.
+    pub batch_size: usize,
+    /// The optimisation loop: steps, Adam, schedule, clipping.
+    pub optim: OptimConfig,
+}
+
+impl Default for InnConfig {
+    fn default() -> Self {
+        Self {
+            n_tot: 16,
+            blocks: 8,
+            hidden: vec![512],
+            activation: Activation::Relu,
+            clamp: 2.0,
+            init_std: 0.05,
+            lambda_y: 3.0,
+            lambda_z: 300.0,
+            lambda_x: 400.0,
+            lambda_rec: 3.0,
+            y_noise: 0.1,
+            pad_noise: 0.05,
+            rec_noise: 0.1,
+            ramp_base: 0.002,
+            steps_per_epoch: 8,
+            kernel_widths: vec![0.05, 0.2, 0.9],
+            batch_size: 1600,
+            optim: paper_optim(400),
+        }
+    }
+}
+
+/// The paper's optimiser for `steps` steps: Adam lr 1e-3, betas (0.8, 0.9), eps 1e-6, L2
+/// weight decay 2e-5, elementwise gradient clamp 15, constant rate.
+pub(crate) fn paper_optim(steps: usize) -> OptimConfig {
+    OptimConfig {
+        steps,
+        adam: AdamConfig {
+            lr: 1e-3,
+            beta1: 0.8,
+            beta2: 0.9,
+            eps: 1e-6,
+            weight_decay: 2e-5,
+            decoupled: false,
+        },
+        clip_value: Some(15.0),
+        ..OptimConfig::default()
+    }
+}
+
+/// Errors unless `v` is finite and `≥ 0`.
+pub(crate) fn non_negative(name: &str, v: f64) -> Result<()> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(())
+    } else {
+        Err(Error::Config(format!(
+            "{name} must be finite and >= 0, got {v}"
+        )))
+    }
+}
+
+impl InnConfig {
+    /// Checks every option against the widths of a problem; returns the kernel.
+    fn validate<T: Float>(&self, dims: Layout) -> Result<Vec<T>> {
+        let Layout {
+            x_dim,
+            y_dim,
+            z_dim,
+            n_tot,
+        } = dims;
+        if x_dim == 0 || y_dim == 0 || z_dim == 0 {
+            return Err(Error::Config(format!(
+                "Inn: x_dim, y_dim and z_dim must be at least 1, got {x_dim}, {y_dim}, {z_dim}"
+            )));
+        }
+        if n_tot < 2 || n_tot < x_dim || n_tot < y_dim + z_dim {
+            return Err(Error::Config(format!(
+                "Inn: n_tot = {n_tot} must be >= 2, >= x_dim = {x_dim} and >= y_dim + z_dim = {}",
+                y_dim + z_dim
+            )));
+        }
+        for (name, v) in [
+            ("lambda_y", self.lambda_y),
+            ("lambda_z", self.lambda_z),
+            ("lambda_x", self.lambda_x),
+            ("lambda_rec", self.lambda_rec),
+            ("y_noise", self.y_noise),
+            ("pad_noise", self.pad_noise),
+            ("rec_noise", self.rec_noise),
+        ] {
+            non_negative(name, v)?;
+        }
+        if self.lambda_y + self.lambda_z + self.lambda_x + self.lambda_rec == 0.0 {
+            return Err(Error::Config("Inn: every loss weight is 0".into()));
+        }
+        if !(self.ramp_base > 0.0 && self.ramp_base <= 1.0) {
+            return Err(Error::Config(format!(
+                "Inn: ramp_base must be in (0, 1], got {}",
+                self.ramp_base
+            )));
+        }
+        if self.steps_per_epoch == 0 || self.batch_size == 0 {
+            return Err(Error::Config(
+                "Inn: steps_per_epoch and batch_size must be at least 1".into(),
+            ));
+        }
+        if !(self.init_std.is_finite() && self.init_std > 0.0) {
+            return Err(Error::Config(format!(
+                "Inn: init_std must be positive, got {}",
+                self.init_std
+            )));
+        }
+        // The discrepancy crate's constructor names the first invalid width.
+        MultiScale::<InverseMultiquadric<f64>>::from_widths(&self.kernel_widths)?;
+        Ok(self.kernel_widths.iter().map(|&h| lit(h * h)).collect())
+    }
+
+    /// The ramp-up factor of `λ_x` at `step` of `steps`:
+    /// `min(1, 2·b^(1 − epoch/epochs))`, `epoch = ⌊step / steps_per_epoch⌋`,
+    /// `epochs = ⌈steps / steps_per_epoch⌉` (the paper code's per-epoch ramp).
+    pub fn ramp(&self, step: usize, steps: usize) -> f64 {
+        let spe = self.steps_per_epoch.max(1);
+        let epochs = steps.div_ceil(spe).max(1) as f64;
+        let epoch = (step / spe) as f64;
+        (2.0 * self.ramp_base.powf(1.0 - epoch / epochs)).min(1.0)
+    }
+}
+
+/// The widths of a problem and of the network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Layout {
+    x_dim: usize,
+    y_dim: usize,
+    z_dim: usize,
+    n_tot: usize,
+}
+
+impl Layout {
+    /// Padding columns of the input, `N_tot − x_dim`.
+    fn pad_x(self) -> usize {
+        self.n_tot - self.x_dim
+    }
+    /// Padding columns of the output, `N_tot − y_dim − z_dim`.
+    fn pad_yz(self) -> usize {
+        self.n_tot - self.y_dim - self.z_dim
+    }
+}
+
+/// `[a | b | …]`, skipping zero-width parts (padding can be empty).
+fn concat<'t, T: Float>(parts: &[Var<'t, T>]) -> Result<Var<'t, T>> {
+    let parts: Vec<_> = parts.iter().copied().filter(|v| v.ncols() > 0).collect();
+    Ok(concat_cols(&parts)?)
+}
+
+/// The random draws of one training step, already scaled by their noise levels (`n` rows each).
+struct Draws<T: Float> {
+    /// Input padding, `n × (N − x_dim)`, σ = pad_noise.
+    pad_x: DMatrix<T>,
+    /// Latent target of the forward MMD, `n × z_dim`, N(0, I).
+    z: DMatrix<T>,
+    /// Padding target of the forward MSE, `n × (N − y − z)`, σ = pad_noise.
+    pad_fwd: DMatrix<T>,
+    /// Noise on the forward y targets, σ = y_noise.
+    y_noise_fwd: DMatrix<T>,
+    /// Padding of the backward inputs, σ = pad_noise.
+    pad_rev: DMatrix<T>,
+    /// Noise on the backward y inputs, σ = y_noise.
+    y_noise_rev: DMatrix<T>,
+    /// Latent input of the backward MMD, N(0, I).
+    z_rev: DMatrix<T>,
+    /// Noise on the reconstruction input, `n × N`, σ = rec_noise.
+    rec_noise: DMatrix<T>,
+}
+
+impl<T: Float> Draws<T> {
+    fn sample<R: Rng + ?Sized>(n: usize, d: Layout, c: &InnConfig, rng: &mut R) -> Self {
+        let scaled = |cols: usize, s: f64, rng: &mut R| {
+            let mut m = standard_normal::<T, R>(n, cols, rng);
+            m *= T::of_f64(s);
+            m
+        };
+        Self {
+            pad_x: scaled(d.pad_x(), c.pad_noise, rng),
+            z: scaled(d.z_dim, 1.0, rng),
+            pad_fwd: scaled(d.pad_yz(), c.pad_noise, rng),
+            y_noise_fwd: scaled(d.y_dim, c.y_noise, rng),
+            pad_rev: scaled(d.pad_yz(), c.pad_noise, rng),
+            y_noise_rev: scaled(d.y_dim, c.y_noise, rng),
+            z_rev: scaled(d.z_dim, 1.0, rng),
+            rec_noise: scaled(d.n_tot, c.rec_noise, rng),
+        }
+    }
+}
+
+/// Everything a step's loss reads, on the tape: the batch and the draws.
+struct StepInputs<'t, T: Float> {
+    x: Var<'t, T>,
+    y: Var<'t, T>,
+    pad_x: Var<'t, T>,
+    z: Var<'t, T>,
+    pad_fwd: Var<'t, T>,
+    y_noise_fwd: Var<'t, T>,
+    pad_rev: Var<'t, T>,
+    y_noise_rev: Var<'t, T>,
+    z_rev: Var<'t, T>,
+    rec_noise: Var<'t, T>,
+}
+
+impl<'t, T: Float> StepInputs<'t, T> {
+    fn constants(tape: &'t Tape<T>, x: &DMatrix<T>, y: &DMatrix<T>, d: &Draws<T>) -> Self {
+        let c = |m: &DMatrix<T>| tape.constant(m.clone());
+        Self {
+            x: c(x),
+            y: c(y),
+            pad_x: c(&d.pad_x),
+            z: c(&d.z),
+            pad_fwd: c(&d.pad_fwd),
+            y_noise_fwd: c(&d.y_noise_fwd),
+            pad_rev: c(&d.pad_rev),
+            y_noise_rev: c(&d.y_noise_rev),
+            z_rev: c(&d.z_rev),
+            rec_noise: c(&d.rec_noise),
+        }
+    }
+}
+
+/// Values that the loss treats as constants (PyTorch's `.data`): the y and z outputs of the
+/// forward pass. `None` detaches the current values; a gradient check passes the values at the
+/// unperturbed point so that finite differences see the same constants.
+struct Frozen<T: Float> {
+    out_z: DMatrix<T>,
+    out_y: DMatrix<T>,
+}
+
+/// The weighted loss terms of one step (a term is `None` when its weight is 0).
+struct LossTerms<'t, T: Float> {
+    /// `λ_y · MSE(f(x)[:, z_dim..], [pad, y + noise])`.
+    y: Option<Var<'t, T>>,
+    /// `λ_z · MMD([f_z(x), f_y(x) detached], [z, y + noise])`.
+    z: Option<Var<'t, T>>,
+    /// `λ_x · ramp · MMD(f⁻¹([z, pad, y + noise])[:, ..x_dim], x)`.
+    x: Option<Var<'t, T>>,
+    /// `λ_rec · MSE(f⁻¹([f_z(x) detached, pad, y + noise] + noise), [x, pad_x])`.
+    rec: Option<Var<'t, T>>,
+    /// The sum of the present terms.
+    total: Var<'t, T>,
+}
+
+impl<T: Float> LossTerms<'_, T> {
+    fn values(&self, ramp: f64) -> InnLosses {
+        let v = |t: Option<Var<'_, T>>| t.map_or(0.0, |t| t.item().to_f64());
+        InnLosses {
+            y: v(self.y),
+            z: v(self.z),
+            x: v(self.x),
+            rec: v(self.rec),
+            total: self.total.item().to_f64(),
+            ramp,
+        }
+    }
+}
+
+/// The weighted terms of the [`Inn`] objective on one batch ([`Inn::loss_terms`]).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InnLosses {
+    /// `λ_y · MSE` of the y and padding outputs.
+    pub y: f64,
+    /// `λ_z · MMD²` of `[z, y]` against `N(0, I) × p(y)`.
+    pub z: f64,
+    /// `λ_x · ramp · MMD²` of inverse samples against `x`.
+    pub x: f64,
+    /// `λ_rec · MSE` of the noisy reconstruction.
+    pub rec: f64,
+    /// The sum of the four.
+    pub total: f64,
+    /// The ramp-up factor that multiplied `λ_x`.
+    pub ramp: f64,
+}
+
+/// The parts of the model the loss needs (borrowed while `optimize` holds the parameters).
+struct LossModel<'a, T: Float> {
+    flow: &'a Chain<T>,
+    layout: Layout,
+    config: &'a InnConfig,
+    h2: &'a [T],
+}
+
+impl<T: Float> LossModel<'_, T> {
+    /// The bidirectional loss of one step, mirroring the paper's training code: forward
+    /// `out = f([x, pad_x])`, then the four terms of [`LossTerms`].
+    fn terms<'t>(
+        &self,
+        p: &Bound<'t, T>,
+        v: &StepInputs<'t, T>,
+        ramp: f64,
+        frozen: Option<&Frozen<T>>,
+    ) -> Result<LossTerms<'t, T>> {
+        let Layout {
+            x_dim,
+            y_dim,
+            z_dim,
+            n_tot,
+        } = self.layout;
+        let c = self.config;
+        let tape = v.x.tape();
+        let x_in = concat(&[v.x, v.pad_x])?;
+        let (out, _) = self.flow.forward(p, x_in)?;
+        let out_z = out.slice_cols(0, z_dim)?;
+        let out_y = out.slice_cols(n_tot - y_dim, y_dim)?;
+        let (out_z_const, out_y_const) = match frozen {
+            Some(f) => (
+                tape.constant(f.out_z.clone()),
+                tape.constant(f.out_y.clone()),
+            ),
+            None => (out_z.detach(), out_y.detach()),
+        };
+        let y_fwd = v.y.add(v.y_noise_fwd)?;
+
+        let y = if c.lambda_y > 0.0 {
+            let target = concat(&[v.pad_fwd, y_fwd])?;
+            let mse = out
+                .slice_cols(z_dim, n_tot - z_dim)?
+                .sub(target)?
+                .square()
+                .mean();
+            Some(mse.scale(lit(c.lambda_y)))
+        } else {
+            None
+        };
+        let z = if c.lambda_z > 0.0 {
+            let a = concat(&[out_z, out_y_const])?;
+            let b = concat(&[v.z, y_fwd])?;
+            let mmd = imq_mmd_loss(a, b, self.h2)?;
+            Some(mmd.scale(lit(c.lambda_z)))
+        } else {
+            None
+        };
+        let y_rev = v.y.add(v.y_noise_rev)?;
+        let weight_x = c.lambda_x * ramp;
+        let x = if weight_x > 0.0 {
+            let (x_rev, _) = self
+                .flow
+                .inverse(p, concat(&[v.z_rev, v.pad_rev, y_rev])?)?;
+            let mmd = imq_mmd_loss(x_rev.slice_cols(0, x_dim)?, v.x, self.h2)?;
+            Some(mmd.scale(lit(weight_x)))
+        } else {
+            None
+        };
+        let rec = if c.lambda_rec > 0.0 {
+            let rec_in = concat(&[out_z_const, v.pad_rev, y_rev])?.add(v.rec_noise)?;
+            let (x_rec, _) = self.flow.inverse(p, rec_in)?;
+            let mse = x_rec.sub(x_in)?.square().mean();
+            Some(mse.scale(lit(c.lambda_rec)))
+        } else {
+            None
+        };
+        let mut total: Option<Var<'t, T>> = None;
+        for t in [y, z, x, rec].into_iter().flatten() {
+            total = Some(match total {
+                Some(acc) => acc.add(t)?,
+                None => t,
+            });
+        }
+        let total = total.ok_or_else(|| Error::Config("Inn: every loss weight is 0".into()))?;
+        Ok(LossTerms {
+            y,
+            z,
+            x,
+            rec,
+            total,
+        })
+    }
+}
+
+/// The training objective: minibatches drawn with replacement, fresh draws every step.
+struct InnObjective<'a, T: Float, R: Rng + ?Sized> {
+    model: LossModel<'a, T>,
+    x: &'a DMatrix<T>,
+    y: &'a DMatrix<T>,
+    rng: &'a mut R,
+}
+
+impl<T: Float, R: Rng + ?Sized> Objective<T> for InnObjective<'_, T, R> {
+    fn loss<'t>(
+        &mut self,
+        tape: &'t Tape<T>,
+        params: &Bound<'t, T>,
+        step: usize,
+    ) -> Result<Var<'t, T>> {
+        let c = self.model.config;
+        let n = self.x.nrows();
+        let idx: Vec<usize> = (0..c.batch_size)
+            .map(|_| self.rng.random_range(0..n))
+            .collect();
+        let xb = self.x.select_rows(idx.iter());
+        let yb = self.y.select_rows(idx.iter());
+        let draws = Draws::sample(c.batch_size, self.model.layout, c, self.rng);
+        let inputs = StepInputs::constants(tape, &xb, &yb, &draws);
+        let ramp = c.ramp(step, c.optim.steps);
+        Ok(self.model.terms(params, &inputs, ramp, None)?.total)
+    }
+}
+
+/// An invertible network `f: ℝ^N → ℝ^N` for an inverse problem `x ↦ y`, trained in both
+/// directions (Ardizzone et al. 2018).
+///
+/// Layout (`N = N_tot`): the input is `[x, padding]` (columns `0..x_dim`, then `N − x_dim`
+/// padding columns); the output is `[z, padding, y]`: columns `0..z_dim` are the latent `z`,
+/// the last `y_dim` columns `N − y_dim..N` are the prediction of `y`, the columns in between
+/// are padding. During training the input padding is small noise (σ = `pad_noise`); for
+/// prediction and sampling it is 0.
+///
+/// Training ([`Inn::fit`]) minimises, per minibatch (rows of the training set drawn with
+/// replacement), the sum of
+/// - `L_y = λ_y · MSE(f(x)[:, z_dim..], [pad, y + ε_y])`: the y outputs match the noisy labels
+///   (ε_y ~ N(0, y_noise²)) and the output padding is pushed to small noise;
+/// - `L_z = λ_z · MMD([f_z(x), f_y(x)], [z, y + ε_y])` with `z ~ N(0, I)`, the gradient through
+///   the `f_y` part blocked, so it shapes the joint of `(z, y)` into `N(0, I) × p(y)`;
+/// - `L_x = λ_x · ramp · MMD(f⁻¹([z, pad, y + ε'_y])[:, ..x_dim], x)` with fresh `z ~ N(0, I)`:
+///   samples from the inverse match the data distribution; the ramp-up
+///   `min(1, 2·0.002^(1 − epoch/epochs))` lets the forward losses settle first;
+/// - `L_rec = λ_rec · MSE(f⁻¹([f_z(x), pad, y + ε'_y] + ε_rec), [x, pad_x])` with the z output
+///   detached: a noisy reconstruction term.
+///
+/// Both MMDs use the biased estimator with the multi-scale inverse multiquadric
+/// `Σ_h h²/(h² + ‖a − b‖²)`. The paper's code calls `backward` twice (forward losses, then
+/// backward losses) before one optimiser step; summing the four terms into one scalar gives
+/// the same gradient.
+///
+/// ```no_run
+/// use inn::train::{Inn, InnConfig};
+/// use inn::data::{LabelMap, toy::eight_modes};
+/// use rand::SeedableRng;
+/// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+/// let data = eight_modes(20_000, LabelMap::Some, &mut rng);
+/// let (x, y) = (data.x.cast::<f32>(), data.y_onehot.cast::<f32>());
+/// let mut inn = Inn::<f32>::new(InnConfig::default(), 2, 8, 2, &mut rng)?;
+/// inn.fit(&x, &y, &mut rng)?;
+/// let samples = inn.posterior(&y.rows(0, 1).into_owned(), 1000, &mut rng)?;
+/// assert_eq!(samples[0].shape(), (1000, 2));
+/// # Ok::<(), inn::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Inn<T: Float = f32> {
+    config: InnConfig,
+    layout: Layout,
+    flow: Chain<T>,
+    params: Params<T>,
+    /// Squared widths `h²` of the MMD kernel.
+    h2: Vec<T>,
+}
+
+/// The serialised form of an [`Inn`] (model-file kind [`Inn::KIND`]).
+#[derive(Serialize, Deserialize)]
+#[serde(bound = "")]
+struct InnFile<T: Float> {
+    scalar: String,
+    config: InnConfig,
+    layout: Layout,
+    flow: BlockSpec,
+    params: Params<T>,
+}
+
+/// Builds the coupling stack of a configuration.
+fn build_flow<T: Float, R: Rng + ?Sized>(
+    config: &InnConfig,
+    n_tot: usize,
+    params: &mut Params<T>,
+    rng: &mut R,
+) -> Result<Chain<T>> {
+    let stack = StackConfig {
+        dim: n_tot,
+        blocks: config.blocks,
+        coupling: CouplingKind::Glow,
+        hidden: config.hidden.clone(),
+        activation: config.activation,
+        init: Some(Init::Normal(config.init_std)),
+        zero_last: false,
+        clamp: config.clamp,
+        permute: true,
+        actnorm: false,
+        cond_dim: 0,
+        name: "inn".into(),
+    };
+    Ok(Chain::coupling_stack(params, &stack, rng)?)
+}
+
+/// Checks a restored parameter store against the layout a fresh build of the same
+/// configuration registers (names and shapes), and every handle of the restored description.
+pub(crate) fn check_restored<T: Float>(
+    fresh: &Params<T>,
+    restored: &Params<T>,
+    spec: &BlockSpec,
+) -> Result<()> {
+    let mut probe = fresh.clone();
+    probe.copy_from(restored)?;
+    restored.check_finite()?;
+    restored.check_ids(&spec.config)?;
+    Ok(())
+}
+
+impl<T: Float> Inn<T> {
+    /// The model-file kind.
+    pub const KIND: &'static str = "inn";
+
+    /// A fresh network for `x ∈ ℝ^x_dim`, `y ∈ ℝ^y_dim` and a latent `z ∈ ℝ^z_dim`, with weights
+    /// and permutations drawn from `rng`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for widths that do not fit (`N_tot < x_dim`, `N_tot < y_dim + z_dim`, a
+    /// zero width) or an option out of range; [`Error::Discrepancy`] for an invalid kernel width.
+    pub fn new<R: Rng + ?Sized>(
+        config: InnConfig,
+        x_dim: usize,
+        y_dim: usize,
+        z_dim: usize,
+        rng: &mut R,
+    ) -> Result<Self> {
+        let layout = Layout {
+            x_dim,
+            y_dim,
+            z_dim,
+            n_tot: config.n_tot,
+        };
+        let h2 = config.validate(layout)?;
+        let mut params = Params::new();
+        let flow = build_flow(&config, layout.n_tot, &mut params, rng)?;
+        Ok(Self {
+            config,
+            layout,
+            flow,
+            params,
+            h2,
+        })
+    }
+
+    /// The options.
+    pub fn config(&self) -> &InnConfig {
+        &self.config
+    }
+    /// Width of `x`.
+    pub fn x_dim(&self) -> usize {
+        self.layout.x_dim
+    }
+    /// Width of `y`.
+    pub fn y_dim(&self) -> usize {
+        self.layout.y_dim
+    }
+    /// Width of the latent `z`.
+    pub fn z_dim(&self) -> usize {
+        self.layout.z_dim
+    }
+    /// The network `f` (a chain of couplings and permutations of width `N_tot`).
+    pub fn flow(&self) -> &Chain<T> {
+        &self.flow
+    }
+    /// The trained parameters.
+    pub fn params(&self) -> &Params<T> {
+        &self.params
+    }
+
+    /// Trains on `x` (`n × x_dim`) with labels `y` (`n × y_dim`), one sample per row, for
+    /// `config.optim.steps` steps of the shared loop ([`optimize`]); minibatches and noise are
+    /// drawn from `rng`.
+    ///
+    /// # Errors
+    /// Wrong widths, an empty set, non-finite entries or a row-count mismatch
+    /// ([`Error::Bijector`] / [`Error::Config`]); [`Error::Diverged`] when a loss or gradient
+    /// becomes non-finite (the parameters are restored to the last finite step).
+    pub fn fit<R: Rng + ?Sized>(
+        &mut self,
+        x: &DMatrix<T>,
+        y: &DMatrix<T>,
+        rng: &mut R,
+    ) -> Result<TrainReport> {
+        check_batch("Inn::fit x", x, self.layout.x_dim)?;
+        check_batch("Inn::fit y", y, self.layout.y_dim)?;
+        if x.nrows() != y.nrows() {
+            return Err(Error::Config(format!(
+                "Inn::fit: x has {} rows, y has {}",
+                x.nrows(),
+                y.nrows()
+            )));
+        }
+        let Self {
+            config,
+            layout,
+            flow,
+            params,
+            h2,
+        } = self;
+        let mut objective = InnObjective {
+            model: LossModel {
+                flow,
+                layout: *layout,
+                config,
+                h2,
+            },
+            x,
+            y,
+            rng,
+        };
+        optimize(params, &config.optim, &mut objective, None)
+    }
+
+    /// The full output `f([x, 0])` (`n × N_tot`, layout `[z, padding, y]`) for `x` (`n × x_dim`).
+    ///
+    /// # Errors
+    /// A wrong width, an empty batch or a non-finite entry ([`Error::Bijector`]).
+    pub fn forward_full(&self, x: &DMatrix<T>) -> Result<DMatrix<T>> {
+        check_batch("Inn::forward x", x, self.layout.x_dim)?;
+        let n = x.nrows();
+        let mut out = DMatrix::zeros(n, self.layout.n_tot);
+        let mut start = 0;
+        while start < n {
+            let rows = CHUNK_ROWS.min(n - start);
+            let mut input = DMatrix::zeros(rows, self.layout.n_tot);
+            input
+                .columns_mut(0, self.layout.x_dim)
+                .copy_from(&x.rows(start, rows));
+            let (o, _) = self.flow.forward_matrix(&self.params, &input)?;
+            out.rows_mut(start, rows).copy_from(&o);
+            start += rows;
+        }
+        Ok(out)
+    }
+
+    /// The predicted `y = f_y([x, 0])` (`n × y_dim`) for `x` (`n × x_dim`, one sample per row).
+    ///
+    /// # Errors
+    /// As [`Inn::forward_full`].
+    pub fn predict_y(&self, x: &DMatrix<T>) -> Result<DMatrix<T>> {
+        let out = self.forward_full(x)?;
+        let Layout { y_dim, n_tot, .. } = self.layout;
+        Ok(out.columns(n_tot - y_dim, y_dim).into_owned())
+    }
+
+    /// The weighted loss terms of the training objective on the batch `x` (`n × x_dim`), `y`
+    /// (`n × y_dim`) — used whole, not resampled — with fresh noise from `rng` and the ramp-up of
+    /// `step` out of `config.optim.steps`. Terms whose weight is 0 are reported as 0.
+    ///
+    /// # Errors
+    /// As [`Inn::fit`].
+    pub fn loss_terms<R: Rng + ?Sized>(
+        &self,
+        x: &DMatrix<T>,
+        y: &DMatrix<T>,
+        step: usize,
+        rng: &mut R,
+    ) -> Result<InnLosses> {
+        check_batch("Inn::loss_terms x", x, self.layout.x_dim)?;
+        check_batch("Inn::loss_terms y", y, self.layout.y_dim)?;
+        if x.nrows() != y.nrows() {
+            return Err(Error::Config(format!(
+                "Inn::loss_terms: x has {} rows, y has {}",
+                x.nrows(),
+                y.nrows()
+            )));
+        }
+        let draws = Draws::sample(x.nrows(), self.layout, &self.config, rng);
+        let tape = Tape::no_grad();
+        let p = self.params.bind(&tape);
+        let inputs = StepInputs::constants(&tape, x, y, &draws);
+        let ramp = self.config.ramp(step, self.config.optim.steps);
+        let terms = self.loss_model().terms(&p, &inputs, ramp, None)?;
+        Ok(terms.values(ramp))
+    }
+
+    fn loss_model(&self) -> LossModel<'_, T> {
+        LossModel {
+            flow: &self.flow,
+            layout: self.layout,
+            config: &self.config,
+            h2: &self.h2,
+        }
+    }
+
+    /// `n_per_obs` posterior samples `x = f⁻¹([z, 0, y])[:, ..x_dim]`, `z ~ N(0, I)`, for every
+    /// row `y` of `y_obs` (`m × y_dim`): `m` matrices `n_per_obs × x_dim`. The draws for
+    /// observation `i` are made before those of `i + 1`, row by row.
+    ///
+    /// # Errors
+    /// See [`PosteriorSampler::posterior`].
+    pub fn posterior<R: Rng + ?Sized>(
+        &self,
+        y_obs: &DMatrix<T>,
+        n_per_obs: usize,
+        rng: &mut R,
+    ) -> Result<Vec<DMatrix<T>>> {
+        let Layout {
+            x_dim,
+            y_dim,
+            z_dim,
+            n_tot,
+        } = self.layout;
+        check_posterior_args("Inn::posterior y_obs", y_obs, y_dim, n_per_obs)?;
+        let mut all = Vec::with_capacity(y_obs.nrows());
+        for obs in y_obs.row_iter() {
+            let z = standard_normal::<T, R>(n_per_obs, z_dim, rng);
+            let mut samples = DMatrix::zeros(n_per_obs, x_dim);
+            let mut start = 0;
+            while start < n_per_obs {
+                let rows = CHUNK_ROWS.min(n_per_obs - start);
+                let mut input = DMatrix::zeros(rows, n_tot);
+                input.columns_mut(0, z_dim).copy_from(&z.rows(start, rows));
+                for i in 0..rows {
+                    input
+                        .view_mut((i, n_tot - y_dim), (1, y_dim))
+                        .copy_from(&obs);
+                }
+                let (x, _) = self.flow.inverse_matrix(&self.params, &input)?;
+                samples
+                    .rows_mut(start, rows)
+                    .copy_from(&x.columns(0, x_dim));
+                start += rows;
+            }
+            all.push(samples);
+        }
+        Ok(all)
+    }
+
+    /// Writes the model (configuration, widths, architecture, parameters) as a model file of
+    /// kind [`Inn::KIND`].
+    ///
+    /// # Errors
+    /// [`Error::Model`] when the file cannot be written.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let file = InnFile {
+            scalar: T::NAME.into(),
+            config: self.config.clone(),
+            layout: self.layout,
+            flow: self.flow.spec()?,
+            params: self.params.clone(),
+        };
+        model_file::save(path, Self::KIND, &file)
+    }
+
+    /// Reads a model written by [`Inn::save`] with the same scalar type.
+    ///
+    /// # Errors
+    /// [`Error::Model`] for a missing, corrupt or other-kind file or another scalar type;
+    /// [`Error::Config`] / [`Error::Autodiff`] / [`Error::Bijector`] when its contents do not
+    /// form a valid model (widths, parameter names and shapes, handles).
+    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let file: InnFile<T> = model_file::load(path, Self::KIND)?;
+        if file.scalar != T::NAME {
+            return Err(Error::Model {
+                path: path.display().to_string(),
+                reason: format!("holds {} parameters, expected {}", file.scalar, T::NAME),
+            });
+        }
+        if file.layout.n_tot != file.config.n_tot {
+            return Err(Error::Config(format!(
+                "Inn::load: layout width {} differs from config n_tot {}",
+                file.layout.n_tot, file.config.n_tot
+            )));
+        }
+        let h2 = file.config.validate(file.layout)?;
+        // A fresh build gives the parameter names and shapes this configuration must have.
+        let mut fresh = Params::new();
+        build_flow::<T, _>(
+            &file.config,
+            file.layout.n_tot,
+            &mut fresh,
+            &mut StdRng::seed_from_u64(0),
+        )?;
+        check_restored(&fresh, &file.params, &file.flow)?;
+        let flow = Chain::from_spec(&file.flow)?;
+        if flow.dim() != file.layout.n_tot || flow.cond_dim() != 0 {
+            return Err(Error::Config(format!(
+                "Inn::load: the stored network maps width {} (condition {}), expected {}",
+                flow.dim(),
+                flow.cond_dim(),
+                file.layout.n_tot
+            )));
+        }
+        Ok(Self {
+            config: file.config,
+            layout: file.layout,
+            flow,
+            params: file.params,
+            h2,
+        })
+    }
+}
+
+impl<T: Float> PosteriorSampler<T> for Inn<T> {
+    fn x_dim(&self) -> usize {
+        self.layout.x_dim
+    }
+    fn y_dim(&self) -> usize {
+        self.layout.y_dim
+    }
+    fn posterior<R: Rng + ?Sized>(
+        &self,
+        y_obs: &DMatrix<T>,
+        n_per_obs: usize,
+        rng: &mut R,
+    ) -> Result<Vec<DMatrix<T>>> {
+        Inn::posterior(self, y_obs, n_per_obs, rng)
+    }
+}
+
+/// The biased MMD² with the multi-scale inverse multiquadric `k(a, b) = Σ_h h²/(h² + ‖a − b‖²)`
+/// between `a` (`n × d`) and `b` (`m × d`), one sample per row, as a `1 × 1` tape variable:
+///
+/// `MMD²_b = (1/n²) Σ k(aᵢ, aⱼ) + (1/m²) Σ k(bᵢ, bⱼ) − (2/(nm)) Σ k(aᵢ, bⱼ)`.
+///
+/// The value and its gradients are computed in fused loops over plain matrices ([`imq_mmd_parts`],
+/// `O(n + m)` memory, rayon over rows) and put on the tape as `⟨a, G_a⟩ + ⟨b, G_b⟩ + c` with the
+/// constants `G = ∂MMD²/∂·` and `c` chosen so the value is exact: the tape sees the exact value
+/// and the exact first derivatives (all that reverse mode uses) without the `n × n` kernel
+/// matrices and their ten elementwise passes that [`discrepancy::mmd_loss`] records. A unit test
+/// checks that both agree in value and gradient.
+pub(crate) fn imq_mmd_loss<'t, T: Float>(
+    a: Var<'t, T>,
+    b: Var<'t, T>,
+    h2: &[T],
+) -> Result<Var<'t, T>> {
+    let tape = a.tape();
+    let (av, bv) = (a.value(), b.value());
+    let parts = imq_mmd_parts(&av, &bv, h2, a.needs_grad(), b.needs_grad())?;
+    let mut linear = 0.0;
+    let mut loss: Option<Var<'t, T>> = None;
+    for (v, value, grad) in [(a, &av, parts.grad_a), (b, &bv, parts.grad_b)] {
+        if let Some(g) = grad {
+            linear += value
+                .iter()
+                .zip(g.iter())
+                .map(|(p, q)| p.to_f64() * q.to_f64())
+                .sum::<f64>();
+            let term = v.mul(tape.constant(g))?.sum();
+            loss = Some(match loss {
+                Some(l) => l.add(term)?,
+                None => term,
+            });
+        }
+    }
+    let offset = tape.scalar(T::of_f64(parts.value - linear));
+    Ok(match loss {
+        Some(l) => l.add(offset)?,
+        None => offset,
+    })
+}
+
+/// The value of the biased multi-scale IMQ MMD² and, on request, its gradients.
+pub(crate) struct MmdParts<T: Float> {
+    pub(crate) value: f64,
+    pub(crate) grad_a: Option<DMatrix<T>>,
+    pub(crate) grad_b: Option<DMatrix<T>>,
+}
+
+/// The fused computation behind [`imq_mmd_loss`]. With `k'(r) = −Σ_h h²/(h² + r)²`:
+/// `∂/∂aᵢ = (4/n²) Σⱼ k'(‖aᵢ − aⱼ‖²)(aᵢ − aⱼ) − (4/(nm)) Σⱼ k'(‖aᵢ − bⱼ‖²)(aᵢ − bⱼ)`, and
+/// symmetrically for `b`.
+pub(crate) fn imq_mmd_parts<T: Float>(
+    a: &DMatrix<T>,
+    b: &DMatrix<T>,
+    h2: &[T],
+    grad_a: bool,
+    grad_b: bool,
+) -> Result<MmdParts<T>> {
+    let (n, m) = (a.nrows(), b.nrows());
+    if a.ncols() != b.ncols() || n == 0 || m == 0 || a.ncols() == 0 {
+        return Err(Error::Config(format!(
+            "MMD: samples of {n} x {} and {m} x {} (need rows and equal widths)",
+            a.ncols(),
+            b.ncols()
+        )));
+    }
+    if h2.is_empty() {
+        return Err(Error::Config("MMD: no kernel widths".into()));
+    }
+    let (nf, mf) = (n as f64, m as f64);
+    let cross = -4.0 / (nf * mf);
+    let (s_aa, s_ab, g_a) = kernel_side(a, Some(b), h2, 4.0 / (nf * nf), cross, grad_a);
+    let (s_bb, _, g_b) = if grad_b {
+        kernel_side(b, Some(a), h2, 4.0 / (mf * mf), cross, true)
+    } else {
+        kernel_side(b, None, h2, 0.0, 0.0, false)
+    };
+    let value = s_aa / (nf * nf) + s_bb / (mf * mf) - 2.0 * s_ab / (nf * mf);
+    if !value.is_finite() {
+        return Err(Error::Config(
+            "MMD: non-finite value (non-finite samples?)".into(),
+        ));
+    }
+    Ok(MmdParts {
+        value,
+        grad_a: g_a,
+        grad_b: g_b,
+    })
+}
+
+/// For every row `pᵢ` of `p`: `Σⱼ k(pᵢ, pⱼ)` and `Σⱼ k(pᵢ, qⱼ)` (summed over `i` in `f64`), and
+/// the gradient rows `c_pp Σⱼ k'(pᵢ, pⱼ)(pᵢ − pⱼ) + c_pq Σⱼ k'(pᵢ, qⱼ)(pᵢ − qⱼ)`. The inner
+/// loops run over contiguous columns so that they vectorise.
+fn kernel_side<T: Float>(
+    p: &DMatrix<T>,
+    q: Option<&DMatrix<T>>,
+    h2: &[T],
+    c_pp: f64,
+    c_pq: f64,
+    grad: bool,
+) -> (f64, f64, Option<DMatrix<T>>) {
+    let (n, d) = p.shape();
+    let mut others = vec![(p, c_pp)];
+    others.extend(q.map(|q| (q, c_pq)));
+    let rows: Vec<([f64; 2], Vec<T>)> = (0..n)
+        .into_par_iter()
+        .map_init(
+            || (Vec::<T>::new(), Vec::<T>::new()),
+            |(d2, w), i| {
+                let pi: Vec<T> = (0..d).map(|k| p[(i, k)]).collect();
+                let mut g = vec![T::zero(); if grad { d } else { 0 }];
+                let mut sums = [0.0f64; 2];
+                for (slot, &(other, coef)) in others.iter().enumerate() {
+                    let len = other.nrows();
+                    // Column-major storage: column k is the contiguous slice k·len .. (k+1)·len.
+                    let data = other.as_slice();
+                    d2.clear();
+                    d2.resize(len, T::zero());
+                    for (k, &c) in pi.iter().enumerate() {
+                        let col = &data[k * len..(k + 1) * len];
+                        for j in 0..len {
+                            let t = c - col[j];
+                            d2[j] += t * t;
+                        }
+                    }
+                    w.clear();
+                    w.resize(len, T::zero());
+                    let mut total = 0.0f64;
+                    for &h in h2 {
+                        let mut kv = T::zero();
+                        for j in 0..len {
+                            let inv = T::one() / (h + d2[j]);
+                            let hk = h * inv;
+                            kv += hk;
+                            w[j] -= hk * inv;
+                        }
+                        total += kv.to_f64();
+                    }
+                    sums[slot] = total;
+                    if grad {
+                        // Σⱼ wⱼ (pᵢ − oⱼ) directly, not pᵢ Σ wⱼ − Σ wⱼ oⱼ: the self term
+                        // k'(0) = −Σ 1/h² is large and would cancel badly in f32.
+                        let coef = T::of_f64(coef);
+                        for (k, gk) in g.iter_mut().enumerate() {
+                            let c = pi[k];
+                            let col = &data[k * len..(k + 1) * len];
+                            let mut dot = T::zero();
+                            for j in 0..len {
+                                dot += w[j] * (c - col[j]);
+                            }
+                            *gk += coef * dot;
+                        }
+                    }
+                }
+                (sums, g)
+            },
+        )
+        .collect();
+    let s_pp = rows.iter().map(|r| r.0[0]).sum();
+    let s_pq = rows.iter().map(|r| r.0[1]).sum();
+    let g = grad.then(|| DMatrix::from_fn(n, d, |i, k| rows[i].1[k]));
+    (s_pp, s_pq, g)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::LabelMap;
+    use crate::data::toy::{EIGHT_MODES_SIGMA, eight_modes};
+    use autodiff::{GradCheckOptions, grad_check};
+    use discrepancy::{Estimator, mmd_loss};
+
+    fn tiny_config() -> InnConfig {
+        InnConfig {
+            n_tot: 6,
+            blocks: 2,
+            hidden: vec![8],
+            activation: Activation::Tanh,
+            init_std: 0.3,
+            batch_size: 5,
+            optim: OptimConfig {
+                progress: false,
+                ..paper_optim(40)
+            },
+            ..InnConfig::default()
+        }
+    }
+
+    fn tiny_data(n: usize, seed: u64) -> (DMatrix<f64>, DMatrix<f64>) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let x = standard_normal::<f64, _>(n, 2, &mut rng);
+        let y = standard_normal::<f64, _>(n, 3, &mut rng);
+        (x, y)
+    }
+
+    /// The multi-scale IMQ kernel and the biased MMD², by plain loops.
+    fn kernel(a: &[f64], b: &[f64], widths: &[f64]) -> f64 {
+        let d2: f64 = a.iter().zip(b).map(|(p, q)| (p - q) * (p - q)).sum();
+        widths.iter().map(|h| h * h / (h * h + d2)).sum()
+    }
+    fn mmd_by_hand(a: &DMatrix<f64>, b: &DMatrix<f64>, widths: &[f64]) -> f64 {
+        let rows = |m: &DMatrix<f64>| -> Vec<Vec<f64>> {
+            m.row_iter().map(|r| r.iter().copied().collect()).collect()
+        };
+        let (a, b) = (rows(a), rows(b));
+        let mean = |p: &[Vec<f64>], q: &[Vec<f64>]| {
+            let mut s = 0.0;
+            for u in p {
+                for v in q {
+                    s += kernel(u, v, widths);
+                }
+            }
+            s / (p.len() * q.len()) as f64
+        };
+        mean(&a, &a) + mean(&b, &b) - 2.0 * mean(&a, &b)
+    }
+    fn mse_by_hand(a: &DMatrix<f64>, b: &DMatrix<f64>) -> f64 {
+        let mut s = 0.0;
+        for i in 0..a.nrows() {
+            for j in 0..a.ncols() {
+                s += (a[(i, j)] - b[(i, j)]).powi(2);
+            }
+        }
+        s / a.len() as f64
+    }
+    fn hcat(parts: &[&DMatrix<f64>]) -> DMatrix<f64> {
+        let n = parts[0].nrows();
+        let cols: usize = parts.iter().map(|p| p.ncols()).sum();
+        let mut out = DMatrix::zeros(n, cols);
+        let mut c = 0;
+        for p in parts {
+            out.columns_mut(c, p.ncols()).copy_from(*p);
+            c += p.ncols();
+        }
+        out
+    }
+
+    #[test]
+    fn each_loss_term_matches_a_direct_computation() {
+        let config = tiny_config();
+        let inn = Inn::<f64>::new(config.clone(), 2, 3, 2, &mut StdRng::seed_from_u64(1)).unwrap();
+        let (x, y) = tiny_data(5, 2);
+        // Step 20 of 40 with 8 steps per epoch: epoch 2 of 5.
+        let step = 20;
+        let losses = inn
+            .loss_terms(&x, &y, step, &mut StdRng::seed_from_u64(3))
+            .unwrap();
+        let d: Draws<f64> = Draws::sample(5, inn.layout, &config, &mut StdRng::seed_from_u64(3));
+
+        let ramp = (2.0 * 0.002f64.powf(1.0 - 2.0 / 5.0)).min(1.0);
+        assert!((losses.ramp - ramp).abs() < 1e-15);
+        let widths = &config.kernel_widths;
+        let x_in = hcat(&[&x, &d.pad_x]);
+        let (out, _) = inn.flow.forward_matrix(&inn.params, &x_in).unwrap();
+        let y_fwd = &y + &d.y_noise_fwd;
+        // Layout [z (2), padding (1), y (3)].
+        let expected_y = 3.0
+            * mse_by_hand(
+                &out.columns(2, 4).into_owned(),
+                &hcat(&[&d.pad_fwd, &y_fwd]),
+            );
+        let zy = hcat(&[
+            &out.columns(0, 2).into_owned(),
+            &out.columns(3, 3).into_owned(),
+        ]);
+        let expected_z = 300.0 * mmd_by_hand(&zy, &hcat(&[&d.z, &y_fwd]), widths);
+        let y_rev = &y + &d.y_noise_rev;
+        let (x_rev, _) = inn
+            .flow
+            .inverse_matrix(&inn.params, &hcat(&[&d.z_rev, &d.pad_rev, &y_rev]))
+            .unwrap();
+        let expected_x = 400.0 * ramp * mmd_by_hand(&x_rev.columns(0, 2).into_owned(), &x, widths);
+        let rec_in = hcat(&[&out.columns(0, 2).into_owned(), &d.pad_rev, &y_rev]) + &d.rec_noise;
+        let (x_rec, _) = inn.flow.inverse_matrix(&inn.params, &rec_in).unwrap();
+        let expected_rec = 3.0 * mse_by_hand(&x_rec, &x_in);
+
+        for (got, want) in [
+            (losses.y, expected_y),
+            (losses.z, expected_z),
+            (losses.x, expected_x),
+            (losses.rec, expected_rec),
+        ] {
+            assert!(want > 0.0);
+            assert!(
+                (got - want).abs() <= 1e-12 * want.max(1.0),
+                "{got} vs {want}"
+            );
+        }
+        let sum = expected_y + expected_z + expected_x + expected_rec;
+        assert!((losses.total - sum).abs() <= 1e-12 * sum);
+
+        // A zero weight removes its term.
+        let no_rec = Inn::<f64>::new(
+            InnConfig {
+                lambda_rec: 0.0,
+                ..config
+            },
+            2,
+            3,
+            2,
+            &mut StdRng::seed_from_u64(1),
+        )
+        .unwrap();
+        let l = no_rec
+            .loss_terms(&x, &y, step, &mut StdRng::seed_from_u64(3))
+            .unwrap();
+        assert_eq!(l.rec, 0.0);
+        assert!((l.total - (expected_y + expected_z + expected_x)).abs() <= 1e-12 * sum);
+    }
+
+    #[test]
+    fn ramp_follows_the_paper_schedule() {
+        let c = InnConfig::default();
+        // 400 steps of 8: 50 epochs, as the anchor.
+        assert!((c.ramp(0, 400) - 0.004).abs() < 1e-15);
+        assert!((c.ramp(7, 400) - 0.004).abs() < 1e-15);
+        assert!((c.ramp(8, 400) - 2.0 * 0.002f64.powf(0.98)).abs() < 1e-15);
+        // 2·0.002^(1−e) reaches 1 at e ≈ 0.888: epoch 44 is still below, 45 is clamped.
+        assert!(c.ramp(44 * 8, 400) < 1.0 && c.ramp(44 * 8, 400) > 0.9);
+        assert_eq!(c.ramp(45 * 8, 400), 1.0);
+        assert_eq!(
+            InnConfig {
+                ramp_base: 1.0,
+                ..c
+            }
+            .ramp(0, 400),
+            1.0
+        );
+    }
+
+    #[test]
+    fn fused_mmd_matches_the_discrepancy_loss_in_value_and_gradient() {
+        let mut rng = StdRng::seed_from_u64(5);
+        let a = standard_normal::<f64, _>(7, 3, &mut rng) * 0.4;
+        let b = standard_normal::<f64, _>(5, 3, &mut rng) * 0.5;
+        let widths = [0.05, 0.2, 0.9];
+        let h2: Vec<f64> = widths.iter().map(|h| h * h).collect();
+        let kernel = MultiScale::<InverseMultiquadric<f64>>::from_widths(&widths).unwrap();
+        fn leaf<'t>(t: &'t Tape<f64>, m: &DMatrix<f64>, g: bool) -> Var<'t, f64> {
+            if g {
+                t.var(m.clone())
+            } else {
+                t.constant(m.clone())
+            }
+        }
+        for (grad_a, grad_b) in [(true, true), (true, false), (false, true), (false, false)] {
+            let fused = Tape::new();
+            let (fa, fb) = (leaf(&fused, &a, grad_a), leaf(&fused, &b, grad_b));
+            let lf = imq_mmd_loss(fa, fb, &h2).unwrap();
+            let reference = Tape::new();
+            let (ra, rb) = (leaf(&reference, &a, grad_a), leaf(&reference, &b, grad_b));
+            let lr = mmd_loss(ra, rb, &kernel, Estimator::Biased).unwrap();
+            assert!(
+                (lf.item() - lr.item()).abs() < 1e-13,
+                "{} vs {}",
+                lf.item(),
+                lr.item()
+            );
+            assert!((lf.item() - mmd_by_hand(&a, &b, &widths)).abs() < 1e-13);
+            if !(grad_a || grad_b) {
+                continue;
+            }
+            let (gf, gr) = (fused.backward(lf).unwrap(), reference.backward(lr).unwrap());
+            assert!((gf.wrt(fa) - gr.wrt(ra)).amax() < 1e-12);
+            assert!((gf.wrt(fb) - gr.wrt(rb)).amax() < 1e-12);
+            assert_eq!(gf.get(fa).is_some(), grad_a);
+        }
+        assert!(imq_mmd_parts(&a, &DMatrix::zeros(5, 2), &h2, true, false).is_err());
+        assert!(imq_mmd_parts(&a, &DMatrix::zeros(0, 3), &h2, true, false).is_err());
+    }
+
+    /// The whole objective's gradient, with the detached values held at the unperturbed point
+    /// (that is what detaching means), against central differences: with respect to the batch
+    /// and every draw through `autodiff::grad_check`, and with respect to every parameter entry.
+    #[test]
+    fn objective_gradients_match_finite_differences() {
+        let config = tiny_config();
+        let inn = Inn::<f64>::new(config.clone(), 2, 3, 2, &mut StdRng::seed_from_u64(8)).unwrap();
+        let (x, y) = tiny_data(5, 9);
+        let d: Draws<f64> = Draws::sample(5, inn.layout, &config, &mut StdRng::seed_from_u64(10));
+        let ramp = 0.7;
+        let model = inn.loss_model();
+        let (out, _) = inn
+            .flow
+            .forward_matrix(&inn.params, &hcat(&[&x, &d.pad_x]))
+            .unwrap();
+        let frozen = Frozen {
+            out_z: out.columns(0, 2).into_owned(),
+            out_y: out.columns(3, 3).into_owned(),
+        };
+        let as_autodiff = |e: Error| autodiff::Error::InvalidArgument {
+            op: "inn loss",
+            reason: e.to_string(),
+        };
+        let inputs = vec![
+            x.clone(),
+            y.clone(),
+            d.pad_x.clone(),
+            d.z.clone(),
+            d.pad_fwd.clone(),
+            d.y_noise_fwd.clone(),
+            d.pad_rev.clone(),
+            d.y_noise_rev.clone(),
+            d.z_rev.clone(),
+            d.rec_noise.clone(),
+        ];
+        let report = grad_check(
+            |tape, v| {
+                let p = inn.params.bind(tape);
+                let s = StepInputs {
+                    x: v[0],
+                    y: v[1],
+                    pad_x: v[2],
+                    z: v[3],
+                    pad_fwd: v[4],
+                    y_noise_fwd: v[5],
+                    pad_rev: v[6],
+                    y_noise_rev: v[7],
+                    z_rev: v[8],
+                    rec_noise: v[9],
+                };
+                Ok(model
+                    .terms(&p, &s, ramp, Some(&frozen))
+                    .map_err(as_autodiff)?
+                    .total)
+            },
+            &inputs,
+            GradCheckOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            report.entries,
+            inputs.iter().map(|m| m.len()).sum::<usize>()
+        );
+
+        // Parameters: the analytic gradient of the training loss (detaching the live values,
+        // which equal the frozen ones at this point) against central differences on the store.
+        let loss_at = |params: &Params<f64>| {
+            let tape = Tape::no_grad();
+            let p = params.bind(&tape);
+            let s = StepInputs::constants(&tape, &x, &y, &d);
+            model
+                .terms(&p, &s, ramp, Some(&frozen))
+                .unwrap()
+                .total
+                .item()
+        };
+        let tape = Tape::new();
+        let p = inn.params.bind(&tape);
+        let s = StepInputs::constants(&tape, &x, &y, &d);
+        let loss = model.terms(&p, &s, ramp, None).unwrap().total;
+        assert!((loss.item() - loss_at(&inn.params)).abs() < 1e-12);
+        let analytic = p.gradients(&mut tape.backward(loss).unwrap());
+        let mut probe = inn.params.clone();
+        let h = 1e-6;
+        let mut compared = 0;
+        for (id, name, value) in inn.params.iter() {
+            for k in 0..value.len() {
+                let orig = value[k];
+                probe.get_mut(id)[k] = orig + h;
+                let plus = loss_at(&probe);
+                probe.get_mut(id)[k] = orig - h;
+                let minus = loss_at(&probe);
+                probe.get_mut(id)[k] = orig;
+                let numeric = (plus - minus) / (2.0 * h);
+                let a = analytic[id.index()][k];
+                assert!(
+                    (a - numeric).abs() <= 1e-6 + 1e-5 * a.abs().max(numeric.abs()),
+                    "{name}[{k}]: analytic {a} vs numeric {numeric}"
+                );
+                compared += 1;
+            }
+        }
+        assert_eq!(compared, inn.params.n_scalars());
+    }
+
+    #[test]
+    fn bad_inputs_are_errors() {
+        let mut rng = StdRng::seed_from_u64(0);
+        let c = tiny_config();
+        // n_tot = 6 < y + z = 7.
+        assert!(matches!(
+            Inn::<f64>::new(c.clone(), 2, 5, 2, &mut rng),
+            Err(Error::Config(_))
+        ));
+        assert!(matches!(
+            Inn::<f64>::new(c.clone(), 7, 3, 2, &mut rng),
+            Err(Error::Config(_))
+        ));
+        assert!(matches!(
+            Inn::<f64>::new(c.clone(), 2, 3, 0, &mut rng),
+            Err(Error::Config(_))
+        ));
+        let bad_width = InnConfig {
+            kernel_widths: vec![0.2, -1.0],
+            ..c.clone()
+        };
+        assert!(matches!(
+            Inn::<f64>::new(bad_width, 2, 3, 2, &mut rng),
+            Err(Error::Discrepancy(discrepancy::Error::InvalidWidth {
+                index: 1,
+                ..
+            }))
+        ));
+        let no_width = InnConfig {
+            kernel_widths: vec![],
+            ..c.clone()
+        };
+        assert!(Inn::<f64>::new(no_width, 2, 3, 2, &mut rng).is_err());
+        let neg = InnConfig {
+            lambda_z: -1.0,
+            ..c.clone()
+        };
+        assert!(matches!(
+            Inn::<f64>::new(neg, 2, 3, 2, &mut rng),
+            Err(Error::Config(_))
+        ));
+
+        let mut inn = Inn::<f64>::new(c, 2, 3, 2, &mut rng).unwrap();
+        let (x, y) = tiny_data(6, 1);
+        let mut nan = x.clone();
+        nan[(4, 1)] = f64::NAN;
+        assert!(matches!(
+            inn.fit(&nan, &y, &mut rng),
+            Err(Error::Bijector(bijectors::Error::NonFinite {
+                row: 4,
+                col: 1,
+                ..
+            }))
+        ));
+        assert!(matches!(
+            inn.fit(&x.columns(0, 1).into_owned(), &y, &mut rng),
+            Err(Error::Bijector(bijectors::Error::Width {
+                expected: 2,
+                cols: 1,
+                ..
+            }))
+        ));
+        assert!(matches!(
+            inn.fit(&DMatrix::zeros(0, 2), &DMatrix::zeros(0, 3), &mut rng),
+            Err(Error::Bijector(bijectors::Error::EmptyBatch { .. }))
+        ));
+        assert!(matches!(
+            inn.fit(&x, &y.rows(0, 5).into_owned(), &mut rng),
+            Err(Error::Config(_))
+        ));
+        assert!(inn.predict_y(&DMatrix::zeros(0, 2)).is_err());
+        assert!(inn.posterior(&DMatrix::zeros(1, 2), 5, &mut rng).is_err());
+        assert!(matches!(
+            inn.posterior(&y, 0, &mut rng),
+            Err(Error::Config(_))
+        ));
+        let shapes = inn
+            .posterior(&y.rows(0, 2).into_owned(), 7, &mut rng)
+            .unwrap();
+        assert_eq!(
+            shapes.iter().map(|s| s.shape()).collect::<Vec<_>>(),
+            vec![(7, 2); 2]
+        );
+        assert_eq!(inn.predict_y(&x).unwrap().shape(), (6, 3));
+    }
+
+    fn temp(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("inn-train-inn-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join(name)
+    }
+
+    #[test]
+    fn save_load_reproduces_posterior_samples_exactly() {
+        let mut rng = StdRng::seed_from_u64(4);
+        let config = InnConfig {
+            optim: OptimConfig {
+                steps: 3,
+                ..tiny_config().optim
+            },
+            ..tiny_config()
+        };
+        let mut inn = Inn::<f32>::new(config, 2, 3, 2, &mut rng).unwrap();
+        let (x, y) = tiny_data(40, 5);
+        let (x, y) = (x.cast::<f32>(), y.cast::<f32>());
+        inn.fit(&x, &y, &mut rng).unwrap();
+        let path = temp("model.inn");
+        inn.save(&path).unwrap();
+        let back = Inn::<f32>::load(&path).unwrap();
+        let obs = y.rows(0, 3).into_owned();
+        let a = inn
+            .posterior(&obs, 50, &mut StdRng::seed_from_u64(9))
+            .unwrap();
+        let b = back
+            .posterior(&obs, 50, &mut StdRng::seed_from_u64(9))
+            .unwrap();
+        assert_eq!(a, b);
+        assert_eq!(inn.predict_y(&x).unwrap(), back.predict_y(&x).unwrap());
+        assert_eq!(back.params(), inn.params());
+        // Other scalar type, other kind, corrupted file: errors.
+        assert!(matches!(Inn::<f64>::load(&path), Err(Error::Model { .. })));
+        assert!(matches!(
+            crate::train::ConditionalInn::<f32>::load(&path),
+            Err(Error::Model { .. })
+        ));
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, &text[..text.len() / 2]).unwrap();
+        assert!(matches!(Inn::<f32>::load(&path), Err(Error::Model { .. })));
+    }
+
+    /// The INN learns the eight-modes posterior with labels "all" (one mode per label).
+    ///
+    /// Budget: a smaller but still honest configuration than the paper's (which takes minutes
+    /// on two cores): N_tot 12, 6 GLOW blocks with 128-wide subnets, batch 500, 600 steps with
+    /// the same loss weights, noise levels, kernel and optimiser.
+    #[test]
+    fn learns_eight_modes_posterior() {
+        let mut rng = StdRng::seed_from_u64(11);
+        let labels = LabelMap::All;
+        let data = eight_modes(20_000, labels, &mut rng);
+        let (x, y) = (data.x.cast::<f32>(), data.y_onehot.cast::<f32>());
+        let config = test_budget();
+        let mut inn = Inn::<f32>::new(config, 2, 8, 2, &mut rng).unwrap();
+        inn.fit(&x, &y, &mut rng).unwrap();
+        let mut near = 0.0;
+        for label in 0..8 {
+            let mut obs = DMatrix::zeros(1, 8);
+            obs[(0, label)] = 1.0f32;
+            let s = inn
+                .posterior(&obs, 500, &mut rng)
+                .unwrap()
+                .remove(0)
+                .cast::<f64>();
+            near += labels
+                .fraction_near_modes(label, &s, 3.0 * EIGHT_MODES_SIGMA)
+                .unwrap()
+                / 8.0;
+        }
+        assert!(near >= 0.9, "fraction near the right mode: {near}");
+    }
+
+    fn test_budget() -> InnConfig {
+        InnConfig {
+            n_tot: 12,
+            blocks: 6,
+            hidden: vec![128],
+            batch_size: 500,
+            optim: OptimConfig {
+                progress: false,
+                ..paper_optim(600)
+            },
+            ..InnConfig::default()
+        }
+    }
+}
