@@ -127,7 +127,8 @@ pub fn stack_choice() -> impl Strategy<Value = StackChoice> {
 /// A configuration of a block of kind `kind`: subnet shape and activation, clamp in
 /// `[0.5, 2.5]` (around FrEIA's default 2), parameter gain in `[0.5, 1.25]` times the
 /// constructor's Glorot/He initialisation, parameter noise in `[0, 0.3]`, and the construction
-/// seed. Inputs of 1e3 saturate the soft clamp with these weights already.
+/// seed; i-ResNet coefficients in `[0.5, 0.97]` (0.97 as in the image models). Inputs of 1e3
+/// saturate the soft clamp with these weights already.
 ///
 /// Why not larger: the laws' tolerances are absolute in units of `ε·(1 + ‖x‖)`, and a flow's
 /// round trip loses about `ε · cond(J)`. Measured with gain up to 3 and clamp up to 4, a
@@ -145,12 +146,20 @@ pub fn block_config(kind: BlockKind, smooth_only: bool) -> impl Strategy<Value =
         any::<bool>(),
         stack_choice(),
         any::<bool>(),
-        0.5f64..=1.25,
-        0.0f64..=0.3,
+        (0.5f64..=1.25, 0.0f64..=0.3, 0.5f64..=0.97),
         any::<u64>(),
     )
         .prop_map(
-            move |(hidden, activation, clamp, swap, stack, data_init, gain, jitter, seed)| {
+            move |(
+                hidden,
+                activation,
+                clamp,
+                swap,
+                stack,
+                data_init,
+                (gain, jitter, coeff),
+                seed,
+            )| {
                 BlockConfig {
                     kind,
                     hidden,
@@ -159,6 +168,8 @@ pub fn block_config(kind: BlockKind, smooth_only: bool) -> impl Strategy<Value =
                     swap,
                     stack,
                     data_init,
+                    coeff,
+                    inverse_tol: None,
                     gain,
                     jitter,
                     seed,
