@@ -9,6 +9,9 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use std::io::Write;
 
+/// Samples of one observation (its index; none for a flow), `n × d` in data units.
+type Block = (Option<usize>, DMatrix<f64>);
+
 /// Runs `inn sample`.
 pub fn run(args: &SampleArgs) -> Outcome {
     let model = Model::load(&args.model)?;
@@ -16,7 +19,7 @@ pub fn run(args: &SampleArgs) -> Outcome {
     let n = args.n as usize;
     let mut rng = StdRng::seed_from_u64(args.seed);
     let has_obs = !args.y.is_empty() || args.y_file.is_some();
-    let (header, rows): (Vec<String>, Vec<(Option<usize>, DMatrix<f64>)>) = match &model.net {
+    let (header, rows): (Vec<String>, Vec<Block>) = match &model.net {
         Net::Flow(flow) => {
             if has_obs {
                 return Err(Failure::Usage(format!(
@@ -79,11 +82,7 @@ pub fn run(args: &SampleArgs) -> Outcome {
 
 /// Writes the header and, per block, one line per sample (the observation index first when
 /// there is one).
-fn write_csv(
-    out: impl Write,
-    header: &[String],
-    blocks: &[(Option<usize>, DMatrix<f64>)],
-) -> csv::Result<()> {
+fn write_csv(out: impl Write, header: &[String], blocks: &[Block]) -> csv::Result<()> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record(header)?;
     let mut record = Vec::with_capacity(header.len());

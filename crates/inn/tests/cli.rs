@@ -1,0 +1,677 @@
+//! End-to-end tests of the `inn` command-line tool: fit → sample → eval on a simulator with a
+//! known posterior, and one test per user error (message and exit code).
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use rand_distr::StandardNormal;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A fresh scratch folder for one test.
+fn scratch(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir()
+        .join(format!("inn-cli-tests-{}", std::process::id()))
+        .join(test);
+    std::fs::create_dir_all(&dir).expect("cannot create the scratch folder");
+    dir
+}
+
+/// Runs `inn` with `args`.
+fn inn(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_inn"))
+        .args(args)
+        .output()
+        .expect("cannot run the inn binary")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts the exit code and that stderr contains every word of `words`.
+fn assert_fails(o: &Output, code: i32, words: &[&str]) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(code), "stderr: {err}");
+    for w in words {
+        assert!(err.contains(w), "stderr lacks {w:?}: {err}");
+    }
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().expect("temp paths are UTF-8")
+}
+
+/// The simulator `y = x1² + x2² + ε`, `x ~ N(0, I)`, `ε ~ N(0, 0.05²)`: the posterior of x for
+/// an observed y lies on the circle of radius √y, with a uniform angle.
+fn write_circle_runs(path: &Path, n: usize, seed: u64) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut text = String::from("x1,x2,y\n");
+    for _ in 0..n {
+        let a: f64 = rng.sample(StandardNormal);
+        let b: f64 = rng.sample(StandardNormal);
+        let e: f64 = rng.sample(StandardNormal);
+        text.push_str(&format!("{a},{b},{}\n", a * a + b * b + 0.05 * e));
+    }
+    std::fs::write(path, text).expect("cannot write the runs");
+}
+
+/// Held-out rows that share observations: for each y₀, 100 points x = √(y₀ − ε)·(cos θ, sin θ)
+/// (draws from the posterior up to the nearly flat prior across the thin ring).
+fn write_circle_test(path: &Path, seed: u64) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut text = String::from("x1,x2,y\n");
+    for y0 in [0.5, 1.0, 2.0] {
+        for _ in 0..100 {
+            let t = rng.random_range(0.0..std::f64::consts::TAU);
+            let e: f64 = rng.sample(StandardNormal);
+            let r = (y0 - 0.05 * e).max(1e-6).sqrt();
+            text.push_str(&format!("{},{},{y0}\n", r * t.cos(), r * t.sin()));
+        }
+    }
+    std::fs::write(path, text).expect("cannot write the test rows");
+}
+
+/// Parses `obs,x1,x2` sample CSV text into `(obs, x1, x2)` rows.
+fn parse_samples(text: &str) -> Vec<(usize, f64, f64)> {
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("obs,x1,x2"));
+    lines
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            assert_eq!(f.len(), 3, "{l}");
+            (
+                f[0].parse().unwrap(),
+                f[1].parse().unwrap(),
+                f[2].parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// The samples of one observation lie near the circle of radius √y and cover its angles.
+fn assert_on_circle(samples: &[(usize, f64, f64)], obs: usize, y: f64) {
+    let pts: Vec<(f64, f64)> = samples
+        .iter()
+        .filter(|s| s.0 == obs)
+        .map(|s| (s.1, s.2))
+        .collect();
+    assert!(
+        pts.len() >= 500,
+        "{} samples for observation {obs}",
+        pts.len()
+    );
+    let r = y.sqrt();
+    let mut dev: Vec<f64> = pts.iter().map(|(a, b)| (a.hypot(*b) - r).abs()).collect();
+    dev.sort_by(f64::total_cmp);
+    let median = dev[dev.len() / 2];
+    assert!(
+        median < 0.15 * r,
+        "y = {y}: median |‖x‖ − √y| = {median}, limit {}",
+        0.15 * r
+    );
+    eprintln!(
+        "y = {y}: median deviation {:.4} = {:.3}·√y",
+        median,
+        median / r
+    );
+    let mut octants = [0usize; 8];
+    for (a, b) in &pts {
+        let k = ((b.atan2(*a) + std::f64::consts::PI) / std::f64::consts::FRAC_PI_4) as usize;
+        octants[k.min(7)] += 1;
+    }
+    // An octant counts as populated with at least a quarter of its uniform share.
+    let populated = octants.iter().filter(|&&c| c * 32 >= pts.len()).count();
+    eprintln!("y = {y}: octant counts {octants:?}");
+    assert!(populated >= 6, "y = {y}: octant counts {octants:?}");
+}
+
+/// Pulls the number after `label` from a line of `inn eval` output.
+fn number_after(text: &str, label: &str) -> f64 {
+    let start = text
+        .find(label)
+        .unwrap_or_else(|| panic!("no {label:?} in {text}"))
+        + label.len();
+    text[start..]
+        .trim_start()
+        .split(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == 'e'))
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no number after {label:?} in {text}"))
+}
+
+#[test]
+fn fit_sample_eval_recover_the_circle_posterior() {
+    let dir = scratch("circle");
+    let (runs, test, model, post) = (
+        dir.join("runs.csv"),
+        dir.join("test.csv"),
+        dir.join("model.inn"),
+        dir.join("post.csv"),
+    );
+    write_circle_runs(&runs, 4000, 1);
+    write_circle_test(&test, 2);
+
+    let fit = inn(&[
+        "fit",
+        "--data",
+        p(&runs),
+        "--x",
+        "x1,x2",
+        "--y",
+        "y",
+        "--steps",
+        "500",
+        "--blocks",
+        "4",
+        "--hidden",
+        "64,64",
+        "--seed",
+        "3",
+        "--out",
+        p(&model),
+    ]);
+    assert_eq!(fit.status.code(), Some(0), "{}", stderr(&fit));
+    let out = stdout(&fit);
+    assert!(
+        out.contains("final NLL") && out.contains("validation"),
+        "{out}"
+    );
+
+    let sample = inn(&[
+        "sample",
+        "--model",
+        p(&model),
+        "--y",
+        "1.0",
+        "--y",
+        "2.0",
+        "-n",
+        "1000",
+        "--seed",
+        "4",
+        "--out",
+        p(&post),
+    ]);
+    assert_eq!(sample.status.code(), Some(0), "{}", stderr(&sample));
+    let samples = parse_samples(&std::fs::read_to_string(&post).unwrap());
+    assert_eq!(samples.len(), 2000);
+    assert_on_circle(&samples, 0, 1.0);
+    assert_on_circle(&samples, 1, 2.0);
+
+    // Without --out the same samples go to stdout.
+    let to_stdout = inn(&[
+        "sample",
+        "--model",
+        p(&model),
+        "--y",
+        "1.0",
+        "--y",
+        "2.0",
+        "-n",
+        "1000",
+        "--seed",
+        "4",
+    ]);
+    assert_eq!(stdout(&to_stdout), std::fs::read_to_string(&post).unwrap());
+
+    let eval = inn(&["eval", "--model", p(&model), "--data", p(&test)]);
+    assert_eq!(eval.status.code(), Some(0), "{}", stderr(&eval));
+    let report = stdout(&eval);
+    assert!(report.contains("mean log p(x | y)"), "{report}");
+    let calibration = number_after(&report, "0 is ideal):");
+    assert!(calibration < 0.1, "{report}");
+    let mmd = number_after(&report, "standardised x):");
+    let baseline = number_after(&report, "instead of the posterior:");
+    assert!(mmd < 0.6 * baseline, "{report}");
+
+    let info = inn(&["info", "--model", p(&model)]);
+    let text = stdout(&info);
+    for word in [
+        "cinn",
+        "version 1",
+        "x1, x2",
+        "y columns (1):  y",
+        "500 steps",
+    ] {
+        assert!(text.contains(word), "info lacks {word:?}: {text}");
+    }
+}
+
+#[test]
+fn flow_and_inn_methods_round_trip_through_their_model_files() {
+    let dir = scratch("methods");
+    let runs = dir.join("runs.csv");
+    write_circle_runs(&runs, 1000, 5);
+
+    let flow = dir.join("flow.inn");
+    let fit = inn(&[
+        "fit",
+        "--data",
+        p(&runs),
+        "--x",
+        "0..2",
+        "--y",
+        "2",
+        "--method",
+        "flow",
+        "--steps",
+        "50",
+        "--blocks",
+        "2",
+        "--hidden",
+        "16",
+        "--out",
+        p(&flow),
+    ]);
+    assert_eq!(fit.status.code(), Some(0), "{}", stderr(&fit));
+    let drawn = inn(&["sample", "--model", p(&flow), "-n", "7"]);
+    assert_eq!(drawn.status.code(), Some(0), "{}", stderr(&drawn));
+    let text = stdout(&drawn);
+    assert_eq!(text.lines().next(), Some("x1,x2,y"));
+    assert_eq!(text.lines().count(), 8);
+    let eval = inn(&["eval", "--model", p(&flow), "--data", p(&runs)]);
+    assert!(
+        stdout(&eval).contains("mean log-density"),
+        "{}",
+        stderr(&eval)
+    );
+    assert_fails(
+        &inn(&["sample", "--model", p(&flow), "--y", "1", "-n", "3"]),
+        2,
+        &["flow", "takes no --y"],
+    );
+
+    let bidirectional = dir.join("inn.inn");
+    let fit = inn(&[
+        "fit",
+        "--data",
+        p(&runs),
+        "--x",
+        "x1,x2",
+        "--y",
+        "y",
+        "--method",
+        "inn",
+        "--steps",
+        "20",
+        "--blocks",
+        "2",
+        "--hidden",
+        "16",
+        "--batch",
+        "64",
+        "--out",
+        p(&bidirectional),
+    ]);
+    assert_eq!(fit.status.code(), Some(0), "{}", stderr(&fit));
+    assert!(stdout(&fit).contains("forward y RMSE"));
+    let drawn = inn(&[
+        "sample",
+        "--model",
+        p(&bidirectional),
+        "--y",
+        "1",
+        "-n",
+        "5",
+    ]);
+    assert_eq!(drawn.status.code(), Some(0), "{}", stderr(&drawn));
+    assert_eq!(stdout(&drawn).lines().count(), 6);
+    let eval = inn(&[
+        "eval",
+        "--model",
+        p(&bidirectional),
+        "--data",
+        p(&runs),
+        "--samples",
+        "50",
+    ]);
+    assert!(
+        stdout(&eval).contains("forward prediction RMSE"),
+        "{}",
+        stderr(&eval)
+    );
+    let info = stdout(&inn(&["info", "--model", p(&bidirectional)]));
+    assert!(
+        info.contains("kind:           inn") && info.contains("\"z_dim\":2"),
+        "{info}"
+    );
+}
+
+/// A tiny cINN on the circle data, for the tests that need a model file.
+fn tiny_model(dir: &Path) -> PathBuf {
+    let runs = dir.join("runs.csv");
+    write_circle_runs(&runs, 200, 7);
+    let model = dir.join("tiny.inn");
+    let fit = inn(&[
+        "fit",
+        "--data",
+        p(&runs),
+        "--x",
+        "x1,x2",
+        "--y",
+        "y",
+        "--steps",
+        "5",
+        "--blocks",
+        "2",
+        "--hidden",
+        "8",
+        "--out",
+        p(&model),
+    ]);
+    assert_eq!(fit.status.code(), Some(0), "{}", stderr(&fit));
+    model
+}
+
+#[test]
+fn a_missing_data_file_is_named() {
+    let dir = scratch("missing");
+    let gone = dir.join("nope.csv");
+    assert_fails(
+        &inn(&[
+            "fit",
+            "--data",
+            p(&gone),
+            "--x",
+            "0",
+            "--y",
+            "1",
+            "--out",
+            "m.inn",
+        ]),
+        1,
+        &["nope.csv"],
+    );
+}
+
+#[test]
+fn a_ragged_row_is_named_by_file_and_line() {
+    let dir = scratch("ragged");
+    let data = dir.join("ragged.csv");
+    std::fs::write(&data, "a,b,c\n1,2,3\n4,5\n").unwrap();
+    let model = dir.join("m.inn");
+    assert_fails(
+        &inn(&[
+            "fit",
+            "--data",
+            p(&data),
+            "--x",
+            "a,b",
+            "--y",
+            "c",
+            "--out",
+            p(&model),
+        ]),
+        1,
+        &["ragged.csv", "line 3", "2 fields, expected 3"],
+    );
+}
+
+#[test]
+fn a_non_numeric_cell_is_named_by_file_line_and_column() {
+    let dir = scratch("non-numeric");
+    let data = dir.join("words.csv");
+    std::fs::write(&data, "a,b,c\n1,2,3\n4,five,6\n").unwrap();
+    let model = dir.join("m.inn");
+    assert_fails(
+        &inn(&[
+            "fit",
+            "--data",
+            p(&data),
+            "--x",
+            "a,b",
+            "--y",
+            "c",
+            "--out",
+            p(&model),
+        ]),
+        1,
+        &[
+            "words.csv",
+            "line 3",
+            "column 1",
+            "`b`",
+            "`five` is not a number",
+        ],
+    );
+}
+
+#[test]
+fn nan_and_inf_cells_are_named_by_file_line_and_column() {
+    let dir = scratch("non-finite");
+    for (name, cell) in [("nan.csv", "NaN"), ("inf.csv", "inf")] {
+        let data = dir.join(name);
+        std::fs::write(&data, format!("a,b,c\n1,2,3\n4,5,6\n7,8,{cell}\n")).unwrap();
+        let model = dir.join("m.inn");
+        let cell_words = format!("`{cell}` is not finite");
+        assert_fails(
+            &inn(&[
+                "fit",
+                "--data",
+                p(&data),
+                "--x",
+                "a,b",
+                "--y",
+                "c",
+                "--out",
+                p(&model),
+            ]),
+            1,
+            &[name, "line 4", "column 2", "`c`", &cell_words],
+        );
+    }
+}
+
+#[test]
+fn an_unknown_column_is_named_with_the_file_and_the_known_columns() {
+    let dir = scratch("unknown-column");
+    let data = dir.join("runs.csv");
+    write_circle_runs(&data, 20, 8);
+    let model = dir.join("m.inn");
+    assert_fails(
+        &inn(&[
+            "fit",
+            "--data",
+            p(&data),
+            "--x",
+            "x1,x3",
+            "--y",
+            "y",
+            "--out",
+            p(&model),
+        ]),
+        1,
+        &["runs.csv", "--x", "unknown column `x3`", "x1, x2, y"],
+    );
+    assert_fails(
+        &inn(&[
+            "fit",
+            "--data",
+            p(&data),
+            "--x",
+            "0..5",
+            "--y",
+            "y",
+            "--out",
+            p(&model),
+        ]),
+        1,
+        &["runs.csv", "out of range", "3 columns"],
+    );
+    // The held-out table of `inn eval` must have the model's columns.
+    let model = tiny_model(&dir);
+    let other = dir.join("other.csv");
+    std::fs::write(&other, "x1,z,y\n1,2,3\n").unwrap();
+    assert_fails(
+        &inn(&["eval", "--model", p(&model), "--data", p(&other)]),
+        1,
+        &["other.csv", "unknown column `x2`"],
+    );
+}
+
+#[test]
+fn a_wrong_observation_width_is_reported() {
+    let dir = scratch("obs-width");
+    let model = tiny_model(&dir);
+    assert_fails(
+        &inn(&["sample", "--model", p(&model), "--y", "0.3,1.2", "-n", "5"]),
+        2,
+        &["wrong observation width", "2 values", "has 1 (y)"],
+    );
+    assert_fails(
+        &inn(&["sample", "--model", p(&model), "--y", "abc", "-n", "5"]),
+        2,
+        &["column 0", "`y`", "`abc` is not a number"],
+    );
+    let obs = dir.join("obs.csv");
+    std::fs::write(&obs, "u,v\n1,2\n").unwrap();
+    assert_fails(
+        &inn(&[
+            "sample",
+            "--model",
+            p(&model),
+            "--y-file",
+            p(&obs),
+            "-n",
+            "5",
+        ]),
+        1,
+        &["obs.csv", "wrong observation width", "line 1 has 2 columns"],
+    );
+    // A file naming the y column is read by name, whatever else it holds.
+    std::fs::write(&obs, "u,y\n1,2\n3,0.5\n").unwrap();
+    let ok = inn(&[
+        "sample",
+        "--model",
+        p(&model),
+        "--y-file",
+        p(&obs),
+        "-n",
+        "5",
+    ]);
+    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
+    assert_eq!(stdout(&ok).lines().count(), 11);
+}
+
+#[test]
+fn a_model_of_another_format_version_is_refused() {
+    let dir = scratch("version");
+    let model = tiny_model(&dir);
+    let text = std::fs::read_to_string(&model).unwrap();
+    assert!(text.contains("\"version\":1,"), "envelope layout changed");
+    std::fs::write(
+        &model,
+        text.replacen("\"version\":1,", "\"version\":99,", 1),
+    )
+    .unwrap();
+    for cmd in ["info", "sample"] {
+        let mut args = vec![cmd, "--model", p(&model)];
+        if cmd == "sample" {
+            args.extend(["--y", "1", "-n", "3"]);
+        }
+        assert_fails(
+            &inn(&args),
+            1,
+            &["tiny.inn", "format version 99", "reads version 1"],
+        );
+    }
+}
+
+#[test]
+fn a_corrupt_model_file_is_refused() {
+    let dir = scratch("corrupt");
+    let model = tiny_model(&dir);
+    let text = std::fs::read_to_string(&model).unwrap();
+    std::fs::write(&model, &text[..text.len() / 2]).unwrap();
+    assert_fails(
+        &inn(&["info", "--model", p(&model)]),
+        1,
+        &["tiny.inn", "truncated or corrupt"],
+    );
+    // An edited payload fails the checksum.
+    let edited = text.replacen("x1", "q1", 1);
+    assert_ne!(edited, text);
+    std::fs::write(&model, edited).unwrap();
+    assert_fails(
+        &inn(&[
+            "eval",
+            "--model",
+            p(&model),
+            "--data",
+            p(&dir.join("runs.csv")),
+        ]),
+        1,
+        &["tiny.inn", "checksum mismatch"],
+    );
+    let missing = dir.join("gone.inn");
+    assert_fails(&inn(&["info", "--model", p(&missing)]), 1, &["gone.inn"]);
+}
+
+#[test]
+fn usage_errors_exit_with_code_2() {
+    let dir = scratch("usage");
+    let data = dir.join("runs.csv");
+    write_circle_runs(&data, 20, 9);
+    let model = dir.join("m.inn");
+    assert_fails(
+        &inn(&[
+            "fit",
+            "--data",
+            p(&data),
+            "--x",
+            "x1,x2",
+            "--out",
+            p(&model),
+        ]),
+        2,
+        &["--y"],
+    );
+    assert_fails(
+        &inn(&[
+            "fit",
+            "--data",
+            p(&data),
+            "--x",
+            "x1",
+            "--y",
+            "y",
+            "--val-frac",
+            "1.5",
+            "--out",
+            p(&model),
+        ]),
+        2,
+        &["--val-frac", "1.5"],
+    );
+    assert_fails(&inn(&["sample", "--model", p(&model)]), 2, &["-n"]);
+    assert_fails(&inn(&["frobnicate"]), 2, &["frobnicate"]);
+    let model = tiny_model(&dir);
+    assert_fails(
+        &inn(&["sample", "--model", p(&model), "-n", "3"]),
+        2,
+        &["--y VALUES"],
+    );
+}
+
+#[test]
+fn every_subcommand_has_help_with_an_example() {
+    for cmd in [
+        vec!["--help"],
+        vec!["fit", "--help"],
+        vec!["sample", "--help"],
+        vec!["eval", "--help"],
+        vec!["info", "--help"],
+    ] {
+        let o = inn(&cmd);
+        assert_eq!(o.status.code(), Some(0), "{cmd:?}");
+        let text = stdout(&o);
+        assert!(
+            text.contains("Example") && text.contains("inn "),
+            "{cmd:?}: {text}"
+        );
+    }
+}
