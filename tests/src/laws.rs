@@ -623,3 +623,41 @@ pub fn along_chain(
 fn within(err: f64, limit: f64) -> bool {
     err <= limit
 }
+
+/// Law 1 for an i-ResNet block: `‖x_i − f⁻¹(f(x_i))‖∞ ≤ error_bound + k·ε·(1 + ‖x_i‖∞)/(1 − L)`
+/// with the a-posteriori Banach bound and the contraction constant `L` from the block's own
+/// inversion report, and `k` = [`prec::IRESNET_ROUNDING_ULPS`] for the forward pass's rounding.
+///
+/// Returns the largest ratio of error to bound (≤ 1 when the law holds).
+pub fn iresnet_round_trip(
+    block: &bijectors::IResNet,
+    params: &Params<f64>,
+    x: &DMatrix<f64>,
+) -> LawResult {
+    let bound = |_: usize, norm: f64| {
+        let (err, lip) = block
+            .last_inversion()
+            .map_or((f64::NAN, f64::NAN), |r| (r.error_bound, r.lipschitz));
+        err + prec::IRESNET_ROUNDING_ULPS * f64::EPSILON * (1.0 + norm) / (1.0 - lip)
+    };
+    round_trip_within(block, params, x, None, bound)
+}
+
+/// Law 1 with each block's own error model: the Banach bound for i-ResNet blocks
+/// ([`iresnet_round_trip`], the block decoded from its spec), [`round_trip`]'s fixed tolerance
+/// for every other block. Returns the error normalised by the tolerance that applied, so
+/// values ≤ 1 pass.
+pub fn round_trip_reported(
+    block: &dyn Bijector<f64>,
+    params: &Params<f64>,
+    x: &DMatrix<f64>,
+    cond: Option<&DMatrix<f64>>,
+) -> LawResult {
+    let spec = block.spec().map_err(|e| format!("spec: {e}"))?;
+    if spec.kind == bijectors::IResNet::KIND {
+        let iresnet: bijectors::IResNet = spec.decode().map_err(|e| format!("decode: {e}"))?;
+        iresnet_round_trip(&iresnet, params, x)
+    } else {
+        Ok(round_trip(block, params, x, cond)? / prec::ROUND_TRIP)
+    }
+}

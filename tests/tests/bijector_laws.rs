@@ -11,6 +11,7 @@
 //! Chains of up to 8 mixed blocks get the same three plus additivity. `worst_errors_per_block`
 //! prints the largest errors seen (run with `--nocapture`).
 
+use autodiff::Params;
 use autodiff::nalgebra::DMatrix;
 use bijectors::{Bijector, block_from_spec};
 use inn_tests::blocks::{BlockKind, build, build_chain};
@@ -20,6 +21,10 @@ use inn_tests::strategies::{BlockCase, block_case, chain_case};
 use inn_tests::tally::Tally;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
+
+/// Tally name of the per-block round trip of composites, normalised by each block's own
+/// tolerance (≤ 1 passes; i-ResNet blocks use their Banach bound).
+const PER_BLOCK_ROUND_TRIP: &str = "round trip / tol";
 
 /// Largest chain the suites build.
 const MAX_CHAIN: usize = 8;
@@ -33,6 +38,13 @@ struct Subject {
 }
 
 fn subject(case: &BlockCase, chain: bool) -> Result<Subject, TestCaseError> {
+    let mut case = case.clone();
+    if chain {
+        for c in &mut case.configs {
+            c.inverse_tol = c.inverse_tol.or(Some(prec::IRESNET_CHAIN_INVERSE_TOL));
+        }
+    }
+    let case = &case;
     let fail = |e: bijectors::Error| TestCaseError::fail(format!("building {case:?}: {e}"));
     if chain {
         let built = build_chain(&case.configs, case.dim, case.cond_dim).map_err(fail)?;
@@ -103,13 +115,13 @@ fn exact_laws(
     let s = subject(case, chain)?;
     let name = tally_name(case, chain);
     let (b, p, x, c) = (s.block.as_ref(), &s.params, &case.x, case.cond.as_ref());
-    if chain {
+    if is_composite(case, chain) {
         let parts = laws::flatten(b).map_err(TestCaseError::fail)?;
         law(
             &mut tally,
             &name,
-            "round trip",
-            laws::along_chain(&parts, p, x, c, laws::round_trip),
+            PER_BLOCK_ROUND_TRIP,
+            laws::along_chain(&parts, p, x, c, laws::round_trip_reported),
         )?;
         let refs: Vec<&dyn Bijector<f64>> = parts.iter().map(|b| b.as_ref()).collect();
         law(
@@ -133,7 +145,7 @@ fn exact_laws(
             laws::round_trip(b, p, x, c),
         )?;
     }
-    if chain {
+    if is_composite(case, chain) {
         let parts = laws::flatten(b).map_err(TestCaseError::fail)?;
         let per_part = laws::along_chain(&parts, p, x, c, laws::inverse_log_det);
         law(&mut tally, &name, "inverse log-det", per_part)?;
@@ -172,7 +184,7 @@ fn jacobian_law(
     let s = subject(case, chain)?;
     let name = tally_name(case, chain);
     let (b, p, x, c) = (s.block.as_ref(), &s.params, &case.x, case.cond.as_ref());
-    if chain {
+    if is_composite(case, chain) {
         let parts = laws::flatten(b).map_err(TestCaseError::fail)?;
         law(
             &mut tally,
@@ -212,21 +224,55 @@ fn gradient_laws(
     let s = subject(case, chain)?;
     let name = tally_name(case, chain);
     let (b, p, x, c) = (s.block.as_ref(), &s.params, &case.x, case.cond.as_ref());
+    let composite = is_composite(case, chain);
+    let parts = if composite {
+        laws::flatten(b).map_err(TestCaseError::fail)?
+    } else {
+        Vec::new()
+    };
     for dir in [Direction::Forward, Direction::Inverse] {
-        law(
-            &mut tally,
-            &name,
-            "input gradient",
-            laws::input_gradient(b, p, x, c, dir),
-        )?;
-        law(
-            &mut tally,
-            &name,
-            "param gradient",
-            laws::param_gradient(b, p, x, c, dir, PARAM_PROBES),
-        )?;
+        let input =
+            |b: &dyn Bijector<f64>, p: &Params<f64>, x: &DMatrix<f64>, c: Option<&DMatrix<f64>>| {
+                laws::input_gradient(b, p, x, c, dir)
+            };
+        let param =
+            |b: &dyn Bijector<f64>, p: &Params<f64>, x: &DMatrix<f64>, c: Option<&DMatrix<f64>>| {
+                laws::param_gradient(b, p, x, c, dir, PARAM_PROBES)
+            };
+        if composite {
+            law(
+                &mut tally,
+                &name,
+                "input gradient",
+                laws::along_chain(&parts, p, x, c, input),
+            )?;
+            law(
+                &mut tally,
+                &name,
+                "param gradient",
+                laws::along_chain(&parts, p, x, c, param),
+            )?;
+            if let Some(t) = tally.as_deref_mut() {
+                t.record(
+                    &name,
+                    "input gradient (whole)*",
+                    input(b, p, x, c).unwrap_or(f64::INFINITY),
+                );
+            }
+        } else {
+            law(&mut tally, &name, "input gradient", input(b, p, x, c))?;
+            law(&mut tally, &name, "param gradient", param(b, p, x, c))?;
+        }
     }
     Ok(())
+}
+
+/// Chains and coupling stacks (a stack is a chain) are checked block by block along their
+/// path: a composition's finite-difference errors grow with its condition number (measured:
+/// a correct two-coupling stack at inputs of 1e3 had cond(J) = 1.4e6 and its whole-stack
+/// numerical log-det was 1.6e-5 off while every block along the path agreed to 9e-9).
+fn is_composite(case: &BlockCase, chain: bool) -> bool {
+    chain || case.configs[0].kind == BlockKind::Stack
 }
 
 fn tally_name(case: &BlockCase, chain: bool) -> String {
@@ -376,16 +422,21 @@ fn worst_errors_per_block() {
         jacobian_law,
     );
     println!(
-        "worst normalised errors (batches 1e-3..1e3; see inn_tests::prec for each law's metric):"
+        "worst normalised errors (batches 1e-3..1e3, gradients 1e-2..1; see inn_tests::prec for each law's metric; * = measured, not asserted):"
     );
     println!("{}", tally.table());
     for kind in BlockKind::ALL {
         let name = format!("{kind:?}");
-        assert!(
+        let round_trip = if kind == BlockKind::Stack {
+            tally
+                .worst(&name, PER_BLOCK_ROUND_TRIP)
+                .is_some_and(|e| e <= 1.0)
+        } else {
             tally
                 .worst(&name, "round trip")
                 .is_some_and(|e| e <= prec::ROUND_TRIP)
-        );
+        };
+        assert!(round_trip, "{name}");
         assert!(
             tally
                 .worst(&name, "log-det vs Jacobian")
