@@ -74,6 +74,10 @@ pub type Result<T> = std::result::Result<T, Error>;
 /// Returns an error naming `what` and the first row (lowest row index, then lowest column)
 /// that holds a non-finite entry, or `Ok(())` when every entry is finite.
 pub fn check_finite<T: crate::Float>(what: &str, m: &nalgebra::DMatrix<T>) -> Result<()> {
+    // The common case, all finite, in one vectorisable pass.
+    if m.as_slice().iter().all(|v| v.is_finite()) {
+        return Ok(());
+    }
     let mut first: Option<(usize, usize)> = None;
     for (j, col) in m.column_iter().enumerate() {
         if let Some(i) = col.iter().position(|v| !v.is_finite())

@@ -12,16 +12,12 @@ fn transposed<T: Float>(m: &DMatrix<T>) -> DMatrixView<'_, T, Dyn, Dyn> {
 
 /// `a · b` for `a: n × k`, `b: k × m`. The caller has checked the shapes.
 pub(crate) fn mm<T: Float>(a: &DMatrix<T>, b: &DMatrix<T>) -> DMatrix<T> {
-    let mut c = DMatrix::zeros(a.nrows(), b.ncols());
-    if a.ncols() > 0 && !c.is_empty() {
-        c.gemm(T::one(), a, b, T::zero());
-    }
-    c
+    a * b
 }
 
 /// nalgebra hands a product to `matrixmultiply` (which reads any strides) only when every
 /// dimension exceeds this; its fallback loop for smaller products mishandles row strides
-/// other than 1, so small transposed products use an explicit (cheap) transpose instead.
+/// other than 1, so small transposed products never see a strided view.
 const STRIDED_MIN_DIM: usize = 6;
 
 fn strided_ok(m: usize, k: usize, n: usize) -> bool {
@@ -30,22 +26,22 @@ fn strided_ok(m: usize, k: usize, n: usize) -> bool {
 
 /// `aᵀ · b` for `a: k × n`, `b: k × m`. The caller has checked the shapes.
 pub(crate) fn mm_tn<T: Float>(a: &DMatrix<T>, b: &DMatrix<T>) -> DMatrix<T> {
-    if !strided_ok(a.ncols(), a.nrows(), b.ncols()) {
-        return mm(&a.transpose(), b);
+    if strided_ok(a.ncols(), a.nrows(), b.ncols()) {
+        transposed(a) * b
+    } else {
+        // Small outputs (e.g. the gradient of a 1-wide input layer): nalgebra's dot-product
+        // form reads both operands along contiguous columns.
+        a.tr_mul(b)
     }
-    let mut c = DMatrix::zeros(a.ncols(), b.ncols());
-    c.gemm(T::one(), &transposed(a), b, T::zero());
-    c
 }
 
 /// `a · bᵀ` for `a: n × k`, `b: m × k`. The caller has checked the shapes.
 pub(crate) fn mm_nt<T: Float>(a: &DMatrix<T>, b: &DMatrix<T>) -> DMatrix<T> {
-    if !strided_ok(a.nrows(), a.ncols(), b.nrows()) {
-        return mm(a, &b.transpose());
+    if strided_ok(a.nrows(), a.ncols(), b.nrows()) {
+        a * transposed(b)
+    } else {
+        a * b.transpose()
     }
-    let mut c = DMatrix::zeros(a.nrows(), b.nrows());
-    c.gemm(T::one(), a, &transposed(b), T::zero());
-    c
 }
 
 #[cfg(test)]

@@ -19,41 +19,85 @@ pub(crate) enum Bcast {
 }
 
 impl Bcast {
-    /// Reads the broadcast right operand at `(i, j)`.
-    #[inline]
-    pub(crate) fn at<T: Float>(self, b: &DMatrix<T>, i: usize, j: usize) -> T {
-        match self {
-            Bcast::Same => b[(i, j)],
-            Bcast::Row => b[(0, j)],
-            Bcast::Col => b[(i, 0)],
-            Bcast::Scalar => b[(0, 0)],
-        }
-    }
-
     /// Sums a full-shape gradient down to the right operand's shape.
     pub(crate) fn reduce<T: Float>(self, g: DMatrix<T>) -> DMatrix<T> {
         match self {
             Bcast::Same => g,
-            Bcast::Row => sum_over_rows(&g),
-            Bcast::Col => sum_over_cols(&g),
-            Bcast::Scalar => DMatrix::from_element(1, 1, g.sum()),
+            _ => sum_for(self, &g),
         }
+    }
+
+    /// `f(a_ij, b̃_ij)` over the full shape of `a`, with `b̃` the broadcast right operand,
+    /// written over contiguous column slices so the loops vectorise.
+    #[inline(always)]
+    pub(crate) fn map<T: Float>(
+        self,
+        a: &DMatrix<T>,
+        b: &DMatrix<T>,
+        f: impl Fn(T, T) -> T,
+    ) -> DMatrix<T> {
+        let (n, d) = a.shape();
+        let (av, bv) = (a.as_slice(), b.as_slice());
+        let mut out: Vec<T> = Vec::with_capacity(n * d);
+        match self {
+            Bcast::Same => out.extend(av.iter().zip(bv).map(|(&x, &y)| f(x, y))),
+            Bcast::Scalar => {
+                let y = bv[0];
+                out.extend(av.iter().map(|&x| f(x, y)));
+            }
+            Bcast::Row => {
+                for (col, &y) in av.chunks_exact(n.max(1)).zip(bv) {
+                    out.extend(col.iter().map(|&x| f(x, y)));
+                }
+            }
+            Bcast::Col => {
+                for col in av.chunks_exact(n.max(1)) {
+                    out.extend(col.iter().zip(bv).map(|(&x, &y)| f(x, y)));
+                }
+            }
+        }
+        DMatrix::from_vec(n, d, out)
     }
 }
 
 /// Σ over rows (samples): `n × d → 1 × d`.
 pub(crate) fn sum_over_rows<T: Float>(g: &DMatrix<T>) -> DMatrix<T> {
-    DMatrix::from_fn(1, g.ncols(), |_, j| g.column(j).sum())
+    let n = g.nrows();
+    if n == 0 {
+        return DMatrix::zeros(1, g.ncols());
+    }
+    let sums: Vec<T> = g
+        .as_slice()
+        .chunks_exact(n)
+        .map(|col| col.iter().fold(T::zero(), |s, &v| s + v))
+        .collect();
+    DMatrix::from_vec(1, g.ncols(), sums)
 }
 
 /// Σ over columns (features): `n × d → n × 1`.
 pub(crate) fn sum_over_cols<T: Float>(g: &DMatrix<T>) -> DMatrix<T> {
-    let mut out = DMatrix::zeros(g.nrows(), 1);
-    for col in g.column_iter() {
-        let mut o = out.column_mut(0);
-        o += col;
+    let n = g.nrows();
+    let mut out = vec![T::zero(); n];
+    if n > 0 {
+        for col in g.as_slice().chunks_exact(n) {
+            for (o, &v) in out.iter_mut().zip(col) {
+                *o += v;
+            }
+        }
     }
-    out
+    DMatrix::from_vec(n, 1, out)
+}
+
+/// The gradient of a broadcast right operand: `g` summed down to its shape (`Same` copies).
+fn sum_for<T: Float>(bc: Bcast, g: &DMatrix<T>) -> DMatrix<T> {
+    match bc {
+        Bcast::Same => g.clone(),
+        Bcast::Row => sum_over_rows(g),
+        Bcast::Col => sum_over_cols(g),
+        Bcast::Scalar => {
+            DMatrix::from_element(1, 1, g.as_slice().iter().fold(T::zero(), |s, &v| s + v))
+        }
+    }
 }
 
 /// Binary elementwise operations.
@@ -66,16 +110,6 @@ pub(crate) enum BinaryFn {
 }
 
 impl BinaryFn {
-    #[inline]
-    pub(crate) fn apply<T: Float>(self, a: T, b: T) -> T {
-        match self {
-            BinaryFn::Add => a + b,
-            BinaryFn::Sub => a - b,
-            BinaryFn::Mul => a * b,
-            BinaryFn::Div => a / b,
-        }
-    }
-
     pub(crate) fn name(self) -> &'static str {
         match self {
             BinaryFn::Add => "add",
@@ -229,6 +263,54 @@ impl<T: Float> UnaryFn<T> {
     }
 }
 
+/// Runs `f` over a slice into a new vector (one monomorphised loop per map).
+#[inline(always)]
+fn map_slice<T: Float>(x: &[T], f: impl Fn(T) -> T) -> Vec<T> {
+    x.iter().map(|&v| f(v)).collect()
+}
+
+/// `g_i ← g_i · f'(x_i, y_i)` in place (one monomorphised loop per map).
+#[inline(always)]
+fn scale_by_deriv<T: Float>(g: &mut [T], x: &[T], y: &[T], f: impl Fn(T, T) -> T) {
+    for ((gv, &xv), &yv) in g.iter_mut().zip(x).zip(y) {
+        *gv *= f(xv, yv);
+    }
+}
+
+impl<T: Float> UnaryFn<T> {
+    /// The map over a whole slice, with the match on the map hoisted out of the loop.
+    pub(crate) fn map_all(self, x: &[T]) -> Vec<T> {
+        let zero = T::zero();
+        match self {
+            UnaryFn::Relu => map_slice(x, |v| if v > zero { v } else { zero }),
+            UnaryFn::Exp => map_slice(x, |v| v.exp()),
+            UnaryFn::Tanh => map_slice(x, |v| v.tanh()),
+            UnaryFn::Atan => map_slice(x, |v| v.atan()),
+            UnaryFn::Square => map_slice(x, |v| v * v),
+            UnaryFn::Neg => map_slice(x, |v| -v),
+            UnaryFn::AddScalar(s) => map_slice(x, |v| v + s),
+            UnaryFn::MulScalar(s) => map_slice(x, |v| v * s),
+            f => map_slice(x, |v| f.apply(v)),
+        }
+    }
+
+    /// `g ← g ⊙ f'(x)` over whole slices, with the match hoisted out of the loop.
+    pub(crate) fn backprop_all(self, g: &mut [T], x: &[T], y: &[T]) {
+        let (zero, one) = (T::zero(), T::one());
+        match self {
+            UnaryFn::Relu => scale_by_deriv(g, x, y, |xv, _| if xv > zero { one } else { zero }),
+            UnaryFn::Exp => scale_by_deriv(g, x, y, |_, yv| yv),
+            UnaryFn::Tanh => scale_by_deriv(g, x, y, |_, yv| one - yv * yv),
+            UnaryFn::Atan => scale_by_deriv(g, x, y, |xv, _| one / (one + xv * xv)),
+            UnaryFn::Square => scale_by_deriv(g, x, y, |xv, _| xv + xv),
+            UnaryFn::Neg => g.iter_mut().for_each(|v| *v = -*v),
+            UnaryFn::AddScalar(_) => {}
+            UnaryFn::MulScalar(s) => g.iter_mut().for_each(|v| *v *= s),
+            f => scale_by_deriv(g, x, y, |xv, yv| f.deriv(xv, yv)),
+        }
+    }
+}
+
 /// A recorded operation: indices of its inputs on the tape plus what the backward pass needs.
 pub(crate) enum Op<T: Float> {
     Leaf,
@@ -272,78 +354,67 @@ impl<T: Float> Op<T> {
         &self,
         nodes: &[Node<T>],
         out: usize,
-        g: &DMatrix<T>,
+        g: DMatrix<T>,
         acc: &mut dyn FnMut(usize, DMatrix<T>),
     ) {
         let val = |i: usize| &*nodes[i].value;
         let need = |i: usize| nodes[i].needs_grad;
         match self {
             Op::Leaf => {}
-            Op::Binary(a, b, f, bc) => {
-                let (av, bv) = (val(*a), val(*b));
+            &Op::Binary(a, b, f, bc) => {
+                let (av, bv) = (val(a), val(b));
                 match f {
-                    BinaryFn::Add => {
-                        if need(*a) {
-                            acc(*a, g.clone());
+                    BinaryFn::Add | BinaryFn::Sub => {
+                        if need(b) {
+                            let mut gb = sum_for(bc, &g);
+                            if f == BinaryFn::Sub {
+                                gb.as_mut_slice().iter_mut().for_each(|v| *v = -*v);
+                            }
+                            acc(b, gb);
                         }
-                        if need(*b) {
-                            acc(*b, bc.reduce(g.clone()));
-                        }
-                    }
-                    BinaryFn::Sub => {
-                        if need(*a) {
-                            acc(*a, g.clone());
-                        }
-                        if need(*b) {
-                            acc(*b, -bc.reduce(g.clone()));
+                        if need(a) {
+                            acc(a, g);
                         }
                     }
                     BinaryFn::Mul => {
-                        if need(*a) {
-                            acc(
-                                *a,
-                                DMatrix::from_fn(g.nrows(), g.ncols(), |i, j| {
-                                    g[(i, j)] * bc.at(bv, i, j)
-                                }),
-                            );
+                        if need(a) {
+                            acc(a, bc.map(&g, bv, |x, y| x * y));
                         }
-                        if need(*b) {
-                            acc(*b, bc.reduce(g.component_mul(av)));
+                        if need(b) {
+                            let mut gm = g;
+                            for (gv, &x) in gm.as_mut_slice().iter_mut().zip(av.as_slice()) {
+                                *gv *= x;
+                            }
+                            acc(b, bc.reduce(gm));
                         }
                     }
                     BinaryFn::Div => {
-                        if need(*a) {
-                            acc(
-                                *a,
-                                DMatrix::from_fn(g.nrows(), g.ncols(), |i, j| {
-                                    g[(i, j)] / bc.at(bv, i, j)
-                                }),
-                            );
+                        if need(a) {
+                            acc(a, bc.map(&g, bv, |x, y| x / y));
                         }
-                        if need(*b) {
-                            let y = val(out);
-                            let gb = DMatrix::from_fn(g.nrows(), g.ncols(), |i, j| {
-                                -g[(i, j)] * y[(i, j)] / bc.at(bv, i, j)
-                            });
-                            acc(*b, bc.reduce(gb));
+                        if need(b) {
+                            // ∂(a/b)/∂b = −(a/b)/b = −y/b.
+                            let t = bc.map(val(out), bv, |y, bb| -y / bb);
+                            let mut gm = g;
+                            for (gv, &tv) in gm.as_mut_slice().iter_mut().zip(t.as_slice()) {
+                                *gv *= tv;
+                            }
+                            acc(b, bc.reduce(gm));
                         }
                     }
                 }
             }
-            Op::Unary(a, f) => {
-                let (x, y) = (val(*a), val(out));
-                let mut ga = g.clone();
-                for ((gv, &xv), &yv) in ga.iter_mut().zip(x.iter()).zip(y.iter()) {
-                    *gv *= f.deriv(xv, yv);
-                }
-                acc(*a, ga);
+            &Op::Unary(a, f) => {
+                let mut ga = g;
+                f.backprop_all(ga.as_mut_slice(), val(a).as_slice(), val(out).as_slice());
+                acc(a, ga);
             }
             Op::MatMul(a, b) => {
                 if need(*a) {
-                    acc(*a, mm_nt(g, val(*b)));
+                    acc(*a, mm_nt(&g, val(*b)));
                 }
                 if need(*b) {
-                    acc(*b, mm_tn(val(*a), g));
+                    acc(*b, mm_tn(val(*a), &g));
                 }
             }
             Op::SumAll(a) => {
@@ -352,22 +423,28 @@ impl<T: Float> Op<T> {
             }
             Op::SumRows(a) => {
                 let r = val(*a).nrows();
-                acc(*a, DMatrix::from_fn(r, g.ncols(), |_, j| g[(0, j)]));
+                let data: Vec<T> = g
+                    .as_slice()
+                    .iter()
+                    .flat_map(|&v| std::iter::repeat_n(v, r))
+                    .collect();
+                acc(*a, DMatrix::from_vec(r, g.ncols(), data));
             }
             Op::SumCols(a) => {
                 let c = val(*a).ncols();
-                acc(*a, DMatrix::from_fn(g.nrows(), c, |i, _| g[(i, 0)]));
+                let data: Vec<T> = (0..c).flat_map(|_| g.as_slice().iter().copied()).collect();
+                acc(*a, DMatrix::from_vec(g.nrows(), c, data));
             }
             Op::SliceCols(a, start) => {
                 let (r, c) = val(*a).shape();
                 let mut ga = DMatrix::zeros(r, c);
-                ga.columns_mut(*start, g.ncols()).copy_from(g);
+                ga.columns_mut(*start, g.ncols()).copy_from(&g);
                 acc(*a, ga);
             }
             Op::SliceRows(a, start) => {
                 let (r, c) = val(*a).shape();
                 let mut ga = DMatrix::zeros(r, c);
-                ga.rows_mut(*start, g.nrows()).copy_from(g);
+                ga.rows_mut(*start, g.nrows()).copy_from(&g);
                 acc(*a, ga);
             }
             Op::ConcatCols(parts) => {
@@ -404,7 +481,7 @@ impl<T: Float> Op<T> {
                 // D_ij = |a_i - b_j|², clamped at 0 (where clamping bit, the gradient is 0).
                 let (av, bv, d) = (val(*a), val(*b), val(out));
                 let two = lit::<T>(2.0);
-                let mut gm = g.clone();
+                let mut gm = g;
                 for (gv, &dv) in gm.iter_mut().zip(d.iter()) {
                     if dv <= T::zero() {
                         *gv = T::zero();

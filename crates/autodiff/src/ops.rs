@@ -11,7 +11,8 @@ use nalgebra::DMatrix;
 #[allow(clippy::should_implement_trait)]
 impl<'t, T: Float> Var<'t, T> {
     fn unary(self, f: UnaryFn<T>) -> Var<'t, T> {
-        let v = self.value().map(|x| f.apply(x));
+        let x = self.value();
+        let v = DMatrix::from_vec(x.nrows(), x.ncols(), f.map_all(x.as_slice()));
         self.tape.push(v, Op::Unary(self.idx, f))
     }
 
@@ -29,11 +30,11 @@ impl<'t, T: Float> Var<'t, T> {
     /// Records a binary op whose shapes the caller has already matched to `bc`.
     fn push_binary(self, rhs: Var<'t, T>, f: BinaryFn, bc: Bcast) -> Var<'t, T> {
         let (a, b) = (self.value(), rhs.value());
-        let out = match bc {
-            Bcast::Same => a.zip_map(&b, |x, y| f.apply(x, y)),
-            _ => DMatrix::from_fn(a.nrows(), a.ncols(), |i, j| {
-                f.apply(a[(i, j)], bc.at(&b, i, j))
-            }),
+        let out = match f {
+            BinaryFn::Add => bc.map(&a, &b, |x, y| x + y),
+            BinaryFn::Sub => bc.map(&a, &b, |x, y| x - y),
+            BinaryFn::Mul => bc.map(&a, &b, |x, y| x * y),
+            BinaryFn::Div => bc.map(&a, &b, |x, y| x / y),
         };
         self.tape.push(out, Op::Binary(self.idx, rhs.idx, f, bc))
     }

@@ -160,7 +160,7 @@ impl<T: Float> Tape<T> {
             }
             // Interior gradients are dropped once propagated; only leaves keep theirs.
             let Some(g) = grads[i].take() else { continue };
-            nodes[i].op.vjp(&nodes, i, &g, &mut |j, gj| {
+            nodes[i].op.vjp(&nodes, i, g, &mut |j, gj| {
                 if !nodes[j].needs_grad {
                     return;
                 }

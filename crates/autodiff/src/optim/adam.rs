@@ -104,9 +104,10 @@ impl<T: Float> Optimizer<T> for Adam<T> {
             let p = params.get_mut(id);
             let (m, v, g) = (&mut self.m[k], &mut self.v[k], &grads[k]);
             let iter = p
+                .as_mut_slice()
                 .iter_mut()
-                .zip(g.iter())
-                .zip(m.iter_mut().zip(v.iter_mut()));
+                .zip(g.as_slice())
+                .zip(m.as_mut_slice().iter_mut().zip(v.as_mut_slice().iter_mut()));
             for ((pv, &gv), (mv, vv)) in iter {
                 let gv = if c.decoupled || c.weight_decay == 0.0 {
                     gv

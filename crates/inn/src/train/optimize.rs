@@ -144,7 +144,9 @@ pub fn optimize<T: Float>(
                 (value, bound.gradients(&mut g))
             }
         };
-        let grads_finite = grads.iter().all(|g| g.iter().all(|v| v.is_finite()));
+        let grads_finite = grads
+            .iter()
+            .all(|g| g.as_slice().iter().all(|v| v.is_finite()));
         if !loss.is_finite() || !grads_finite {
             params.copy_from(&previous)?;
             progress.finish();
@@ -165,19 +167,17 @@ pub fn optimize<T: Float>(
         report.losses.push(loss);
 
         let mut val_loss = None;
-        if config.validate_every > 0
-            && ((step + 1) % config.validate_every == 0 || step + 1 == config.steps)
-        {
-            if let Some(v) = objective.validation_loss(params)? {
-                val_loss = Some(v);
-                report.val_losses.push((step, v));
-                if v.is_finite() && report.best.is_none_or(|(_, b)| v < b) {
-                    report.best = Some((step, v));
-                    best = Some(params.clone());
-                    since_best = 0;
-                } else {
-                    since_best += 1;
-                }
+        let validate_now = config.validate_every > 0
+            && ((step + 1).is_multiple_of(config.validate_every) || step + 1 == config.steps);
+        if validate_now && let Some(v) = objective.validation_loss(params)? {
+            val_loss = Some(v);
+            report.val_losses.push((step, v));
+            if v.is_finite() && report.best.is_none_or(|(_, b)| v < b) {
+                report.best = Some((step, v));
+                best = Some(params.clone());
+                since_best = 0;
+            } else {
+                since_best += 1;
             }
         }
         progress.tick(step, loss, val_loss);
@@ -198,10 +198,10 @@ pub fn optimize<T: Float>(
         }
     }
     progress.finish();
-    if config.keep_best {
-        if let Some(b) = best {
-            params.copy_from(&b)?;
-        }
+    if config.keep_best
+        && let Some(b) = best
+    {
+        params.copy_from(&b)?;
     }
     report.seconds = start.elapsed().as_secs_f64();
     Ok(report)

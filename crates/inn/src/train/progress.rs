@@ -26,7 +26,7 @@ impl Progress {
 
     pub(crate) fn tick(&self, step: usize, loss: f64, val: Option<f64>) {
         // Redrawing is rate-limited by indicatif; the message is cheap to set.
-        if step % 10 == 0 {
+        if step.is_multiple_of(10) {
             match val {
                 Some(v) => self.bar.set_message(format!("loss {loss:.4} val {v:.4}")),
                 None => self.bar.set_message(format!("loss {loss:.4}")),
