@@ -122,11 +122,18 @@ impl PowerState {
                     Estimate::Train(n) | Estimate::EvalPower(n) => n,
                     Estimate::EvalSvd => 1,
                 };
-                let u0 = self
+                let warm = self
                     .u
                     .as_ref()
                     .filter(|u| u.len() == wv.nrows() && u.iter().any(|&x| x != 0.0))
                     .map(|u| to_vector::<T>(u));
+                // A cold start (first training call) begins from the exact top singular
+                // vector, so the few training iterations estimate the same σ̂ as evaluation
+                // does: otherwise the first step would differentiate a different map.
+                let u0 = match warm {
+                    Some(u) => Some(u),
+                    None => Some(to_vector::<T>(&top_singular_triple(&*wv)?.1)),
+                };
                 let opts = SpectralNormOptions {
                     max_iter: iters,
                     u0,
