@@ -66,9 +66,8 @@ impl InvertOptions {
         if !(self.eps.is_finite() && self.eps > 0.0) {
             return bad("eps must be positive");
         }
-        if !(self.tol.is_finite() && self.tol >= 0.0)
-            || !(self.cluster_eps.is_finite() && self.cluster_eps >= 0.0)
-        {
+        let non_negative = |v: f64| v.is_finite() && v >= 0.0;
+        if !(non_negative(self.tol) && non_negative(self.cluster_eps)) {
             return bad("tol and cluster_eps must be finite and >= 0");
         }
         Ok(())

@@ -413,3 +413,291 @@ impl<T: Float> PosteriorSampler<T> for ConditionalInn<T> {
         ConditionalInn::posterior(self, y_obs, n_per_obs, rng)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::LabelMap;
+    use crate::data::toy::{EIGHT_MODES_SIGMA, eight_modes};
+    use autodiff::{GradCheckOptions, grad_check};
+
+    fn tiny() -> ConditionalInn<f64> {
+        let config = CinnConfig {
+            blocks: 2,
+            hidden: vec![8],
+            activation: Activation::Tanh,
+            init_std: 0.3,
+            batch_size: 6,
+            optim: OptimConfig {
+                progress: false,
+                ..paper_optim(5)
+            },
+            ..CinnConfig::default()
+        };
+        ConditionalInn::new(config, 3, 2, &mut StdRng::seed_from_u64(1)).unwrap()
+    }
+
+    fn data(n: usize, seed: u64) -> (DMatrix<f64>, DMatrix<f64>) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        (
+            standard_normal(n, 3, &mut rng),
+            standard_normal(n, 2, &mut rng),
+        )
+    }
+
+    #[test]
+    fn loss_is_the_mean_negative_log_likelihood() {
+        let model = tiny();
+        let (x, y) = data(6, 2);
+        let tape = Tape::no_grad();
+        let p = model.params.bind(&tape);
+        let (z, ld) = model
+            .flow
+            .forward_with(&p, tape.constant(x.clone()), Some(tape.constant(y.clone())))
+            .unwrap();
+        let loss = nll(z, ld).unwrap().item();
+        let (z, ld) = model
+            .flow
+            .forward_matrix_with(&model.params, &x, Some(&y))
+            .unwrap();
+        let mut by_hand = 0.0;
+        for i in 0..6 {
+            let sq: f64 = (0..3).map(|j| z[(i, j)] * z[(i, j)]).sum();
+            by_hand += 0.5 * sq - ld[(i, 0)];
+        }
+        by_hand /= 6.0;
+        assert!((loss - by_hand).abs() < 1e-12, "{loss} vs {by_hand}");
+        // log_prob adds the normalising constant and flips the sign.
+        let lp = model.log_prob(&x, &y).unwrap();
+        let constant = 1.5 * (2.0 * std::f64::consts::PI).ln();
+        assert!((-lp.mean() - constant - by_hand).abs() < 1e-12);
+    }
+
+    /// log_prob integrates to one: a Monte-Carlo check with a uniform proposal on a box that
+    /// holds nearly all the mass of a 2-D cINN (at init the flow is close to the identity).
+    #[test]
+    fn log_prob_is_a_normalised_density() {
+        let config = CinnConfig {
+            blocks: 2,
+            hidden: vec![8],
+            init_std: 0.1,
+            ..CinnConfig::default()
+        };
+        let model =
+            ConditionalInn::<f64>::new(config, 2, 1, &mut StdRng::seed_from_u64(3)).unwrap();
+        let k = 200;
+        let half = 7.0;
+        let x = DMatrix::from_fn(k * k, 2, |i, j| {
+            let idx = if j == 0 { i / k } else { i % k };
+            -half + (idx as f64 + 0.5) * 2.0 * half / k as f64
+        });
+        let y = DMatrix::from_element(k * k, 1, 0.5);
+        let lp = model.log_prob(&x, &y).unwrap();
+        let cell = (2.0 * half / k as f64).powi(2);
+        let mass: f64 = lp.iter().map(|v| v.exp() * cell).sum();
+        assert!((mass - 1.0).abs() < 1e-3, "mass {mass}");
+    }
+
+    #[test]
+    fn objective_gradients_match_finite_differences() {
+        let model = tiny();
+        let (x, y) = data(6, 4);
+        let as_autodiff = |e: bijectors::Error| autodiff::Error::InvalidArgument {
+            op: "cinn",
+            reason: e.to_string(),
+        };
+        let report = grad_check(
+            |tape, v| {
+                let p = model.params.bind(tape);
+                let (z, ld) = model
+                    .flow
+                    .forward_with(&p, v[0], Some(v[1]))
+                    .map_err(as_autodiff)?;
+                nll(z, ld).map_err(|e| autodiff::Error::InvalidArgument {
+                    op: "nll",
+                    reason: e.to_string(),
+                })
+            },
+            &[x.clone(), y.clone()],
+            GradCheckOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(report.entries, 30);
+        let loss_at = |params: &Params<f64>| {
+            let (z, ld) = model
+                .flow
+                .forward_matrix_with(params, &x, Some(&y))
+                .unwrap();
+            (0..6)
+                .map(|i| 0.5 * z.row(i).norm_squared() - ld[(i, 0)])
+                .sum::<f64>()
+                / 6.0
+        };
+        let tape = Tape::new();
+        let p = model.params.bind(&tape);
+        let (z, ld) = model
+            .flow
+            .forward_with(&p, tape.constant(x.clone()), Some(tape.constant(y.clone())))
+            .unwrap();
+        let loss = nll(z, ld).unwrap();
+        let analytic = p.gradients(&mut tape.backward(loss).unwrap());
+        let mut probe = model.params.clone();
+        let h = 1e-6;
+        for (id, name, value) in model.params.iter() {
+            for k in 0..value.len() {
+                let orig = value[k];
+                probe.get_mut(id)[k] = orig + h;
+                let plus = loss_at(&probe);
+                probe.get_mut(id)[k] = orig - h;
+                let minus = loss_at(&probe);
+                probe.get_mut(id)[k] = orig;
+                let numeric = (plus - minus) / (2.0 * h);
+                let a = analytic[id.index()][k];
+                assert!(
+                    (a - numeric).abs() <= 1e-6 + 1e-5 * a.abs().max(numeric.abs()),
+                    "{name}[{k}]: analytic {a} vs numeric {numeric}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn bad_inputs_are_errors() {
+        let mut rng = StdRng::seed_from_u64(0);
+        assert!(matches!(
+            ConditionalInn::<f64>::new(CinnConfig::default(), 1, 2, &mut rng),
+            Err(Error::Config(_))
+        ));
+        assert!(matches!(
+            ConditionalInn::<f64>::new(
+                CinnConfig {
+                    y_noise: -0.1,
+                    ..CinnConfig::default()
+                },
+                2,
+                2,
+                &mut rng
+            ),
+            Err(Error::Config(_))
+        ));
+        let mut model = tiny();
+        let (x, y) = data(6, 1);
+        let mut nan = y.clone();
+        nan[(3, 0)] = f64::NAN;
+        assert!(matches!(
+            model.fit(&x, &nan, &mut rng),
+            Err(Error::Bijector(bijectors::Error::NonFinite {
+                row: 3,
+                col: 0,
+                ..
+            }))
+        ));
+        assert!(matches!(
+            model.fit(&x.columns(0, 2).into_owned(), &y, &mut rng),
+            Err(Error::Bijector(bijectors::Error::Width { expected: 3, .. }))
+        ));
+        assert!(matches!(
+            model.fit(&DMatrix::zeros(0, 3), &DMatrix::zeros(0, 2), &mut rng),
+            Err(Error::Bijector(bijectors::Error::EmptyBatch { .. }))
+        ));
+        assert!(model.log_prob(&x, &y.rows(0, 5).into_owned()).is_err());
+        assert!(model.posterior(&DMatrix::zeros(1, 3), 4, &mut rng).is_err());
+        assert!(matches!(
+            model.posterior(&y, 0, &mut rng),
+            Err(Error::Config(_))
+        ));
+        let s = model.posterior(&y, 4, &mut rng).unwrap();
+        assert_eq!(s.len(), 6);
+        assert_eq!(s[5].shape(), (4, 3));
+    }
+
+    #[test]
+    fn save_load_reproduces_posterior_samples_exactly() {
+        let mut rng = StdRng::seed_from_u64(4);
+        let config = CinnConfig {
+            blocks: 2,
+            hidden: vec![16],
+            batch_size: 32,
+            optim: OptimConfig {
+                progress: false,
+                ..paper_optim(3)
+            },
+            ..CinnConfig::default()
+        };
+        let mut model = ConditionalInn::<f32>::new(config, 2, 3, &mut rng).unwrap();
+        let x = standard_normal::<f32, _>(64, 2, &mut rng);
+        let y = standard_normal::<f32, _>(64, 3, &mut rng);
+        model.fit(&x, &y, &mut rng).unwrap();
+        let dir = std::env::temp_dir().join(format!("inn-train-cinn-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("model.cinn");
+        model.save(&path).unwrap();
+        let back = ConditionalInn::<f32>::load(&path).unwrap();
+        let obs = y.rows(0, 3).into_owned();
+        let a = model
+            .posterior(&obs, 40, &mut StdRng::seed_from_u64(9))
+            .unwrap();
+        let b = back
+            .posterior(&obs, 40, &mut StdRng::seed_from_u64(9))
+            .unwrap();
+        assert_eq!(a, b);
+        assert_eq!(
+            model.log_prob(&x, &y).unwrap(),
+            back.log_prob(&x, &y).unwrap()
+        );
+        assert!(matches!(
+            ConditionalInn::<f64>::load(&path),
+            Err(Error::Model { .. })
+        ));
+        assert!(matches!(
+            crate::train::Inn::<f32>::load(&path),
+            Err(Error::Model { .. })
+        ));
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, &text[..text.len() - 3]).unwrap();
+        assert!(matches!(
+            ConditionalInn::<f32>::load(&path),
+            Err(Error::Model { .. })
+        ));
+    }
+
+    /// The cINN learns the eight-modes posterior with labels "all".
+    #[test]
+    fn learns_eight_modes_posterior() {
+        let mut rng = StdRng::seed_from_u64(12);
+        let labels = LabelMap::All;
+        let data = eight_modes(20_000, labels, &mut rng);
+        let (x, y) = (data.x.cast::<f32>(), data.y_onehot.cast::<f32>());
+        let mut model = ConditionalInn::<f32>::new(test_budget(), 2, 8, &mut rng).unwrap();
+        model.fit(&x, &y, &mut rng).unwrap();
+        let mut near = 0.0;
+        for label in 0..8 {
+            let mut obs = DMatrix::zeros(1, 8);
+            obs[(0, label)] = 1.0f32;
+            let s = model
+                .posterior(&obs, 500, &mut rng)
+                .unwrap()
+                .remove(0)
+                .cast::<f64>();
+            near += labels
+                .fraction_near_modes(label, &s, 3.0 * EIGHT_MODES_SIGMA)
+                .unwrap()
+                / 8.0;
+        }
+        assert!(near >= 0.9, "fraction near the right mode: {near}");
+    }
+
+    /// A smaller budget than the defaults: 6 blocks with 128-wide subnets, batch 256, 500 steps.
+    fn test_budget() -> CinnConfig {
+        CinnConfig {
+            blocks: 6,
+            hidden: vec![128],
+            batch_size: 256,
+            optim: OptimConfig {
+                progress: false,
+                ..paper_optim(500)
+            },
+            ..CinnConfig::default()
+        }
+    }
+}
