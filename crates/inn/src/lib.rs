@@ -66,6 +66,16 @@ pub use error::{Error, Result};
 pub use flow::Flow;
 pub use posterior::PosteriorSampler;
 
+// The guide's examples run as doctests, so the guide stays true.
+#[doc = include_str!("../../../docs/guide.md")]
+#[cfg(doctest)]
+pub struct GuideDoctests;
+
+// The README's example runs as a doctest, so the README stays true.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 /// The traits, for glob import: `use inn::prelude::*;`.
 pub mod prelude {
     pub use crate::PosteriorSampler;
