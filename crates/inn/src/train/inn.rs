@@ -1482,9 +1482,12 @@ mod tests {
 
     /// The INN learns the eight-modes posterior with labels "all" (one mode per label).
     ///
-    /// Budget: a smaller but still honest configuration than the paper's (which takes minutes
-    /// on two cores): N_tot 12, 6 GLOW blocks with 128-wide subnets, batch 500, 600 steps with
-    /// the same loss weights, noise levels, kernel and optimiser.
+    /// Budget: a smaller but still honest configuration than the paper's (400 steps of batch
+    /// 1600 through 512-wide subnets take minutes on two cores): N_tot 12, 6 GLOW blocks with
+    /// 128-wide subnets, batch 800, 400 steps at learning rate 3e-3 (the paper's 1e-3 needs
+    /// more steps at this size), with the paper's loss weights, noise levels, ramp-up, kernel
+    /// and Adam betas. The INN's posteriors are still too narrow at this budget (MMD² ≈ 0.4 to
+    /// exact samples), which the "right mode" fraction does not penalise.
     #[test]
     fn learns_eight_modes_posterior() {
         let mut rng = StdRng::seed_from_u64(11);
@@ -1516,10 +1519,14 @@ mod tests {
             n_tot: 12,
             blocks: 6,
             hidden: vec![128],
-            batch_size: 500,
+            batch_size: 800,
             optim: OptimConfig {
                 progress: false,
-                ..paper_optim(600)
+                adam: AdamConfig {
+                    lr: 3e-3,
+                    ..paper_optim(0).adam
+                },
+                ..paper_optim(400)
             },
             ..InnConfig::default()
         }
