@@ -33,14 +33,28 @@ enum Command {
         #[arg(long)]
         list: bool,
     },
-    /// Run the criterion benchmarks of the workspace (one section per bench target).
+    /// The performance table (ours against the PyTorch/FrEIA peer on configurations A–F), or
+    /// with --criterion the criterion benchmarks of the workspace.
     Bench {
-        /// Only these sections (comma-separated, as printed by --list).
+        /// Only these rows (A,…,E, F.sample, F.invert; F for both) or, with --criterion,
+        /// sections (comma-separated, as printed by --list).
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
-        /// Print the sections and exit.
+        /// Print the rows (or sections) and exit.
         #[arg(long)]
         list: bool,
+        /// Fewer repetitions and steps: about two minutes with the peer.
+        #[arg(long)]
+        quick: bool,
+        /// Run the criterion benches (one section per bench target) instead of the table.
+        #[arg(long)]
+        criterion: bool,
+        /// Tiny sizes, one repetition, no peer: a smoke test of the table code.
+        #[arg(long, hide = true)]
+        tiny: bool,
+        /// Measure one row in this process and print a report line (used by the table).
+        #[arg(long, hide = true)]
+        child: Option<String>,
     },
     /// The checks of `.ci/run`: fmt, clippy with -D warnings, release tests.
     Ci,
@@ -62,7 +76,24 @@ fn main() -> ExitCode {
                 figures::reproduce(&workspace_path(out), &only, quick)
             }
         }
-        Command::Bench { only, list } => bench::run(&workspace_root(), &only, list),
+        Command::Bench {
+            only,
+            list,
+            quick,
+            criterion,
+            tiny,
+            child,
+        } => bench::run(
+            &workspace_root(),
+            &bench::Options {
+                only,
+                list,
+                quick,
+                criterion,
+                tiny,
+                child,
+            },
+        ),
         Command::Ci => ci::run(&workspace_root()),
     };
     match result {
