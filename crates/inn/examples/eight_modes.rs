@@ -12,8 +12,9 @@
 //! for the INN, the forward accuracy (argmax of the predicted y against the label).
 //!
 //! Budget: 400 steps (the paper's 50 epochs × 8 iterations, the peer anchor's default) for the
-//! INN and 400 steps for the cINN. Measured on the shared two-core machine of this workspace:
-//! see the crate report; pass `--steps N` to change both.
+//! INN and 400 steps for the cINN; pass `--steps N` to change both. Measured on the shared
+//! two-core machine of this workspace at load ≈ 7: INN 200 s (0.5 s/step), cINN 20 s; the INN
+//! needs ≈ 0.45 CPU-seconds per step, so about 1–1.5 minutes on two idle cores.
 //!
 //! Run: `cargo run --release -p inn --example eight_modes [-- [--labels some|all|none]
 //! [--steps N] [--batch N] [OUT_DIR]]`; the models are saved as `OUT_DIR/eight_modes.inn` and
