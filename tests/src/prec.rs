@@ -82,11 +82,3 @@ pub const SERIES_JACOBIAN_SLACK: f64 = LOG_DET_JACOBIAN;
 /// Ulps of the loss's total magnitude that one loss evaluation may be off by, in the rounding
 /// floor of the parameter-gradient law's difference quotients.
 pub const FD_ROUNDING_ULPS: f64 = 8.0;
-
-/// i-ResNet inverse tolerance inside random chains (exact laws). Couplings ahead of the block
-/// can expand inputs of 1e3 to ≈ 1e5, where the fixed-point steps stall at rounding level
-/// (measured: 9.6e-12), so the a-posteriori bound L/(1 − L)·step cannot reach the block's
-/// default absolute tolerance 1e-10 for L ≳ 0.9 and the inverse reports non-convergence after
-/// 5000 iterations. The caller chooses the tolerance for the data's scale; 1e-8 is reachable
-/// up to ‖x‖ ≈ 1e6 and still far inside the round-trip law's 1e-9·(1 + ‖x‖∞).
-pub const IRESNET_CHAIN_INVERSE_TOL: f64 = 1e-8;

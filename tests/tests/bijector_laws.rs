@@ -38,13 +38,6 @@ struct Subject {
 }
 
 fn subject(case: &BlockCase, chain: bool) -> Result<Subject, TestCaseError> {
-    let mut case = case.clone();
-    if chain {
-        for c in &mut case.configs {
-            c.inverse_tol = c.inverse_tol.or(Some(prec::IRESNET_CHAIN_INVERSE_TOL));
-        }
-    }
-    let case = &case;
     let fail = |e: bijectors::Error| TestCaseError::fail(format!("building {case:?}: {e}"));
     if chain {
         let built = build_chain(&case.configs, case.dim, case.cond_dim).map_err(fail)?;

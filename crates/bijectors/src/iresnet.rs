@@ -118,10 +118,10 @@ pub struct IResNetConfig {
     /// How σ̂ is estimated on a no-grad tape (evaluation, inversion); default
     /// [`EvalNormalisation::Svd`].
     pub eval_normalisation: EvalNormalisation,
-    /// Tolerance on the a-posteriori error bound of the inverse (L2 norm per sample),
-    /// relative to the batch's scale: the iteration stops when the bound is at most
-    /// `tol · max(1, ‖y‖∞)`, so large inputs (where rounding alone is ≈ ε‖y‖) can still
-    /// converge. `None` (default) means 1e-10 in f64 and 1e-5 in f32.
+    /// Tolerance on the a-posteriori error bound of the inverse (L2 norm per sample);
+    /// `None` (default) means 1e-10 in f64 and 1e-5 in f32. It is raised to the rounding
+    /// floor `4·L/(1−L)·ε·‖y‖∞` when that is larger: steps cannot shrink below ≈ ε‖y‖, so for
+    /// large inputs a smaller tolerance could never be certified.
     pub inverse_tol: Option<f64>,
     /// Maximum number of fixed-point iterations of the inverse; default 500.
     pub inverse_max_iter: usize,
@@ -595,13 +595,16 @@ impl IResNet {
             .config
             .inverse_tol
             .unwrap_or(if T::NAME == "f64" { 1e-10 } else { 1e-5 });
-        // Rounding limits the attainable step to ≈ ε‖y‖: scale the tolerance with the batch.
-        let scale = yv
+        // Rounding limits the attainable step to ≈ ε‖y‖∞, so the certifiable bound is
+        // L/(1−L) times that; never ask for less.
+        let y_max = yv
             .as_slice()
             .iter()
-            .fold(1.0f64, |m, v| m.max(v.to_f64().abs()));
+            .fold(0.0f64, |m, v| m.max(v.to_f64().abs()));
+        let epsilon = T::default_epsilon().to_f64();
+        let floor = 4.0 * lip / (1.0 - lip).max(f64::EPSILON) * epsilon * y_max;
         let opts = BanachOptions {
-            tol: lit::<T>(tol * scale),
+            tol: lit::<T>(tol.max(floor)),
             max_iter: self.config.inverse_max_iter,
             // A zero bound (g constant) still needs a constant in (0, 1) for the stop rule.
             contraction: Some(lit::<T>(lip.max(f64::EPSILON))),

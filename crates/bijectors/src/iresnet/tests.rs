@@ -689,9 +689,11 @@ proptest::proptest! {
     }
 }
 
-/// The inverse's tolerance is relative to the batch: `tol · max(1, ‖y‖∞)`.
+/// The inverse's tolerance, 1e-10 unless the rounding floor of a large batch is higher
+/// (never, for these test batches: ‖y‖∞ stays below 1e3).
 fn tol_scale(y: &DMatrix<f64>) -> f64 {
-    y.amax().max(1.0)
+    assert!(y.amax() < 1e3);
+    1.0
 }
 
 /// The first call on a recording tape (cold power-iteration state) normalises the weights as
