@@ -181,7 +181,7 @@ fn table_report(level: Level, chosen: &[Case], runner: &Runner, peer_mode: &Peer
             Ok(r) => {
                 let ms = median(&r.measured.ms);
                 let mut note = format!(
-                    "ours: median of {} rounds × {} {}{} after a warm-up round",
+                    "ours: median of {} round(s) × {} {}{} after a warm-up round",
                     r.measured.ms.len(),
                     case.units_per_rep,
                     case.unit,
@@ -212,7 +212,7 @@ fn table_report(level: Level, chosen: &[Case], runner: &Runner, peer_mode: &Peer
                     match peer::run(&plan) {
                         Ok(r) => {
                             notes.push(format!(
-                                "peer: median of {} timings ({})",
+                                "peer: median of {} timing(s) ({})",
                                 r.ms.len(),
                                 plan.note
                             ));
@@ -284,7 +284,7 @@ mod tests {
         }
         assert_eq!(chosen.len(), 7);
         assert!(
-            text.contains("F.invert: ours: median of 1 rounds"),
+            text.contains("F.invert: ours: median of 1 round(s)"),
             "{text}"
         );
         assert!(text.contains("iterations, error bound"), "{text}");

@@ -22,7 +22,7 @@
 pub enum Level {
     /// The default: the sizes of the issue, 7 timed repetitions.
     Full,
-    /// The sizes of the issue, 5 shorter repetitions (about two minutes with the peer).
+    /// The sizes of the issue, 3 shorter repetitions (about two minutes with the peer).
     Quick,
     /// Tiny sizes and one repetition: a smoke test of the table code, not a measurement.
     Tiny,
@@ -42,7 +42,7 @@ impl Level {
     pub fn reps(self) -> usize {
         match self {
             Level::Full => 7,
-            Level::Quick => 5,
+            Level::Quick => 3,
             Level::Tiny => 1,
         }
     }

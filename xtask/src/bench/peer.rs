@@ -87,7 +87,7 @@ pub fn plan(case: &Case, level: Level, anchors: &Path, assets: &Path) -> Option<
                 ],
                 reps,
                 line_has: "freia-inn-8modes",
-                unit: "ms/step",
+                unit: "ms/step,",
                 note: format!(
                     "{reps}× {} steps, first step included (no warm-up in the script)",
                     epochs * its
@@ -106,7 +106,8 @@ pub fn plan(case: &Case, level: Level, anchors: &Path, assets: &Path) -> Option<
             })
         }
         Work::Sample { n, hidden } => {
-            let reps = level.reps();
+            // A call takes seconds in PyTorch: the quick level times one.
+            let reps = if quick { 1 } else { level.reps() };
             Some(PeerPlan {
                 script: assets.join("peer_sampling.py"),
                 args: vec![
