@@ -2,18 +2,27 @@
 //! workspace crates (fixed seeds) and draws it once to PNG and once to SVG.
 //!
 //! Adding a figure is one file `figures/<name>.rs` with a `pub fn run(ctx: &Context) ->
-//! Result<Vec<PathBuf>>` and one entry in [`FIGURES`].
+//! Result<Vec<PathBuf>>` and one entry in [`FIGURES`]. Networks that several figures show are
+//! trained once per [`Context`] in [`trainings`].
 
+mod adhoc_inversion;
 mod banach_convergence;
 mod circle_map;
 mod cobweb_logistic;
 mod fixed_point_stability;
+mod flow_two_moons;
+mod inn_eight_modes;
 mod mmd_moments;
+mod nice_rnvp_transform;
+mod plane;
 pub mod style;
+mod training_curves;
+pub mod trainings;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::time::Instant;
 
 /// Any error of a task, with a message for the user.
@@ -59,30 +68,96 @@ pub const FIGURES: &[Figure] = &[
         description: "equal means, different spreads: the mean difference misses what MMD² sees",
         run: mmd_moments::run,
     },
+    Figure {
+        name: "nice_rnvp_transform",
+        description: "a grid and samples pushed through trained NICE and RealNVP stacks, both ways",
+        run: nice_rnvp_transform::run,
+    },
+    Figure {
+        name: "flow_two_moons",
+        description: "normalizing flow: base samples, generated samples, learned log-density",
+        run: flow_two_moons::run,
+    },
+    Figure {
+        name: "inn_eight_modes",
+        description: "eight-modes toy: INN and cINN posterior samples per label vs the exact ones",
+        run: inn_eight_modes::run,
+    },
+    Figure {
+        name: "adhoc_inversion",
+        description: "gradient descent from 64 starts onto a level set vs cINN/INN posterior samples",
+        run: adhoc_inversion::run,
+    },
+    Figure {
+        name: "training_curves",
+        description: "loss curves of the flow, INN, cINN and forward-model trainings",
+        run: training_curves::run,
+    },
 ];
 
-/// What a figure function gets: where to write and how much work to do.
+/// How much work a run may do: the lecture figures (`Full`), a smoke run (`Quick`), or the
+/// unit test of the registry (`Test`, smaller still: it checks that every figure draws, not
+/// that the networks are trained well).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Budget {
+    /// The unit test's budget (only the test builds one).
+    #[cfg_attr(not(test), allow(dead_code))]
+    Test,
+    /// `--quick`.
+    Quick,
+    /// The committed figures.
+    Full,
+}
+
+/// What a figure function gets: where to write, how much work to do, and the trainings
+/// already done in this run (shared by the figures that show the same networks).
 #[derive(Debug, Clone)]
 pub struct Context {
     out_dir: PathBuf,
-    quick: bool,
+    budget: Budget,
+    trainings: Rc<trainings::Trainings>,
 }
 
 impl Context {
-    /// A context writing into `out_dir` (created if missing); registers the bundled font.
+    /// A context writing into `out_dir` (created if missing) with the `Quick` budget when
+    /// `quick`, else `Full`; registers the bundled font.
     pub fn new(out_dir: &Path, quick: bool) -> Result<Self> {
+        Self::with_budget(out_dir, if quick { Budget::Quick } else { Budget::Full })
+    }
+
+    /// A context writing into `out_dir` (created if missing) with the given budget.
+    pub fn with_budget(out_dir: &Path, budget: Budget) -> Result<Self> {
         style::register_fonts()?;
         std::fs::create_dir_all(out_dir)
             .map_err(|e| format!("cannot create {}: {e}", out_dir.display()))?;
         Ok(Self {
             out_dir: out_dir.to_path_buf(),
-            quick,
+            budget,
+            trainings: Rc::default(),
         })
     }
 
-    /// `quick` in a quick run, `full` otherwise.
+    /// `quick` in a quick run (and in the test), `full` otherwise.
     pub fn pick<V>(&self, quick: V, full: V) -> V {
-        if self.quick { quick } else { full }
+        match self.budget {
+            Budget::Test | Budget::Quick => quick,
+            Budget::Full => full,
+        }
+    }
+
+    /// `test`, `quick` or `full` by the budget: for the trainings, which the unit test cuts
+    /// further than `--quick` does.
+    pub fn pick3<V>(&self, test: V, quick: V, full: V) -> V {
+        match self.budget {
+            Budget::Test => test,
+            Budget::Quick => quick,
+            Budget::Full => full,
+        }
+    }
+
+    /// The trainings done so far in this run.
+    pub fn trainings(&self) -> &trainings::Trainings {
+        &self.trainings
     }
 
     /// Draws `chart` to `<out_dir>/<name>.png` and `<out_dir>/<name>.svg`; returns both paths.
@@ -241,9 +316,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_figure_writes_a_png_and_an_svg_in_quick_mode() {
+    fn every_figure_writes_a_png_and_an_svg_at_the_test_budget() {
         let dir = test_dir("all");
-        let ctx = Context::new(&dir, true).unwrap();
+        // The test budget trains every network for a few dozen steps: the figures draw, the
+        // networks are not good; `--quick` and the full run are measured in the report.
+        let ctx = Context::with_budget(&dir, Budget::Test).unwrap();
         let figures = select(&[]).unwrap();
         assert_eq!(figures.len(), FIGURES.len());
         let reports = run_all(&figures, &ctx).unwrap();

@@ -193,3 +193,94 @@ where
     }
     Ok(())
 }
+
+/// The viridis colour map at `t ∈ [0, 1]` (clamped): dark blue → green → yellow, perceptually
+/// uniform and readable in grey; piecewise linear between nine of matplotlib's anchors.
+pub fn viridis(t: f64) -> RGBColor {
+    const ANCHORS: [(u8, u8, u8); 9] = [
+        (68, 1, 84),
+        (71, 44, 122),
+        (59, 81, 139),
+        (44, 113, 142),
+        (33, 144, 141),
+        (39, 173, 129),
+        (92, 200, 99),
+        (170, 220, 50),
+        (253, 231, 37),
+    ];
+    let s = t.clamp(0.0, 1.0) * (ANCHORS.len() - 1) as f64;
+    let i = (s.floor() as usize).min(ANCHORS.len() - 2);
+    let f = s - i as f64;
+    let (a, b) = (ANCHORS[i], ANCHORS[i + 1]);
+    let mix = |u: u8, v: u8| (f64::from(u) + f * (f64::from(v) - f64::from(u))).round() as u8;
+    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
+/// A hue wheel at `t ∈ [0, 1)` (wrapping): colours a point by an angle, so that points keep
+/// their colour through a map and the correspondence stays visible.
+pub fn hue(t: f64) -> RGBColor {
+    let h = t.rem_euclid(1.0) * 6.0;
+    let x = 1.0 - (h % 2.0 - 1.0).abs();
+    let (r, g, b) = match h as u32 {
+        0 => (1.0, x, 0.0),
+        1 => (x, 1.0, 0.0),
+        2 => (0.0, 1.0, x),
+        3 => (0.0, x, 1.0),
+        4 => (x, 0.0, 1.0),
+        _ => (1.0, 0.0, x),
+    };
+    // Darkened so that yellow and cyan stay visible on white.
+    let c = |v: f64| (v * 200.0).round() as u8;
+    RGBColor(c(r), c(g), c(b))
+}
+
+/// A vertical viridis colour bar for `range` with tick labels and the description `label` on
+/// its right, in `area` (a strip beside a [`super::plane::plane`] panel, whose caption and
+/// x-axis heights it repeats so the bar spans the panel's plotting area).
+pub fn color_bar<DB>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    range: std::ops::Range<f64>,
+    label: &str,
+) -> Result<()>
+where
+    DB: DrawingBackend,
+    DB::ErrorType: 'static,
+{
+    let mut chart = ChartBuilder::on(area)
+        .caption(" ", font(CAPTION))
+        .margin(10)
+        .x_label_area_size(44)
+        .right_y_label_area_size(70)
+        .build_cartesian_2d(0f64..1f64, range.clone())?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .disable_y_mesh()
+        .disable_x_axis()
+        .y_desc(label)
+        .y_labels(6)
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .label_style(font(TICK))
+        .axis_desc_style(font(LABEL))
+        .draw()?;
+    let steps = 100;
+    let (lo, hi) = (range.start, range.end);
+    chart.draw_series((0..steps).map(|i| {
+        let a = lo + (hi - lo) * i as f64 / steps as f64;
+        let b = lo + (hi - lo) * (i + 1) as f64 / steps as f64;
+        Rectangle::new(
+            [(0.0, a), (1.0, b)],
+            viridis((i as f64 + 0.5) / steps as f64).filled(),
+        )
+    }))?;
+    Ok(())
+}
+
+/// `color` blended with white, `amount` of the colour (1: the colour itself): an opaque light
+/// shade, for thin lines made of many short segments, whose overlapping translucent ends the
+/// bitmap backend would draw as dots.
+pub fn tint(color: RGBColor, amount: f64) -> RGBColor {
+    let a = amount.clamp(0.0, 1.0);
+    let mix = |c: u8| (255.0 - a * (255.0 - f64::from(c))).round() as u8;
+    RGBColor(mix(color.0), mix(color.1), mix(color.2))
+}
