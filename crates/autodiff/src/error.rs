@@ -68,7 +68,7 @@ pub enum Error {
     },
 }
 
-/// `Result` with this crate's [`Error`].
+/// `Result` with this crate's [`Error`](enum@Error).
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// Returns an error naming `what` and the first row (lowest row index, then lowest column)
