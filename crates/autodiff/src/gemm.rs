@@ -15,6 +15,23 @@ pub(crate) fn mm<T: Float>(a: &DMatrix<T>, b: &DMatrix<T>) -> DMatrix<T> {
     a * b
 }
 
+/// `a · b + 1 bᵀ`-style dense layer: every row of the result starts as the bias row `bias`
+/// (`1 × m`) and GEMM accumulates `a · b` onto it. The caller has checked the shapes.
+pub(crate) fn mm_plus_row<T: Float>(
+    a: &DMatrix<T>,
+    b: &DMatrix<T>,
+    bias: &DMatrix<T>,
+) -> DMatrix<T> {
+    let n = a.nrows();
+    let mut data = Vec::with_capacity(n * b.ncols());
+    for &v in bias.as_slice() {
+        data.extend(std::iter::repeat_n(v, n));
+    }
+    let mut c = DMatrix::from_vec(n, b.ncols(), data);
+    c.gemm(T::one(), a, b, T::one());
+    c
+}
+
 /// nalgebra hands a product to `matrixmultiply` (which reads any strides) only when every
 /// dimension exceeds this; its fallback loop for smaller products mishandles row strides
 /// other than 1, so small transposed products never see a strided view.

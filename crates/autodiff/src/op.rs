@@ -317,6 +317,7 @@ pub(crate) enum Op<T: Float> {
     Binary(usize, usize, BinaryFn, Bcast),
     Unary(usize, UnaryFn<T>),
     MatMul(usize, usize),
+    Affine(usize, usize, usize),
     SumAll(usize),
     SumRows(usize),
     SumCols(usize),
@@ -335,6 +336,11 @@ impl<T: Float> Op<T> {
             Op::Leaf => {}
             Op::Binary(a, b, _, _) | Op::MatMul(a, b) | Op::PairwiseSqDist(a, b) => {
                 f(*a);
+                f(*b);
+            }
+            Op::Affine(x, w, b) => {
+                f(*x);
+                f(*w);
                 f(*b);
             }
             Op::Unary(a, _)
@@ -409,6 +415,17 @@ impl<T: Float> Op<T> {
                 f.backprop_all(ga.as_mut_slice(), val(a).as_slice(), val(out).as_slice());
                 acc(a, ga);
             }
+            &Op::Affine(x, w, b) => {
+                if need(b) {
+                    acc(b, sum_over_rows(&g));
+                }
+                if need(x) {
+                    acc(x, mm_nt(&g, val(w)));
+                }
+                if need(w) {
+                    acc(w, mm_tn(val(x), &g));
+                }
+            }
             Op::MatMul(a, b) => {
                 if need(*a) {
                     acc(*a, mm_nt(&g, val(*b)));
@@ -423,16 +440,18 @@ impl<T: Float> Op<T> {
             }
             Op::SumRows(a) => {
                 let r = val(*a).nrows();
-                let data: Vec<T> = g
-                    .as_slice()
-                    .iter()
-                    .flat_map(|&v| std::iter::repeat_n(v, r))
-                    .collect();
+                let mut data = Vec::with_capacity(r * g.ncols());
+                for &v in g.as_slice() {
+                    data.extend(std::iter::repeat_n(v, r));
+                }
                 acc(*a, DMatrix::from_vec(r, g.ncols(), data));
             }
             Op::SumCols(a) => {
                 let c = val(*a).ncols();
-                let data: Vec<T> = (0..c).flat_map(|_| g.as_slice().iter().copied()).collect();
+                let mut data = Vec::with_capacity(g.nrows() * c);
+                for _ in 0..c {
+                    data.extend_from_slice(g.as_slice());
+                }
                 acc(*a, DMatrix::from_vec(g.nrows(), c, data));
             }
             Op::SliceCols(a, start) => {

@@ -302,9 +302,28 @@ impl<'t, T: Float> Var<'t, T> {
         Ok(self.tape.push(out, Op::PairwiseSqDist(self.idx, other.idx)))
     }
 
-    /// `self · w + b` with `w: k × m` and a `1 × m` bias row `b` (a dense layer).
+    /// `self · w + b` with `w: k × m` and a `1 × m` bias row `b` (a dense layer), as one
+    /// operation: the bias fills the output and GEMM accumulates onto it.
     pub fn affine(self, w: Var<'t, T>, b: Var<'t, T>) -> Result<Var<'t, T>> {
-        self.matmul(w)?.add(b)
+        same_tape(self, w, "affine")?;
+        same_tape(self, b, "affine")?;
+        let (xv, wv, bv) = (self.value(), w.value(), b.value());
+        if xv.ncols() != wv.nrows() {
+            return Err(Error::Shape {
+                op: "affine",
+                left: xv.shape(),
+                right: wv.shape(),
+            });
+        }
+        if bv.shape() != (1, wv.ncols()) {
+            return Err(Error::Shape {
+                op: "affine (bias)",
+                left: (1, wv.ncols()),
+                right: bv.shape(),
+            });
+        }
+        let out = crate::gemm::mm_plus_row(&xv, &wv, &bv);
+        Ok(self.tape.push(out, Op::Affine(self.idx, w.idx, b.idx)))
     }
 }
 

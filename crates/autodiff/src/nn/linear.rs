@@ -117,7 +117,7 @@ impl Linear {
                 right: (self.fan_in, self.fan_out),
             });
         }
-        x.matmul(p.get(self.weight))?.add(p.get(self.bias))
+        x.affine(p.get(self.weight), p.get(self.bias))
     }
 
     /// The weight parameter (`fan_in × fan_out`).
