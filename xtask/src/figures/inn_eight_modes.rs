@@ -38,7 +38,7 @@ struct Panel {
 struct EightModesFigure {
     panels: Vec<Panel>,
     legend: Vec<String>,
-    steps: usize,
+    steps: (usize, usize),
 }
 
 /// Trains (or reuses) the INN and cINN, samples every label's posterior three ways and draws.
@@ -102,7 +102,10 @@ pub fn run(ctx: &Context) -> Result<Vec<PathBuf>> {
             )
         })
         .collect();
-    let steps = models.inn_curve.losses.len();
+    let steps = (
+        models.inn_curve.losses.len(),
+        models.cinn_curve.losses.len(),
+    );
     ctx.render(
         "inn_eight_modes",
         &EightModesFigure {
@@ -125,8 +128,8 @@ impl Chart for EightModesFigure {
     {
         let root = root.titled(
             &format!(
-                "Eight modes (Ardizzone et al. 2018), labels = some: posterior samples per label ({} training steps each)",
-                self.steps
+                "Eight modes (Ardizzone et al. 2018), labels = some: posterior samples per label (INN {} steps, cINN {} steps)",
+                self.steps.0, self.steps.1
             ),
             style::font(style::TITLE - 2),
         )?;
