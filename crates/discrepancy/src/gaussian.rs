@@ -70,4 +70,11 @@ impl<T: autodiff::Float> crate::DifferentiableKernel<T> for Gaussian<T> {
     fn eval_sq_var<'t>(&self, d2: autodiff::Var<'t, T>) -> Result<autodiff::Var<'t, T>> {
         Ok(d2.scale(self.neg_half_precision).exp())
     }
+
+    /// `κ' = −κ/(2σ²)`.
+    #[inline]
+    fn eval_sq_with_slope(&self, d2: T) -> (T, T) {
+        let k = (d2 * self.neg_half_precision).exp();
+        (k, k * self.neg_half_precision)
+    }
 }

@@ -136,6 +136,26 @@ impl<T: autodiff::Float> crate::DifferentiableKernel<T> for InverseMultiquadric<
     fn eval_sq_var<'t>(&self, d2: autodiff::Var<'t, T>) -> Result<autodiff::Var<'t, T>> {
         Ok(d2.add_scalar(self.h2).recip().scale(self.h2))
     }
+
+    /// `κ' = −h²/(h² + r)² = −κ/(h² + r)`, sharing one division with `κ`.
+    #[inline]
+    fn eval_sq_with_slope(&self, d2: T) -> (T, T) {
+        let inv = T::one() / (self.h2 + d2);
+        let k = self.h2 * inv;
+        (k, -(k * inv))
+    }
+
+    /// One division per entry in a straight loop that the compiler vectorises.
+    #[inline]
+    fn accumulate_sq_with_slope(&self, d2: &[T], value: &mut [T], slope: &mut [T]) {
+        let h2 = self.h2;
+        for ((v, s), &r) in value.iter_mut().zip(slope.iter_mut()).zip(d2) {
+            let inv = T::one() / (h2 + r);
+            let k = h2 * inv;
+            *v += k;
+            *s -= k * inv;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -15,7 +15,9 @@
 //!   memory stays `O(256²)` per thread (plus a centred copy of the inputs) for any `n`: at
 //!   `n = m = 100 000`, `d = 8` in `f32` the whole process peaks at 17 MB.
 //! - Bandwidth: [`median_heuristic`]. Test: [`permutation_test`].
-//! - Training: [`mmd_loss`] on `autodiff` variables, for [`DifferentiableKernel`]s.
+//! - Training: [`mmd_loss`] on `autodiff` variables, for [`DifferentiableKernel`]s, and
+//!   [`mmd_loss_fused`], the same value and gradients from fused loops without kernel matrices
+//!   (several times faster at batch sizes of a thousand and more).
 //!
 //! # Quick start
 //! ```
@@ -40,6 +42,7 @@
 //! ```
 
 mod error;
+mod fused_loss;
 mod gaussian;
 mod inverse_multiquadric;
 mod kernel;
@@ -60,6 +63,7 @@ mod prec;
 mod tests;
 
 pub use error::{Error, Result, Sample};
+pub use fused_loss::mmd_loss_fused;
 pub use gaussian::Gaussian;
 pub use inverse_multiquadric::InverseMultiquadric;
 pub use kernel::{Bandwidth, Kernel};

@@ -113,4 +113,20 @@ impl<T: autodiff::Float, K: crate::DifferentiableKernel<T>> crate::Differentiabl
         }
         Ok(total)
     }
+
+    fn eval_sq_with_slope(&self, d2: T) -> (T, T) {
+        self.kernels
+            .iter()
+            .fold((T::zero(), T::zero()), |(v, s), k| {
+                let (kv, ks) = k.eval_sq_with_slope(d2);
+                (v + kv, s + ks)
+            })
+    }
+
+    /// One batch pass of each scale's [`crate::DifferentiableKernel::accumulate_sq_with_slope`].
+    fn accumulate_sq_with_slope(&self, d2: &[T], value: &mut [T], slope: &mut [T]) {
+        for k in &self.kernels {
+            k.accumulate_sq_with_slope(d2, value, slope);
+        }
+    }
 }
