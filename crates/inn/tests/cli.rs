@@ -581,6 +581,36 @@ fn a_model_of_another_format_version_is_refused() {
     }
 }
 
+/// The annotations travel in the model's own metadata map: the library reads them back from a
+/// file `inn fit` wrote, and a model saved by the library without them is refused by name.
+#[test]
+fn annotations_live_in_the_model_metadata_map() {
+    let dir = scratch("metadata");
+    let model = tiny_model(&dir);
+    let cinn = inn::train::ConditionalInn::<f32>::load(&model).unwrap();
+    let cli = &cinn.metadata()["cli"];
+    assert_eq!(cli["method"], "cinn");
+    assert_eq!(cli["x_names"], serde_json::json!(["x1", "x2"]));
+
+    let mut rng = StdRng::seed_from_u64(3);
+    let bare = dir.join("bare.inn");
+    let config = inn::train::InnConfig {
+        n_tot: 4,
+        blocks: 1,
+        hidden: vec![4],
+        ..inn::train::InnConfig::default()
+    };
+    inn::train::Inn::<f32>::new(config, 2, 1, 2, &mut rng)
+        .unwrap()
+        .save(&bare)
+        .unwrap();
+    assert_fails(
+        &inn(&["info", "--model", p(&bare)]),
+        1,
+        &["bare.inn", "not written by `inn fit`"],
+    );
+}
+
 #[test]
 fn a_corrupt_model_file_is_refused() {
     let dir = scratch("corrupt");

@@ -14,6 +14,7 @@ use rand::Rng;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Rows pushed through the network at once when sampling or evaluating.
@@ -113,6 +114,7 @@ pub struct ConditionalInn<T: Float = f32> {
     y_dim: usize,
     flow: Chain<T>,
     params: Params<T>,
+    metadata: BTreeMap<String, serde_json::Value>,
 }
 
 /// The serialised form of a [`ConditionalInn`] (model-file kind [`ConditionalInn::KIND`]).
@@ -125,6 +127,9 @@ struct CinnFile<T: Float> {
     y_dim: usize,
     flow: BlockSpec,
     params: Params<T>,
+    /// Absent in files written before models carried metadata.
+    #[serde(default)]
+    metadata: BTreeMap<String, serde_json::Value>,
 }
 
 fn build_flow<T: Float, R: Rng + ?Sized>(
@@ -214,6 +219,7 @@ impl<T: Float> ConditionalInn<T> {
             y_dim,
             flow,
             params,
+            metadata: BTreeMap::new(),
         })
     }
 
@@ -236,6 +242,17 @@ impl<T: Float> ConditionalInn<T> {
     /// The trained parameters.
     pub fn params(&self) -> &Params<T> {
         &self.params
+    }
+
+    /// Free-form annotations saved with the model (training summary, standardisation, …),
+    /// under `metadata` in the model file.
+    pub fn metadata(&self) -> &BTreeMap<String, serde_json::Value> {
+        &self.metadata
+    }
+
+    /// Mutable annotations.
+    pub fn metadata_mut(&mut self) -> &mut BTreeMap<String, serde_json::Value> {
+        &mut self.metadata
     }
 
     /// Trains on `x` (`n × x_dim`) with conditions `y` (`n × y_dim`), one sample per row, by
@@ -337,7 +354,8 @@ impl<T: Float> ConditionalInn<T> {
         Ok(all)
     }
 
-    /// Writes the model as a model file of kind [`ConditionalInn::KIND`].
+    /// Writes the model (with its [`ConditionalInn::metadata`]) as a model file of kind
+    /// [`ConditionalInn::KIND`].
     ///
     /// # Errors
     /// [`Error::Model`] when the file cannot be written.
@@ -349,6 +367,7 @@ impl<T: Float> ConditionalInn<T> {
             y_dim: self.y_dim,
             flow: self.flow.spec()?,
             params: self.params.clone(),
+            metadata: self.metadata.clone(),
         };
         model_file::save(path, Self::KIND, &file)
     }
@@ -393,6 +412,7 @@ impl<T: Float> ConditionalInn<T> {
             y_dim: file.y_dim,
             flow,
             params: file.params,
+            metadata: file.metadata,
         })
     }
 }
@@ -609,6 +629,35 @@ mod tests {
         let s = model.posterior(&y, 4, &mut rng).unwrap();
         assert_eq!(s.len(), 6);
         assert_eq!(s[5].shape(), (4, 3));
+    }
+
+    /// The metadata map survives a round trip, and a file written before models carried one
+    /// (no `metadata` entry) still loads, with an empty map.
+    #[test]
+    fn metadata_is_saved_and_optional_in_files() {
+        let mut rng = StdRng::seed_from_u64(6);
+        let config = CinnConfig {
+            blocks: 2,
+            hidden: vec![8],
+            ..CinnConfig::default()
+        };
+        let mut model = ConditionalInn::<f32>::new(config, 2, 3, &mut rng).unwrap();
+        assert!(model.metadata().is_empty());
+        model
+            .metadata_mut()
+            .insert("note".into(), serde_json::json!([1, "b"]));
+        let dir = std::env::temp_dir().join(format!("inn-train-cinn-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("meta.cinn");
+        model.save(&path).unwrap();
+        let back = ConditionalInn::<f32>::load(&path).unwrap();
+        assert_eq!(back.metadata(), model.metadata());
+        assert_eq!(back.metadata()["note"][1], "b");
+
+        crate::train::inn::rewrite_without_metadata(&path, ConditionalInn::<f32>::KIND);
+        let old = ConditionalInn::<f32>::load(&path).unwrap();
+        assert!(old.metadata().is_empty());
+        assert_eq!(old.params(), model.params());
     }
 
     #[test]

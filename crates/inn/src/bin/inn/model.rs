@@ -10,6 +10,7 @@ use inn::train::{ConditionalInn, Inn};
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// The key of the command line's entry in a model file's `metadata` map.
@@ -49,6 +50,24 @@ impl Net {
             Net::Flow(_) => Err(Failure::Usage(
                 "a flow models a density, not a posterior: it takes no observations".into(),
             )),
+        }
+    }
+
+    /// The model's free-form annotations, saved with it.
+    pub fn metadata(&self) -> &BTreeMap<String, Value> {
+        match self {
+            Net::Flow(m) => m.metadata(),
+            Net::Inn(m) => m.metadata(),
+            Net::Cinn(m) => m.metadata(),
+        }
+    }
+
+    /// Mutable annotations.
+    pub fn metadata_mut(&mut self) -> &mut BTreeMap<String, Value> {
+        match self {
+            Net::Flow(m) => m.metadata_mut(),
+            Net::Inn(m) => m.metadata_mut(),
+            Net::Cinn(m) => m.metadata_mut(),
         }
     }
 
@@ -119,25 +138,15 @@ pub struct Model {
 }
 
 impl Model {
-    /// Writes the network and its annotations to `path`.
+    /// Writes the network and its annotations (in its `metadata` map) to `path`.
     pub fn save(net: &mut Net, meta: &Meta, path: &Path) -> Outcome {
         let meta_value = serde_json::to_value(meta)
             .map_err(|e| Failure::Runtime(format!("cannot encode the model metadata: {e}")))?;
+        net.metadata_mut().insert(META_KEY.into(), meta_value);
         match net {
-            Net::Flow(flow) => {
-                flow.metadata_mut().insert(META_KEY.into(), meta_value);
-                flow.save(path)?;
-            }
-            // These model types have no metadata map of their own: their files are rewritten
-            // with a `metadata` entry next to the model, which their loaders ignore.
-            Net::Inn(m) => {
-                m.save(path)?;
-                attach_metadata(path, Inn::<f32>::KIND, meta_value)?;
-            }
-            Net::Cinn(m) => {
-                m.save(path)?;
-                attach_metadata(path, ConditionalInn::<f32>::KIND, meta_value)?;
-            }
+            Net::Flow(m) => m.save(path)?,
+            Net::Inn(m) => m.save(path)?,
+            Net::Cinn(m) => m.save(path)?,
         }
         Ok(())
     }
@@ -165,17 +174,13 @@ impl Model {
                 )));
             }
         };
-        let payload: Value = model_file::load(path, &kind)?;
-        let meta = payload
-            .get("metadata")
-            .and_then(|m| m.get(META_KEY))
-            .ok_or_else(|| {
-                Failure::Runtime(format!(
-                    "model file {}: no column names or standardisation recorded (it was not \
+        let meta = net.metadata().get(META_KEY).ok_or_else(|| {
+            Failure::Runtime(format!(
+                "model file {}: no column names or standardisation recorded (it was not \
                      written by `inn fit`)",
-                    path.display()
-                ))
-            })?;
+                path.display()
+            ))
+        })?;
         let meta: Meta = serde_json::from_value(meta.clone()).map_err(|e| {
             Failure::Runtime(format!("model file {}: bad metadata: {e}", path.display()))
         })?;
@@ -184,22 +189,6 @@ impl Model {
         })?;
         Ok(Model { net, meta, version })
     }
-}
-
-/// Adds `metadata.cli` to the payload of a model file, keeping its kind and checksum valid.
-fn attach_metadata(path: &Path, kind: &str, meta: Value) -> Outcome {
-    let mut payload: Value = model_file::load(path, kind)?;
-    let Some(object) = payload.as_object_mut() else {
-        return Err(Failure::Runtime(format!(
-            "model file {}: the {kind} payload is not a JSON object",
-            path.display()
-        )));
-    };
-    let mut map = serde_json::Map::new();
-    map.insert(META_KEY.into(), meta);
-    object.insert("metadata".into(), Value::Object(map));
-    model_file::save(path, kind, &payload)?;
-    Ok(())
 }
 
 /// The annotations must describe the network's widths.
