@@ -58,7 +58,8 @@ proptest! {
         let (r, c) = a.shape();
         let s = seed as f64 / 1000.0;
         let row = DMatrix::from_fn(1, c, |_, j| 0.7 + s + j as f64 * 0.1);
-        let col = DMatrix::from_fn(r, 1, |i, _| 0.6 - s + i as f64 * 0.2);
+        // Divisors stay away from zero: every broadcast operand is at least 0.6.
+        let col = DMatrix::from_fn(r, 1, |i, _| 0.6 + s + i as f64 * 0.2);
         let sc = DMatrix::from_element(1, 1, 1.3 + s);
         for b in [row, col, sc] {
             check(|_, v| v[0].add(v[1]), &[a.clone(), b.clone()]);
