@@ -202,22 +202,21 @@ impl Convergence {
         FLOOR..top * 3.0
     }
 
-    fn draw_plain<DB>(&self, area: &DrawingArea<DB, Shift>) -> Result<()>
+    /// Both panels' axes: iteration n (0..n_max) against the error on a log scale.
+    fn error_axes<'a, DB>(
+        &self,
+        area: &'a DrawingArea<DB, Shift>,
+        caption: &str,
+        n_max: f64,
+    ) -> Result<
+        ChartContext<'a, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, LogCoord<f64>>>,
+    >
     where
         DB: DrawingBackend,
         DB::ErrorType: 'static,
     {
-        let n_max = self
-            .runs
-            .iter()
-            .map(|r| r.plain_iterations)
-            .max()
-            .unwrap_or(1) as f64;
         let mut chart = ChartBuilder::on(area)
-            .caption(
-                "Plain iteration vs the a-priori bound cⁿ/(1−c)·‖x₁ − x₀‖",
-                style::font(style::CAPTION),
-            )
+            .caption(caption, style::font(style::CAPTION))
             .margin(14)
             .x_label_area_size(50)
             .y_label_area_size(80)
@@ -233,6 +232,25 @@ impl Convergence {
             .bold_line_style(BLACK.mix(0.08))
             .light_line_style(BLACK.mix(0.03))
             .draw()?;
+        Ok(chart)
+    }
+
+    fn draw_plain<DB>(&self, area: &DrawingArea<DB, Shift>) -> Result<()>
+    where
+        DB: DrawingBackend,
+        DB::ErrorType: 'static,
+    {
+        let n_max = self
+            .runs
+            .iter()
+            .map(|r| r.plain_iterations)
+            .max()
+            .unwrap_or(1) as f64;
+        let mut chart = self.error_axes(
+            area,
+            "Plain iteration vs the a-priori bound cⁿ/(1−c)·‖x₁ − x₀‖",
+            n_max,
+        )?;
         for run in &self.runs {
             chart
                 .draw_series(LineSeries::new(
@@ -280,26 +298,7 @@ impl Convergence {
             .max()
             .unwrap_or(1)
             .max(10) as f64;
-        let mut chart = ChartBuilder::on(area)
-            .caption(
-                "Anderson acceleration (depth 5)",
-                style::font(style::CAPTION),
-            )
-            .margin(14)
-            .x_label_area_size(50)
-            .y_label_area_size(80)
-            .build_cartesian_2d(0f64..n_max, self.y_range().log_scale())?;
-        chart
-            .configure_mesh()
-            .x_desc("iteration n")
-            .y_desc("‖xₙ − x*‖")
-            .x_label_formatter(&|v| format!("{v:.0}"))
-            .y_label_formatter(&|v| format!("{v:.0e}"))
-            .label_style(style::font(style::TICK))
-            .axis_desc_style(style::font(style::LABEL))
-            .bold_line_style(BLACK.mix(0.08))
-            .light_line_style(BLACK.mix(0.03))
-            .draw()?;
+        let mut chart = self.error_axes(area, "Anderson acceleration (depth 5)", n_max)?;
         for run in &self.runs {
             chart
                 .draw_series(LineSeries::new(
