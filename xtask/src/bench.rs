@@ -4,7 +4,7 @@
 //! `--criterion`, the workspace's criterion benches.
 //!
 //! Our side of every row runs in a child process of this binary (`--child <id>`, hidden) with
-//! `MATMUL_NUM_THREADS=2`, so its thread count and peak RSS are its own; the peer's scripts run
+//! `RAYON_NUM_THREADS=2`, so its thread count and peak RSS are its own; the peer's scripts run
 //! with `python3` when `import torch, FrEIA` works, and the row says "peer not installed"
 //! otherwise. Times are medians of repeated rounds, each after a discarded warm-up round.
 
@@ -245,8 +245,8 @@ fn table_report(level: Level, chosen: &[Case], runner: &Runner, peer_mode: &Peer
         });
     }
     let mut out = format!(
-        "inn bench ({} level), f32, {} threads (MATMUL_NUM_THREADS / torch.set_num_threads), \
-         GEMM peak {} GFLOP/s ({n}×{n}×{n} f32 nalgebra product, best of {}); \
+        "inn bench ({} level), f32, {} threads (RAYON_NUM_THREADS / torch.set_num_threads), \
+         GEMM peak {} GFLOP/s ({n}×{n}×{n} f32 nalgebra products split over the threads, best of {}); \
          load average {load_before} before, {} after\n",
         level.name(),
         child::THREADS,

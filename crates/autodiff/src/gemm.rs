@@ -1,18 +1,146 @@
 //! Matrix products through nalgebra's GEMM (which calls `matrixmultiply`), including the
 //! transposed products the backward pass needs, without materialising a transpose.
+//!
+//! Large products are split by output columns across rayon's threads, each part one
+//! single-threaded nalgebra GEMM writing its own contiguous column block. `matrixmultiply`'s own
+//! `threading` feature is off on purpose: it hands half of every product to a parked worker
+//! thread (a channel send and a futex wake per product, about 30 % of a 2-D flow's step at
+//! batch 512 on 2 cores), it cannot be turned off per call, and products issued from two
+//! threads at once would share its single worker. With rayon, training can instead run
+//! independent shards of a batch on separate threads ([`par_products`] says whether a product
+//! is split), and nested splits inside a busy pool cost a deque push.
 
 use crate::Float;
-use nalgebra::{DMatrix, DMatrixView, Dyn};
+use nalgebra::{DMatrix, DMatrixView, DMatrixViewMut, Dyn};
+use rayon::prelude::*;
 
-/// A zero-copy transposed view: a column-major `r × c` matrix read as `c × r` by swapping
-/// strides, so `matrixmultiply` reads it in place.
-fn transposed<T: Float>(m: &DMatrix<T>) -> DMatrixView<'_, T, Dyn, Dyn> {
-    DMatrixView::from_slice_with_strides(m.as_slice(), m.ncols(), m.nrows(), m.nrows(), 1)
+/// Products with fewer multiply-adds than this stay on the calling thread (about 40 µs of work
+/// on one core; below it a fork-join costs more than it saves).
+pub const PARALLEL_MIN_MACS: usize = 1 << 23;
+
+/// Fewest output columns a thread is handed. Every part packs all of `a` again, so narrow parts
+/// lose: measured on 2 cores (f32), 512×128·128×128 took 79 µs on one thread and 118 µs split
+/// into two 64-column halves, while 256×256·256×256 went from 153 µs to 94 µs split in two
+/// 128-column halves, and 1024×512·512×512 from 2.36 ms to 1.50 ms.
+const MIN_COLS_PER_PART: usize = 128;
+
+/// nalgebra hands a product to `matrixmultiply` (which reads any strides) only when every
+/// dimension exceeds this; its fallback loop for smaller products mishandles row strides
+/// other than 1, so small transposed products never see a strided view.
+const STRIDED_MIN_DIM: usize = 6;
+
+fn strided_ok(m: usize, k: usize, n: usize) -> bool {
+    m >= STRIDED_MIN_DIM && k >= STRIDED_MIN_DIM && n >= STRIDED_MIN_DIM
+}
+
+/// An operand of a product: a matrix as stored, or its transpose.
+#[derive(Clone, Copy)]
+enum Operand<'a, T: Float> {
+    Plain(&'a DMatrix<T>),
+    Transposed(&'a DMatrix<T>),
+}
+
+impl<'a, T: Float> Operand<'a, T> {
+    fn shape(&self) -> (usize, usize) {
+        match self {
+            Operand::Plain(m) => m.shape(),
+            Operand::Transposed(m) => (m.ncols(), m.nrows()),
+        }
+    }
+
+    /// Columns `j0..j0 + w` of the operand: a view when `strided` allows reading a transpose
+    /// in place, an owned transpose otherwise.
+    fn columns(&self, j0: usize, w: usize, strided: bool) -> Columns<'a, T> {
+        match *self {
+            Operand::Plain(m) => {
+                let rows = m.nrows();
+                Columns::View(DMatrixView::from_slice_with_strides(
+                    &m.as_slice()[j0 * rows..],
+                    rows,
+                    w,
+                    1,
+                    rows,
+                ))
+            }
+            Operand::Transposed(m) if strided => {
+                // Rows j0..j0+w of m, read as columns: entry (p, q) = m[(j0 + q, p)].
+                let (rows, cols) = m.shape();
+                Columns::View(DMatrixView::from_slice_with_strides(
+                    &m.as_slice()[j0..],
+                    cols,
+                    w,
+                    rows,
+                    1,
+                ))
+            }
+            Operand::Transposed(m) => Columns::Owned(m.rows(j0, w).transpose()),
+        }
+    }
+}
+
+/// Columns of an operand, borrowed or (for small transposed products) materialised.
+enum Columns<'a, T: Float> {
+    View(DMatrixView<'a, T, Dyn, Dyn>),
+    Owned(DMatrix<T>),
+}
+
+/// `c ← β·c + a·b` on the column block `c` (`n × w`) from columns `j0..j0 + w` of `b`.
+fn gemm_block<T: Float>(
+    c: &mut DMatrixViewMut<'_, T>,
+    beta: T,
+    a: Operand<'_, T>,
+    b: Operand<'_, T>,
+    j0: usize,
+) {
+    let (n, k) = a.shape();
+    let w = c.ncols();
+    let strided = strided_ok(n, k, w);
+    let right = b.columns(j0, w, strided);
+    let left = a.columns(0, k, strided);
+    match (&left, &right) {
+        (Columns::View(l), Columns::View(r)) => c.gemm(T::one(), l, r, beta),
+        (Columns::View(l), Columns::Owned(r)) => c.gemm(T::one(), l, r, beta),
+        (Columns::Owned(l), Columns::View(r)) => c.gemm(T::one(), l, r, beta),
+        (Columns::Owned(l), Columns::Owned(r)) => c.gemm(T::one(), l, r, beta),
+    }
+}
+
+/// How many column blocks a product of `n × k` by `k × m` is split into: 1 below
+/// [`PARALLEL_MIN_MACS`], else up to rayon's thread count with at least
+/// `MIN_COLS_PER_PART` columns each.
+pub fn par_products(n: usize, k: usize, m: usize) -> usize {
+    if n.saturating_mul(k).saturating_mul(m) < PARALLEL_MIN_MACS {
+        return 1;
+    }
+    rayon::current_num_threads()
+        .min(m / MIN_COLS_PER_PART)
+        .max(1)
+}
+
+/// `c ← β·c + a·b` (`c: n × m`), split by output columns across rayon's threads when large.
+fn gemm_into<T: Float>(c: &mut DMatrix<T>, beta: T, a: Operand<'_, T>, b: Operand<'_, T>) {
+    let (n, k) = a.shape();
+    let m = b.shape().1;
+    if n == 0 || m == 0 {
+        return;
+    }
+    let parts = par_products(n, k, m);
+    let width = m.div_ceil(parts);
+    c.as_mut_slice()
+        .par_chunks_mut(n * width)
+        .enumerate()
+        .for_each(|(p, chunk)| {
+            let w = chunk.len() / n;
+            let mut view = DMatrixViewMut::from_slice(chunk, n, w);
+            gemm_block(&mut view, beta, a, b, p * width);
+        });
 }
 
 /// `a · b` for `a: n × k`, `b: k × m`. The caller has checked the shapes.
 pub(crate) fn mm<T: Float>(a: &DMatrix<T>, b: &DMatrix<T>) -> DMatrix<T> {
-    a * b
+    let mut c = DMatrix::zeros(a.nrows(), b.ncols());
+    gemm_into(&mut c, T::zero(), Operand::Plain(a), Operand::Plain(b));
+    c
 }
 
 /// `a · b + 1 bᵀ`-style dense layer: every row of the result starts as the bias row `bias`
@@ -28,37 +156,36 @@ pub(crate) fn mm_plus_row<T: Float>(
         data.extend(std::iter::repeat_n(v, n));
     }
     let mut c = DMatrix::from_vec(n, b.ncols(), data);
-    c.gemm(T::one(), a, b, T::one());
+    gemm_into(&mut c, T::one(), Operand::Plain(a), Operand::Plain(b));
     c
-}
-
-/// nalgebra hands a product to `matrixmultiply` (which reads any strides) only when every
-/// dimension exceeds this; its fallback loop for smaller products mishandles row strides
-/// other than 1, so small transposed products never see a strided view.
-const STRIDED_MIN_DIM: usize = 6;
-
-fn strided_ok(m: usize, k: usize, n: usize) -> bool {
-    m >= STRIDED_MIN_DIM && k >= STRIDED_MIN_DIM && n >= STRIDED_MIN_DIM
 }
 
 /// `aᵀ · b` for `a: k × n`, `b: k × m`. The caller has checked the shapes.
 pub(crate) fn mm_tn<T: Float>(a: &DMatrix<T>, b: &DMatrix<T>) -> DMatrix<T> {
-    if strided_ok(a.ncols(), a.nrows(), b.ncols()) {
-        transposed(a) * b
-    } else {
+    if par_products(a.ncols(), a.nrows(), b.ncols()) == 1
+        && !strided_ok(a.ncols(), a.nrows(), b.ncols())
+    {
         // Small outputs (e.g. the gradient of a 1-wide input layer): nalgebra's dot-product
         // form reads both operands along contiguous columns.
-        a.tr_mul(b)
+        return a.tr_mul(b);
     }
+    let mut c = DMatrix::zeros(a.ncols(), b.ncols());
+    gemm_into(&mut c, T::zero(), Operand::Transposed(a), Operand::Plain(b));
+    c
 }
 
 /// `a · bᵀ` for `a: n × k`, `b: m × k`. The caller has checked the shapes.
 pub(crate) fn mm_nt<T: Float>(a: &DMatrix<T>, b: &DMatrix<T>) -> DMatrix<T> {
-    if strided_ok(a.nrows(), a.ncols(), b.nrows()) {
-        a * transposed(b)
-    } else {
-        a * b.transpose()
-    }
+    let mut c = DMatrix::zeros(a.nrows(), b.nrows());
+    gemm_into(&mut c, T::zero(), Operand::Plain(a), Operand::Transposed(b));
+    c
+}
+
+/// `a · b` for plain matrices (`a: n × k`, `b: k × m`), through the same split GEMM as the
+/// tape's products; `None` when the inner dimensions differ. Benchmarks measure the machine's
+/// GEMM peak with it.
+pub fn matmul<T: Float>(a: &DMatrix<T>, b: &DMatrix<T>) -> Option<DMatrix<T>> {
+    (a.ncols() == b.nrows()).then(|| mm(a, b))
 }
 
 #[cfg(test)]

@@ -3,7 +3,8 @@
 //! A batch is an `n × d` [`nalgebra::DMatrix`] with one sample per row; per-sample scalars
 //! are `n × 1` columns. Operations on [`Var`] handles are recorded on a [`Tape`];
 //! [`Tape::backward`] returns the gradient of a `1 × 1` loss with respect to every leaf.
-//! Matrix products go through nalgebra's GEMM (`matrixmultiply`, multithreaded). Scalars are
+//! Matrix products go through nalgebra's GEMM (`matrixmultiply`), large ones split across
+//! rayon's threads ([`gemm`]). Scalars are
 //! generic over [`Float`] (`f32` for fast training, `f64` for tight checks).
 //!
 //! Quick start — fit `y = sin x` with a small MLP and Adam:
@@ -35,7 +36,7 @@
 
 mod error;
 mod float;
-mod gemm;
+pub mod gemm;
 mod grad_check;
 pub mod nn;
 mod op;
@@ -44,7 +45,7 @@ pub mod optim;
 mod params;
 mod tape;
 
-pub use error::{Error, Result, check_finite};
+pub use error::{Error, Result, all_finite, check_finite};
 pub use float::{Float, lit};
 pub use grad_check::{GradCheckOptions, GradCheckReport, grad_check};
 pub use ops::{concat_cols, concat_rows, pairwise_sq_dist, row_sq_norms};

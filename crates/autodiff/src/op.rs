@@ -60,17 +60,30 @@ impl Bcast {
     }
 }
 
+/// Σ of a slice with eight independent accumulators, so the additions vectorise instead of
+/// waiting on one another (a single running sum is one add per floating-point latency: the
+/// bias gradients of a 2-D flow's step spent 8.6 % of its time there).
+pub(crate) fn sum_slice<T: Float>(v: &[T]) -> T {
+    const LANES: usize = 8;
+    let mut acc = [T::zero(); LANES];
+    let chunks = v.chunks_exact(LANES);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a += x;
+        }
+    }
+    let head = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+    tail.iter().fold(head, |s, &x| s + x)
+}
+
 /// Σ over rows (samples): `n × d → 1 × d`.
 pub(crate) fn sum_over_rows<T: Float>(g: &DMatrix<T>) -> DMatrix<T> {
     let n = g.nrows();
     if n == 0 {
         return DMatrix::zeros(1, g.ncols());
     }
-    let sums: Vec<T> = g
-        .as_slice()
-        .chunks_exact(n)
-        .map(|col| col.iter().fold(T::zero(), |s, &v| s + v))
-        .collect();
+    let sums: Vec<T> = g.as_slice().chunks_exact(n).map(sum_slice).collect();
     DMatrix::from_vec(1, g.ncols(), sums)
 }
 
@@ -94,9 +107,7 @@ fn sum_for<T: Float>(bc: Bcast, g: &DMatrix<T>) -> DMatrix<T> {
         Bcast::Same => g.clone(),
         Bcast::Row => sum_over_rows(g),
         Bcast::Col => sum_over_cols(g),
-        Bcast::Scalar => {
-            DMatrix::from_element(1, 1, g.as_slice().iter().fold(T::zero(), |s, &v| s + v))
-        }
+        Bcast::Scalar => DMatrix::from_element(1, 1, sum_slice(g.as_slice())),
     }
 }
 

@@ -166,7 +166,7 @@ impl<'t, T: Float> Var<'t, T> {
 
     /// Σ of all entries, as `1 × 1`.
     pub fn sum(self) -> Var<'t, T> {
-        let v = self.value().sum();
+        let v = crate::op::sum_slice(self.value().as_slice());
         self.tape
             .push(DMatrix::from_element(1, 1, v), Op::SumAll(self.idx))
     }

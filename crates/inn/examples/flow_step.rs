@@ -2,7 +2,7 @@
 //! (2-D, 8 RealNVP blocks + permutations, subnets 1→H→H→1 ReLU, batch B, f32), so a profiler
 //! (callgrind, perf) sees the steady-state hot path.
 //!
-//! `cargo run --release -p inn --example flow_step -- [steps] [hidden] [batch]`
+//! `cargo run --release -p inn --example flow_step -- [steps] [hidden] [batch] [data_parallel 1|0]`
 
 use inn::Flow;
 use inn::bijectors::StackConfig;
@@ -17,6 +17,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let steps = args.first().copied().unwrap_or(50);
     let hidden = args.get(1).copied().unwrap_or(128);
     let batch = args.get(2).copied().unwrap_or(512);
+    let data_parallel = args.get(3).is_none_or(|&v| v != 0);
     let mut rng = rand::rngs::StdRng::seed_from_u64(0);
     let data = inn::data::toy::two_moons(batch * 64, 0.05, &mut rng)?.cast::<f32>();
     let stack = StackConfig {
@@ -30,6 +31,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         optim: OptimConfig {
             steps,
             progress: false,
+            data_parallel,
             ..OptimConfig::default()
         },
         batch_size: batch,
@@ -40,7 +42,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let report = MaximumLikelihood::new(config).fit(&mut flow, &data, &mut rng, None)?;
     let ms = 1e3 * start.elapsed().as_secs_f64() / steps as f64;
     println!(
-        "{steps} steps, hidden {hidden}, batch {batch}: {ms:.2} ms/step, final loss {:.4}",
+        "{steps} steps, hidden {hidden}, batch {batch}, data-parallel {data_parallel}: {ms:.2} ms/step, final loss {:.4}",
         report.final_loss(10)
     );
     Ok(())

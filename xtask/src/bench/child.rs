@@ -1,7 +1,7 @@
 //! Our side of a row in its own process: `xtask bench --child <id> [--quick|--tiny]` measures one
-//! row (or the GEMM peak, id `gemm`) with `MATMUL_NUM_THREADS=2`, and prints one report line
+//! row (or the GEMM peak, id `gemm`) with `RAYON_NUM_THREADS=2`, and prints one report line
 //! with the timings and the process's peak RSS (VmHWM of `/proc/self/status`), so every row's
-//! memory is its own and the thread count is set before matrixmultiply first reads it.
+//! memory is its own and the thread count is set before rayon's pool starts.
 
 use super::cases::{Level, cases};
 use super::ours::{Measured, gemm_peak, measure};
@@ -120,7 +120,6 @@ pub fn spawn(exe: &Path, id: &str, level: Level) -> Result<ChildReport> {
     let out = Command::new(exe)
         .args(["bench", "--child", id])
         .args(flag)
-        .env("MATMUL_NUM_THREADS", THREADS)
         .env("RAYON_NUM_THREADS", THREADS)
         .output()
         .map_err(|e| format!("could not start {}: {e}", exe.display()))?;

@@ -174,18 +174,18 @@ pub fn median(values: &[f64]) -> Option<f64> {
 }
 
 /// The best rate, in GFLOP/s, of `reps` f32 products of two `size × size` matrices through
-/// nalgebra (matrixmultiply): the machine's GEMM peak as this process sees it.
+/// nalgebra split across rayon's threads (`autodiff::gemm::matmul`, the tape's own product): the
+/// machine's GEMM peak as this process sees it.
 pub fn gemm_peak(size: usize, reps: usize) -> f64 {
     let mut rng = StdRng::seed_from_u64(1);
     let a = normal_rows(size, size, &mut rng).unwrap_or_else(|_| DMatrix::zeros(size, size));
     let b = a.transpose();
-    let mut c = DMatrix::<f32>::zeros(size, size);
     let flops = 2.0 * (size as f64).powi(3);
     let mut best = f64::INFINITY;
-    // One warm-up product starts matrixmultiply's thread pool.
+    // One warm-up product starts rayon's thread pool.
     for _ in 0..reps.max(1) + 1 {
         let start = Instant::now();
-        c.gemm(1.0, &a, &b, 0.0);
+        let c = inn::autodiff::gemm::matmul(&a, &b);
         best = best.min(start.elapsed().as_secs_f64());
         black_box(&c);
     }

@@ -10,5 +10,8 @@ mod schedule;
 pub use cinn::{CinnConfig, ConditionalInn};
 pub use inn::{Inn, InnConfig, InnLosses};
 pub use mle::{MaximumLikelihood, MleConfig, mean_nll};
-pub use optimize::{Objective, OptimConfig, StepInfo, TrainReport, optimize};
+pub use optimize::{
+    MIN_SHARD_ROWS, Objective, OptimConfig, Piece, PieceLoss, Pieces, StepInfo, TrainReport,
+    optimize, shard_rows,
+};
 pub use schedule::Schedule;

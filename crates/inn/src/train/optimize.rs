@@ -4,8 +4,10 @@
 use super::progress::Progress;
 use super::schedule::Schedule;
 use crate::{Error, Result};
+use autodiff::nalgebra::DMatrix;
 use autodiff::optim::{Adam, AdamConfig, Optimizer, clamp_grad_values, clip_grad_norm};
 use autodiff::{Bound, Float, Params, Tape, Var};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Options of the optimisation loop. Defaults: 1000 steps, Adam (PyTorch defaults, lr 1e-3),
@@ -30,6 +32,16 @@ pub struct OptimConfig {
     pub keep_best: bool,
     /// Show a progress bar (only when stderr is a terminal). Default `true`.
     pub progress: bool,
+    /// Split each step into independent pieces (minibatch shards, or the INN's forward and
+    /// inverse losses) evaluated on rayon's threads, when the objective offers it
+    /// ([`Objective::pieces`]). Default `true`; `false` evaluates the step on one tape (the same
+    /// step up to the order of floating-point additions).
+    #[serde(default = "yes")]
+    pub data_parallel: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for OptimConfig {
@@ -44,6 +56,7 @@ impl Default for OptimConfig {
             patience: None,
             keep_best: true,
             progress: true,
+            data_parallel: true,
         }
     }
 }
@@ -99,6 +112,131 @@ pub trait Objective<T: Float> {
     fn validation_loss(&mut self, _params: &Params<T>) -> Result<Option<f64>> {
         Ok(None)
     }
+
+    /// The data-parallel path (optional): draws step `step`'s random inputs and splits the
+    /// step's loss into at most `parts` independent [`Piece`]s whose losses add up to it, each
+    /// evaluated on its own tape and thread by [`Pieces::loss`]. `None` (the default) runs
+    /// [`Objective::loss`] on one tape.
+    ///
+    /// A minibatch mean splits into row shards weighted by their share of the rows; an objective
+    /// whose terms need different passes (the INN's forward and inverse losses) splits by term.
+    /// The gradient is the sum of the pieces' gradients, so the step is the same as the one-tape
+    /// step up to the order of floating-point additions.
+    fn pieces(&mut self, _step: usize, _parts: usize) -> Result<Option<Pieces<'_, T>>> {
+        Ok(None)
+    }
+}
+
+/// One independent part of a step's loss (see [`Objective::pieces`]): what it is (`kind`, the
+/// objective's own numbering), the matrices it reads, and its weight in the step's loss.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Piece<T: Float> {
+    /// Which part of the objective (its meaning is the objective's).
+    pub kind: usize,
+    /// The inputs of this part (minibatch rows, noise draws, …).
+    pub data: Vec<DMatrix<T>>,
+    /// The weight of this part's loss in the step's loss.
+    pub weight: f64,
+}
+
+/// The loss of one [`Piece`], shared across threads.
+pub trait PieceLoss<T: Float>: Sync {
+    /// The `1 × 1` loss of `piece`, already multiplied by its weight.
+    fn piece_loss<'t>(
+        &self,
+        tape: &'t Tape<T>,
+        params: &Bound<'t, T>,
+        piece: &Piece<T>,
+    ) -> Result<Var<'t, T>>;
+}
+
+/// A step's loss split into pieces, and what evaluates them.
+pub struct Pieces<'a, T: Float> {
+    /// The pieces; the step's loss is the sum of their losses.
+    pub pieces: Vec<Piece<T>>,
+    /// Evaluates one piece.
+    pub loss: &'a dyn PieceLoss<T>,
+}
+
+/// Rows per shard below which a minibatch is not worth splitting: a shard's products should
+/// stay large enough to run GEMM near its single-core peak.
+pub const MIN_SHARD_ROWS: usize = 128;
+
+/// Splits `rows` minibatch rows into at most `parts` shards of at least [`MIN_SHARD_ROWS`]
+/// rows: the `(start, len)` of each, or `None` when one shard would do.
+pub fn shard_rows(rows: usize, parts: usize) -> Option<Vec<(usize, usize)>> {
+    let parts = parts.min(rows / MIN_SHARD_ROWS);
+    if parts < 2 {
+        return None;
+    }
+    let base = rows / parts;
+    let extra = rows % parts;
+    let mut start = 0;
+    Some(
+        (0..parts)
+            .map(|i| {
+                let len = base + usize::from(i < extra);
+                let shard = (start, len);
+                start += len;
+                shard
+            })
+            .collect(),
+    )
+}
+
+/// The loss and parameter gradients of one step: on one tape, or piece by piece in parallel.
+fn loss_and_gradients<T: Float>(
+    params: &Params<T>,
+    objective: &mut dyn Objective<T>,
+    step: usize,
+    parts: usize,
+) -> Result<(f64, Vec<DMatrix<T>>)> {
+    if parts > 1
+        && let Some(split) = objective.pieces(step, parts)?
+    {
+        let evaluator = split.loss;
+        let results: Vec<Result<(f64, Vec<DMatrix<T>>)>> = split
+            .pieces
+            .par_iter()
+            .map(|piece| {
+                let tape = Tape::new();
+                let bound = params.bind(&tape);
+                let loss = evaluator.piece_loss(&tape, &bound, piece)?;
+                let value = loss.item().to_f64();
+                if !value.is_finite() {
+                    return Ok((value, Vec::new()));
+                }
+                let mut g = tape.backward(loss)?;
+                Ok((value, bound.gradients(&mut g)))
+            })
+            .collect();
+        let mut total = 0.0;
+        let mut grads: Vec<DMatrix<T>> = Vec::new();
+        for r in results {
+            let (value, g) = r?;
+            total += value;
+            if !value.is_finite() {
+                return Ok((total, Vec::new()));
+            }
+            if grads.is_empty() {
+                grads = g;
+            } else {
+                for (acc, gi) in grads.iter_mut().zip(&g) {
+                    *acc += gi;
+                }
+            }
+        }
+        return Ok((total, grads));
+    }
+    let tape = Tape::new();
+    let bound = params.bind(&tape);
+    let loss = objective.loss(&tape, &bound, step)?;
+    let value = loss.item().to_f64();
+    if !value.is_finite() {
+        return Ok((value, Vec::new()));
+    }
+    let mut g = tape.backward(loss)?;
+    Ok((value, bound.gradients(&mut g)))
 }
 
 /// Runs `config.steps` Adam steps on `objective`, updating `params`.
@@ -129,24 +267,16 @@ pub fn optimize<T: Float>(
     let mut best: Option<Params<T>> = None;
     let mut since_best = 0usize;
     let progress = Progress::new(config.steps, config.progress);
+    let parts = if config.data_parallel {
+        rayon::current_num_threads()
+    } else {
+        1
+    };
     for step in 0..config.steps {
         let lr = config.schedule.rate(config.adam.lr, step, config.steps);
         adam.set_learning_rate(lr);
-        let (loss, mut grads) = {
-            let tape = Tape::new();
-            let bound = params.bind(&tape);
-            let loss = objective.loss(&tape, &bound, step)?;
-            let value = loss.item().to_f64();
-            if !value.is_finite() {
-                (value, Vec::new())
-            } else {
-                let mut g = tape.backward(loss)?;
-                (value, bound.gradients(&mut g))
-            }
-        };
-        let grads_finite = grads
-            .iter()
-            .all(|g| g.as_slice().iter().all(|v| v.is_finite()));
+        let (loss, mut grads) = loss_and_gradients(params, objective, step, parts)?;
+        let grads_finite = grads.iter().all(|g| autodiff::all_finite(g.as_slice()));
         if !loss.is_finite() || !grads_finite {
             params.copy_from(&previous)?;
             progress.finish();
