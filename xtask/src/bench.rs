@@ -246,7 +246,7 @@ fn table_report(level: Level, chosen: &[Case], runner: &Runner, peer_mode: &Peer
     }
     let mut out = format!(
         "inn bench ({} level), f32, {} threads (RAYON_NUM_THREADS / torch.set_num_threads), \
-         GEMM peak {} GFLOP/s ({n}×{n}×{n} f32 nalgebra products split over the threads, best of {}); \
+         GEMM peak {} GFLOP/s ({n}×{n}×{n} f32 nalgebra products, split over the threads or one per thread, best of {}); \
          load average {load_before} before, {} after\n",
         level.name(),
         child::THREADS,

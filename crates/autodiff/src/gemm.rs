@@ -106,10 +106,14 @@ fn gemm_block<T: Float>(
 }
 
 /// How many column blocks a product of `n × k` by `k × m` is split into: 1 below
-/// [`PARALLEL_MIN_MACS`], else up to rayon's thread count with at least
+/// [`PARALLEL_MIN_MACS`] or on a rayon worker thread (the caller is already one of several
+/// parallel tasks, such as a training shard, and a nested split would pack `a` twice and
+/// compete for the same cores), else up to rayon's thread count with at least
 /// `MIN_COLS_PER_PART` columns each.
 pub fn par_products(n: usize, k: usize, m: usize) -> usize {
-    if n.saturating_mul(k).saturating_mul(m) < PARALLEL_MIN_MACS {
+    if n.saturating_mul(k).saturating_mul(m) < PARALLEL_MIN_MACS
+        || rayon::current_thread_index().is_some()
+    {
         return 1;
     }
     rayon::current_num_threads()

@@ -1,7 +1,7 @@
 //! The invertible neural network of Ardizzone et al. 2018 ("Analyzing Inverse Problems with
 //! Invertible Neural Networks", ICLR 2019), trained in both directions with MSE and MMD losses.
 
-use super::{Objective, OptimConfig, TrainReport, optimize};
+use super::{Objective, OptimConfig, Piece, PieceLoss, Pieces, TrainReport, optimize, shard_rows};
 use crate::posterior::{PosteriorSampler, check_posterior_args, standard_normal};
 use crate::{Error, Result, model_file};
 use autodiff::nalgebra::DMatrix;
@@ -248,6 +248,34 @@ struct Draws<T: Float> {
 }
 
 impl<T: Float> Draws<T> {
+    /// The draws in a fixed order (for [`Piece::data`]).
+    fn into_vec(self) -> Vec<DMatrix<T>> {
+        vec![
+            self.pad_x,
+            self.z,
+            self.pad_fwd,
+            self.y_noise_fwd,
+            self.pad_rev,
+            self.y_noise_rev,
+            self.z_rev,
+            self.rec_noise,
+        ]
+    }
+
+    /// The inverse of [`Draws::into_vec`] on the borrowed slice.
+    fn from_slice(m: &[DMatrix<T>]) -> Self {
+        Self {
+            pad_x: m[0].clone(),
+            z: m[1].clone(),
+            pad_fwd: m[2].clone(),
+            y_noise_fwd: m[3].clone(),
+            pad_rev: m[4].clone(),
+            y_noise_rev: m[5].clone(),
+            z_rev: m[6].clone(),
+            rec_noise: m[7].clone(),
+        }
+    }
+
     fn sample<R: Rng + ?Sized>(n: usize, d: Layout, c: &InnConfig, rng: &mut R) -> Self {
         let scaled = |cols: usize, s: f64, rng: &mut R| {
             let mut m = standard_normal::<T, R>(n, cols, rng);
@@ -305,6 +333,73 @@ impl<'t, T: Float> StepInputs<'t, T> {
 struct Frozen<T: Float> {
     out_z: DMatrix<T>,
     out_y: DMatrix<T>,
+}
+
+/// Which terms of the objective a tape computes: the forward terms `L_y` and `L_z` (one forward
+/// pass and the latent MMD), `L_x` (one inverse pass and the data MMD), and the
+/// reconstruction term times `rec` (0: not at all; a row shard's share of the batch otherwise).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Select {
+    forward: bool,
+    x: bool,
+    rec: f64,
+}
+
+impl Select {
+    const ALL: Self = Self {
+        forward: true,
+        x: true,
+        rec: 1.0,
+    };
+}
+
+/// [`Piece::kind`]s of the INN objective.
+const PIECE_FORWARD: usize = 0;
+const PIECE_X: usize = 1;
+const PIECE_REC: usize = 2;
+
+impl<T: Float> PieceLoss<T> for LossModel<'_, T> {
+    /// `data` is `[x, y, draws…]` ([`Draws::into_vec`]), the whole batch for the forward and
+    /// `L_x` pieces and a row shard for the reconstruction pieces; `weight` is the ramp of `L_x`
+    /// for [`PIECE_X`] and the shard's share of the rows for [`PIECE_REC`].
+    fn piece_loss<'t>(
+        &self,
+        tape: &'t Tape<T>,
+        params: &Bound<'t, T>,
+        piece: &Piece<T>,
+    ) -> Result<Var<'t, T>> {
+        let draws = Draws::from_slice(&piece.data[2..]);
+        let inputs = StepInputs::constants(tape, &piece.data[0], &piece.data[1], &draws);
+        let (select, ramp) = match piece.kind {
+            PIECE_FORWARD => (
+                Select {
+                    forward: true,
+                    x: false,
+                    rec: 0.0,
+                },
+                0.0,
+            ),
+            PIECE_X => (
+                Select {
+                    forward: false,
+                    x: true,
+                    rec: 0.0,
+                },
+                piece.weight,
+            ),
+            _ => (
+                Select {
+                    forward: false,
+                    x: false,
+                    rec: piece.weight,
+                },
+                0.0,
+            ),
+        };
+        Ok(self
+            .selected_terms(params, &inputs, ramp, None, select)?
+            .total)
+    }
 }
 
 /// The weighted loss terms of one step (a term is `None` when its weight is 0).
@@ -370,6 +465,19 @@ impl<T: Float> LossModel<'_, T> {
         ramp: f64,
         frozen: Option<&Frozen<T>>,
     ) -> Result<LossTerms<'t, T>> {
+        self.selected_terms(p, v, ramp, frozen, Select::ALL)
+    }
+
+    /// The terms `select` names (the others `None`); the reconstruction term is multiplied by
+    /// `select.rec_share` (a row shard's share of the batch).
+    fn selected_terms<'t>(
+        &self,
+        p: &Bound<'t, T>,
+        v: &StepInputs<'t, T>,
+        ramp: f64,
+        frozen: Option<&Frozen<T>>,
+        select: Select,
+    ) -> Result<LossTerms<'t, T>> {
         let Layout {
             x_dim,
             y_dim,
@@ -379,7 +487,12 @@ impl<T: Float> LossModel<'_, T> {
         let c = self.config;
         let tape = v.x.tape();
         let x_in = concat(&[v.x, v.pad_x])?;
-        let (out, _) = self.flow.forward(p, x_in)?;
+        // The reconstruction term reads the forward output's values only (detached).
+        let (out, _) = if select.forward || select.rec > 0.0 {
+            self.flow.forward(p, x_in)?
+        } else {
+            (x_in, x_in)
+        };
         let out_z = out.slice_cols(0, z_dim)?;
         let out_y = out.slice_cols(n_tot - y_dim, y_dim)?;
         let (out_z_const, out_y_const) = match frozen {
@@ -391,7 +504,7 @@ impl<T: Float> LossModel<'_, T> {
         };
         let y_fwd = v.y.add(v.y_noise_fwd)?;
 
-        let y = if c.lambda_y > 0.0 {
+        let y = if select.forward && c.lambda_y > 0.0 {
             let target = concat(&[v.pad_fwd, y_fwd])?;
             let mse = out
                 .slice_cols(z_dim, n_tot - z_dim)?
@@ -402,7 +515,7 @@ impl<T: Float> LossModel<'_, T> {
         } else {
             None
         };
-        let z = if c.lambda_z > 0.0 {
+        let z = if select.forward && c.lambda_z > 0.0 {
             let a = concat(&[out_z, out_y_const])?;
             let b = concat(&[v.z, y_fwd])?;
             let mmd = mmd_loss_fused(a, b, self.kernel, Estimator::Biased)?;
@@ -412,7 +525,7 @@ impl<T: Float> LossModel<'_, T> {
         };
         let y_rev = v.y.add(v.y_noise_rev)?;
         let weight_x = c.lambda_x * ramp;
-        let x = if weight_x > 0.0 {
+        let x = if select.x && weight_x > 0.0 {
             let (x_rev, _) = self
                 .flow
                 .inverse(p, concat(&[v.z_rev, v.pad_rev, y_rev])?)?;
@@ -422,11 +535,11 @@ impl<T: Float> LossModel<'_, T> {
         } else {
             None
         };
-        let rec = if c.lambda_rec > 0.0 {
+        let rec = if select.rec > 0.0 && c.lambda_rec > 0.0 {
             let rec_in = concat(&[out_z_const, v.pad_rev, y_rev])?.add(v.rec_noise)?;
             let (x_rec, _) = self.flow.inverse(p, rec_in)?;
             let mse = x_rec.sub(x_in)?.square().mean();
-            Some(mse.scale(lit(c.lambda_rec)))
+            Some(mse.scale(lit(c.lambda_rec * select.rec)))
         } else {
             None
         };
@@ -474,6 +587,75 @@ impl<T: Float, R: Rng + ?Sized> Objective<T> for InnObjective<'_, T, R> {
         let inputs = StepInputs::constants(tape, &xb, &yb, &draws);
         let ramp = c.ramp(step, c.optim.steps);
         Ok(self.model.terms(params, &inputs, ramp, None)?.total)
+    }
+
+    /// The forward terms, `L_x`, and the reconstruction term in row shards, each on its own
+    /// tape: the forward and inverse passes of a step do not depend on each other (the
+    /// reconstruction reads the forward output detached, so its shards redo that forward pass
+    /// without recording a gradient through it). Ordered so that rayon's halving of the list
+    /// pairs each MMD piece with one reconstruction shard.
+    fn pieces(&mut self, step: usize, parts: usize) -> Result<Option<Pieces<'_, T>>> {
+        let c = self.model.config;
+        let ramp = c.ramp(step, c.optim.steps);
+        let forward = c.lambda_y > 0.0 || c.lambda_z > 0.0;
+        let x_term = c.lambda_x * ramp > 0.0;
+        let rec_shards = if c.lambda_rec > 0.0 {
+            shard_rows(c.batch_size, parts).unwrap_or_else(|| vec![(0, c.batch_size)])
+        } else {
+            Vec::new()
+        };
+        if usize::from(forward) + usize::from(x_term) + rec_shards.len() < 2 || parts < 2 {
+            return Ok(None);
+        }
+        let n = self.x.nrows();
+        let idx: Vec<usize> = (0..c.batch_size)
+            .map(|_| self.rng.random_range(0..n))
+            .collect();
+        let xb = self.x.select_rows(idx.iter());
+        let yb = self.y.select_rows(idx.iter());
+        let mut whole = vec![xb, yb];
+        whole.extend(Draws::sample(c.batch_size, self.model.layout, c, self.rng).into_vec());
+        let mut mmd_pieces = Vec::new();
+        if forward {
+            mmd_pieces.push(Piece {
+                kind: PIECE_FORWARD,
+                data: whole.clone(),
+                weight: 1.0,
+            });
+        }
+        if x_term {
+            mmd_pieces.push(Piece {
+                kind: PIECE_X,
+                data: whole.clone(),
+                weight: ramp,
+            });
+        }
+        let total = c.batch_size as f64;
+        let mut rec_pieces: Vec<Piece<T>> = rec_shards
+            .into_iter()
+            .map(|(start, len)| Piece {
+                kind: PIECE_REC,
+                data: whole
+                    .iter()
+                    .map(|m| m.rows(start, len).into_owned())
+                    .collect(),
+                weight: len as f64 / total,
+            })
+            .collect();
+        // Interleave: [mmd, rec, mmd, rec, …, the rest].
+        let mut pieces = Vec::new();
+        let mut mmd = mmd_pieces.into_iter();
+        let mut rec = rec_pieces.drain(..);
+        loop {
+            match (mmd.next(), rec.next()) {
+                (None, None) => break,
+                (a, b) => pieces.extend(a.into_iter().chain(b)),
+            }
+        }
+        Ok(Some(Pieces {
+            pieces,
+            loss: &self.model,
+        }))
     }
 }
 
@@ -1050,6 +1232,75 @@ mod tests {
             .unwrap();
         assert_eq!(l.rec, 0.0);
         assert!((l.total - (expected_y + expected_z + expected_x)).abs() <= 1e-12 * sum);
+    }
+
+    /// The data-parallel pieces (forward terms, `L_x`, reconstruction shards) add up to the
+    /// one-tape loss and gradient on the same batch and draws, for 2 and 3 shards and at a
+    /// ramp below 1.
+    #[test]
+    fn pieces_add_up_to_the_one_tape_step() {
+        use crate::train::MIN_SHARD_ROWS;
+        let batch = 2 * MIN_SHARD_ROWS + 7;
+        let config = InnConfig {
+            batch_size: batch,
+            ..tiny_config()
+        };
+        let inn = Inn::<f64>::new(config.clone(), 2, 3, 2, &mut StdRng::seed_from_u64(8)).unwrap();
+        let (x, y) = tiny_data(400, 9);
+        for (parts, step) in [(2, 0), (3, 25)] {
+            let mut rng_a = StdRng::seed_from_u64(12);
+            let mut rng_b = StdRng::seed_from_u64(12);
+            let one_tape = {
+                let mut o = InnObjective {
+                    model: inn.loss_model(),
+                    x: &x,
+                    y: &y,
+                    rng: &mut rng_a,
+                };
+                let tape = Tape::new();
+                let b = inn.params.bind(&tape);
+                let loss = o.loss(&tape, &b, step).unwrap();
+                let v = loss.item();
+                let mut g = tape.backward(loss).unwrap();
+                (v, b.gradients(&mut g))
+            };
+            let mut o = InnObjective {
+                model: inn.loss_model(),
+                x: &x,
+                y: &y,
+                rng: &mut rng_b,
+            };
+            let split = o.pieces(step, parts).unwrap().expect("four terms to split");
+            let kinds: Vec<usize> = split.pieces.iter().map(|p| p.kind).collect();
+            let shards = parts.min(batch / MIN_SHARD_ROWS);
+            assert_eq!(kinds.len(), 2 + shards);
+            assert_eq!(&kinds[..4], &[PIECE_FORWARD, PIECE_REC, PIECE_X, PIECE_REC]);
+            let mut total = 0.0;
+            let mut grads: Option<Vec<DMatrix<f64>>> = None;
+            for piece in &split.pieces {
+                let tape = Tape::new();
+                let b = inn.params.bind(&tape);
+                let loss = split.loss.piece_loss(&tape, &b, piece).unwrap();
+                total += loss.item();
+                let mut g = tape.backward(loss).unwrap();
+                let g = b.gradients(&mut g);
+                grads = Some(match grads {
+                    None => g,
+                    Some(acc) => acc.iter().zip(&g).map(|(a, b)| a + b).collect(),
+                });
+            }
+            assert!(
+                (total - one_tape.0).abs() < 1e-12 * (1.0 + one_tape.0.abs()),
+                "{total} vs {}",
+                one_tape.0
+            );
+            for (a, b) in grads.unwrap().iter().zip(&one_tape.1) {
+                assert!(
+                    (a - b).abs().max() < 1e-10 * (1.0 + b.abs().max()),
+                    "{a} vs {b}"
+                );
+            }
+        }
     }
 
     #[test]
