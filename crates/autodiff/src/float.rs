@@ -11,7 +11,17 @@ use std::fmt::{Debug, Display};
 /// nalgebra's GEMM dispatch to `matrixmultiply`) with lossless-enough conversions to and
 /// from `f64`, used for tolerances, statistics and reporting.
 pub trait Float:
-    RealField + Copy + Default + Debug + Display + Send + Sync + Serialize + DeserializeOwned + 'static
+    RealField
+    + Copy
+    + Default
+    + Debug
+    + Display
+    + Send
+    + Sync
+    + Serialize
+    + DeserializeOwned
+    + crate::pool::Pooled
+    + 'static
 {
     /// Converts from `f64` (rounding to nearest for `f32`).
     fn of_f64(x: f64) -> Self;

@@ -208,7 +208,7 @@ fn gemm_into<T: Float>(c: &mut DMatrix<T>, beta: T, a: Operand<'_, T>, b: Operan
 
 /// `a · b` for `a: n × k`, `b: k × m`. The caller has checked the shapes.
 pub(crate) fn mm<T: Float>(a: &DMatrix<T>, b: &DMatrix<T>) -> DMatrix<T> {
-    let mut c = DMatrix::zeros(a.nrows(), b.ncols());
+    let mut c = crate::pool::zeros(a.nrows(), b.ncols());
     gemm_into(&mut c, T::zero(), Operand::Plain(a), Operand::Plain(b));
     c
 }
@@ -221,7 +221,7 @@ pub(crate) fn mm_plus_row<T: Float>(
     bias: &DMatrix<T>,
 ) -> DMatrix<T> {
     let n = a.nrows();
-    let mut data = Vec::with_capacity(n * b.ncols());
+    let mut data = crate::pool::buffer(n * b.ncols());
     for &v in bias.as_slice() {
         data.extend(std::iter::repeat_n(v, n));
     }
@@ -239,14 +239,14 @@ pub(crate) fn mm_tn<T: Float>(a: &DMatrix<T>, b: &DMatrix<T>) -> DMatrix<T> {
         // form reads both operands along contiguous columns.
         return a.tr_mul(b);
     }
-    let mut c = DMatrix::zeros(a.ncols(), b.ncols());
+    let mut c = crate::pool::zeros(a.ncols(), b.ncols());
     gemm_into(&mut c, T::zero(), Operand::Transposed(a), Operand::Plain(b));
     c
 }
 
 /// `a · bᵀ` for `a: n × k`, `b: m × k`. The caller has checked the shapes.
 pub(crate) fn mm_nt<T: Float>(a: &DMatrix<T>, b: &DMatrix<T>) -> DMatrix<T> {
-    let mut c = DMatrix::zeros(a.nrows(), b.nrows());
+    let mut c = crate::pool::zeros(a.nrows(), b.nrows());
     gemm_into(&mut c, T::zero(), Operand::Plain(a), Operand::Transposed(b));
     c
 }

@@ -43,6 +43,8 @@ mod op;
 mod ops;
 pub mod optim;
 mod params;
+#[doc(hidden)]
+pub mod pool;
 mod tape;
 
 pub use error::{Error, Result, all_finite, check_finite};
@@ -50,6 +52,7 @@ pub use float::{Float, lit};
 pub use grad_check::{GradCheckOptions, GradCheckReport, grad_check};
 pub use ops::{concat_cols, concat_rows, pairwise_sq_dist, row_sq_norms};
 pub use params::{Bound, ParamId, Params};
+pub use pool::{cached_bytes, release_buffers};
 pub use tape::{Gradients, Tape, Var};
 
 /// Re-export of the linear-algebra crate every batch is made of.

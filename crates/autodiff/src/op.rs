@@ -38,7 +38,7 @@ impl Bcast {
     ) -> DMatrix<T> {
         let (n, d) = a.shape();
         let (av, bv) = (a.as_slice(), b.as_slice());
-        let mut out: Vec<T> = Vec::with_capacity(n * d);
+        let mut out: Vec<T> = crate::pool::buffer(n * d);
         match self {
             Bcast::Same => out.extend(av.iter().zip(bv).map(|(&x, &y)| f(x, y))),
             Bcast::Scalar => {
@@ -104,7 +104,7 @@ pub(crate) fn sum_over_cols<T: Float>(g: &DMatrix<T>) -> DMatrix<T> {
 /// The gradient of a broadcast right operand: `g` summed down to its shape (`Same` copies).
 fn sum_for<T: Float>(bc: Bcast, g: &DMatrix<T>) -> DMatrix<T> {
     match bc {
-        Bcast::Same => g.clone(),
+        Bcast::Same => crate::pool::copy(g),
         Bcast::Row => sum_over_rows(g),
         Bcast::Col => sum_over_cols(g),
         Bcast::Scalar => DMatrix::from_element(1, 1, sum_slice(g.as_slice())),
@@ -277,7 +277,9 @@ impl<T: Float> UnaryFn<T> {
 /// Runs `f` over a slice into a new vector (one monomorphised loop per map).
 #[inline(always)]
 fn map_slice<T: Float>(x: &[T], f: impl Fn(T) -> T) -> Vec<T> {
-    x.iter().map(|&v| f(v)).collect()
+    let mut out = crate::pool::buffer(x.len());
+    out.extend(x.iter().map(|&v| f(v)));
+    out
 }
 
 /// `g_i ← g_i · f'(x_i, y_i)` in place (one monomorphised loop per map).
@@ -467,13 +469,13 @@ impl<T: Float> Op<T> {
             }
             Op::SliceCols(a, start) => {
                 let (r, c) = val(*a).shape();
-                let mut ga = DMatrix::zeros(r, c);
+                let mut ga = crate::pool::zeros(r, c);
                 ga.columns_mut(*start, g.ncols()).copy_from(&g);
                 acc(*a, ga);
             }
             Op::SliceRows(a, start) => {
                 let (r, c) = val(*a).shape();
-                let mut ga = DMatrix::zeros(r, c);
+                let mut ga = crate::pool::zeros(r, c);
                 ga.rows_mut(*start, g.nrows()).copy_from(&g);
                 acc(*a, ga);
             }
@@ -482,7 +484,7 @@ impl<T: Float> Op<T> {
                 for &p in parts {
                     let w = val(p).ncols();
                     if need(p) {
-                        acc(p, g.columns(start, w).into_owned());
+                        acc(p, crate::pool::select_columns(&g, start..start + w));
                     }
                     start += w;
                 }
@@ -492,7 +494,7 @@ impl<T: Float> Op<T> {
                 for &p in parts {
                     let h = val(p).nrows();
                     if need(p) {
-                        acc(p, g.rows(start, h).into_owned());
+                        acc(p, crate::pool::rows(&g, start, h));
                     }
                     start += h;
                 }

@@ -242,7 +242,7 @@ impl<'t, T: Float> Var<'t, T> {
                 ),
             });
         }
-        let out = v.columns(start, len).into_owned();
+        let out = crate::pool::select_columns(&v, start..start + len);
         Ok(self.tape.push(out, Op::SliceCols(self.idx, start)))
     }
 
@@ -260,7 +260,7 @@ impl<'t, T: Float> Var<'t, T> {
                 ),
             });
         }
-        let out = v.rows(start, len).into_owned();
+        let out = crate::pool::rows(&v, start, len);
         Ok(self.tape.push(out, Op::SliceRows(self.idx, start)))
     }
 
@@ -273,7 +273,7 @@ impl<'t, T: Float> Var<'t, T> {
                 reason: format!("column {bad} of a value with {} columns", v.ncols()),
             });
         }
-        let out = v.select_columns(index.iter());
+        let out = crate::pool::select_columns(&v, index.iter().copied());
         Ok(self
             .tape
             .push(out, Op::GatherCols(self.idx, index.to_vec())))
@@ -369,7 +369,7 @@ pub fn concat_cols<'t, T: Float>(parts: &[Var<'t, T>]) -> Result<Var<'t, T>> {
         }
     }
     let total: usize = values.iter().map(|v| v.ncols()).sum();
-    let mut out = DMatrix::zeros(n, total);
+    let mut out = crate::pool::zeros(n, total);
     let mut start = 0;
     for v in &values {
         out.columns_mut(start, v.ncols()).copy_from(v);
@@ -399,7 +399,7 @@ pub fn concat_rows<'t, T: Float>(parts: &[Var<'t, T>]) -> Result<Var<'t, T>> {
         }
     }
     let total: usize = values.iter().map(|v| v.nrows()).sum();
-    let mut out = DMatrix::zeros(total, d);
+    let mut out = crate::pool::zeros(total, d);
     let mut start = 0;
     for v in &values {
         out.rows_mut(start, v.nrows()).copy_from(v);

@@ -123,7 +123,7 @@ impl<T: Float> Params<T> {
             vars: self
                 .entries
                 .iter()
-                .map(|e| tape.var(e.value.clone()))
+                .map(|e| tape.var(crate::pool::copy(&e.value)))
                 .collect(),
         }
     }

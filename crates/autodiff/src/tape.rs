@@ -34,6 +34,12 @@ pub struct Tape<T: Float> {
     recording: bool,
 }
 
+impl<T: Float> Drop for Tape<T> {
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
+
 impl<T: Float> Default for Tape<T> {
     fn default() -> Self {
         Self::new()
@@ -73,9 +79,14 @@ impl<T: Float> Tape<T> {
         self.nodes.borrow().is_empty()
     }
 
-    /// Drops every recorded value; the borrow checker guarantees no [`Var`] is alive.
+    /// Drops every recorded value; the borrow checker guarantees no [`Var`] is alive. Value
+    /// buffers go to the thread's cache ([`crate::release_buffers`]) for the next tape.
     pub fn clear(&mut self) {
-        self.nodes.get_mut().clear();
+        for node in self.nodes.get_mut().drain(..) {
+            if let Ok(m) = Rc::try_unwrap(node.value) {
+                crate::pool::recycle(m);
+            }
+        }
     }
 
     /// A leaf that gradients flow to (an input or a parameter).
@@ -165,7 +176,10 @@ impl<T: Float> Tape<T> {
                     return;
                 }
                 match &mut grads[j] {
-                    Some(acc) => *acc += gj,
+                    Some(acc) => {
+                        *acc += &gj;
+                        crate::pool::recycle(gj);
+                    }
                     slot @ None => *slot = Some(gj),
                 }
             });
@@ -204,7 +218,7 @@ impl<'t, T: Float> Var<'t, T> {
 
     /// The value as an owned matrix (a copy).
     pub fn to_matrix(&self) -> DMatrix<T> {
-        (*self.value()).clone()
+        crate::pool::copy(&self.value())
     }
 
     /// The single entry of a 1 × 1 value, or the top-left entry otherwise.
