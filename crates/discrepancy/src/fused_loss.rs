@@ -1,7 +1,7 @@
 //! The differentiable MMD² loss computed in fused loops, for training at large batch sizes.
 
 use crate::samples::check_pair;
-use crate::scalar::sum_f64;
+use crate::scalar::{dot_diff, sum_f64};
 use crate::{DifferentiableKernel, Error, Estimator, Result};
 use autodiff::{Float, Var};
 use nalgebra::DMatrix;
@@ -205,11 +205,7 @@ where
                         for (k, gk) in g.iter_mut().enumerate() {
                             let c = pi[k];
                             let col = &data[k * len..(k + 1) * len];
-                            let mut dot = T::zero();
-                            for (&s, &o) in slope.iter().zip(col) {
-                                dot += s * (c - o);
-                            }
-                            *gk += coef * dot;
+                            *gk += coef * dot_diff(slope, col, c);
                         }
                     }
                 }

@@ -34,6 +34,27 @@ pub(crate) fn sum_f64<T: RealField + Copy>(values: &[T]) -> f64 {
     total
 }
 
+/// `Σⱼ sⱼ·(c − oⱼ)` with eight independent accumulators (a single running sum is one
+/// add per floating-point latency and does not vectorise: the INN's fused MMD gradient spent
+/// most of its time there at batch 1600).
+#[inline]
+pub(crate) fn dot_diff<T: RealField + Copy>(slope: &[T], others: &[T], c: T) -> T {
+    let mut lanes = [T::zero(); 8];
+    let pairs = slope.chunks_exact(8).zip(others.chunks_exact(8));
+    for (s, o) in pairs {
+        for ((lane, &sv), &ov) in lanes.iter_mut().zip(s).zip(o) {
+            *lane += sv * (c - ov);
+        }
+    }
+    let done = slope.len() - slope.len() % 8;
+    let mut total = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3]))
+        + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+    for (&sv, &ov) in slope[done..].iter().zip(&others[done..]) {
+        total += sv * (c - ov);
+    }
+    total
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -47,5 +68,11 @@ mod tests {
         let naive: f64 = v.iter().sum();
         assert_eq!(sum_f64(&v), naive);
         assert_eq!(sum_f64::<f32>(&[]), 0.0);
+        for len in [0usize, 3, 8, 19] {
+            let s: Vec<f64> = (0..len).map(|i| i as f64 * 0.5 - 2.0).collect();
+            let o: Vec<f64> = (0..len).map(|i| (i * i) as f64 * 0.125).collect();
+            let naive: f64 = s.iter().zip(&o).map(|(&a, &b)| a * (1.5 - b)).sum();
+            assert!((dot_diff(&s, &o, 1.5) - naive).abs() <= 1e-12 * (1.0 + naive.abs()));
+        }
     }
 }
