@@ -1240,6 +1240,7 @@ mod tests {
     #[test]
     fn pieces_add_up_to_the_one_tape_step() {
         use crate::train::MIN_SHARD_ROWS;
+        use crate::train::optimize::loss_and_gradients;
         let batch = 2 * MIN_SHARD_ROWS + 7;
         let config = InnConfig {
             batch_size: batch,
@@ -1250,51 +1251,46 @@ mod tests {
         for (parts, step) in [(2, 0), (3, 25)] {
             let mut rng_a = StdRng::seed_from_u64(12);
             let mut rng_b = StdRng::seed_from_u64(12);
-            let one_tape = {
-                let mut o = InnObjective {
+            let mut rng_c = StdRng::seed_from_u64(12);
+            fn objective<'a>(
+                inn: &'a Inn<f64>,
+                (x, y): (&'a DMatrix<f64>, &'a DMatrix<f64>),
+                rng: &'a mut StdRng,
+            ) -> InnObjective<'a, f64, StdRng> {
+                InnObjective {
                     model: inn.loss_model(),
-                    x: &x,
-                    y: &y,
-                    rng: &mut rng_a,
-                };
-                let tape = Tape::new();
-                let b = inn.params.bind(&tape);
-                let loss = o.loss(&tape, &b, step).unwrap();
-                let v = loss.item();
-                let mut g = tape.backward(loss).unwrap();
-                (v, b.gradients(&mut g))
-            };
-            let mut o = InnObjective {
-                model: inn.loss_model(),
-                x: &x,
-                y: &y,
-                rng: &mut rng_b,
-            };
+                    x,
+                    y,
+                    rng,
+                }
+            }
+            let one_tape = loss_and_gradients(
+                &inn.params,
+                &mut objective(&inn, (&x, &y), &mut rng_a),
+                step,
+                1,
+            )
+            .unwrap();
+            let mut o = objective(&inn, (&x, &y), &mut rng_b);
             let split = o.pieces(step, parts).unwrap().expect("four terms to split");
             let kinds: Vec<usize> = split.pieces.iter().map(|p| p.kind).collect();
             let shards = parts.min(batch / MIN_SHARD_ROWS);
             assert_eq!(kinds.len(), 2 + shards);
             assert_eq!(&kinds[..4], &[PIECE_FORWARD, PIECE_REC, PIECE_X, PIECE_REC]);
-            let mut total = 0.0;
-            let mut grads: Option<Vec<DMatrix<f64>>> = None;
-            for piece in &split.pieces {
-                let tape = Tape::new();
-                let b = inn.params.bind(&tape);
-                let loss = split.loss.piece_loss(&tape, &b, piece).unwrap();
-                total += loss.item();
-                let mut g = tape.backward(loss).unwrap();
-                let g = b.gradients(&mut g);
-                grads = Some(match grads {
-                    None => g,
-                    Some(acc) => acc.iter().zip(&g).map(|(a, b)| a + b).collect(),
-                });
-            }
+            // The optimiser's own parallel path, on a fresh objective with the same seed.
+            let (total, grads) = loss_and_gradients(
+                &inn.params,
+                &mut objective(&inn, (&x, &y), &mut rng_c),
+                step,
+                parts,
+            )
+            .unwrap();
             assert!(
                 (total - one_tape.0).abs() < 1e-12 * (1.0 + one_tape.0.abs()),
                 "{total} vs {}",
                 one_tape.0
             );
-            for (a, b) in grads.unwrap().iter().zip(&one_tape.1) {
+            for (a, b) in grads.iter().zip(&one_tape.1) {
                 assert!(
                     (a - b).abs().max() < 1e-10 * (1.0 + b.abs().max()),
                     "{a} vs {b}"

@@ -497,15 +497,9 @@ mod shard_tests {
                 batch_size: batch,
                 rng: StdRng::seed_from_u64(11),
             };
-            let one_tape = {
-                let mut o = make();
-                let tape = Tape::new();
-                let b = flow.params().bind(&tape);
-                let loss = o.loss(&tape, &b, 0).unwrap();
-                let v = loss.item();
-                let mut g = tape.backward(loss).unwrap();
-                (v, b.gradients(&mut g))
-            };
+            let one_tape =
+                super::super::optimize::loss_and_gradients(flow.params(), &mut make(), 0, 1)
+                    .unwrap();
             let mut o = make();
             let split = o.pieces(0, parts).unwrap().expect("large enough to shard");
             assert_eq!(split.pieces.len(), parts.min(batch / MIN_SHARD_ROWS));
@@ -517,22 +511,12 @@ mod shard_tests {
                     .sum::<usize>(),
                 batch
             );
-            let mut total = 0.0;
-            let mut grads: Option<Vec<DMatrix<f64>>> = None;
-            for piece in &split.pieces {
-                let tape = Tape::new();
-                let b = flow.params().bind(&tape);
-                let loss = split.loss.piece_loss(&tape, &b, piece).unwrap();
-                total += loss.item();
-                let mut g = tape.backward(loss).unwrap();
-                let g = b.gradients(&mut g);
-                grads = Some(match grads {
-                    None => g,
-                    Some(acc) => acc.iter().zip(&g).map(|(a, b)| a + b).collect(),
-                });
-            }
+            // The optimiser's own parallel path, on a fresh objective with the same seed.
+            let (total, grads) =
+                super::super::optimize::loss_and_gradients(flow.params(), &mut make(), 0, parts)
+                    .unwrap();
             assert!((total - one_tape.0).abs() < 1e-12 * (1.0 + one_tape.0.abs()));
-            for (a, b) in grads.unwrap().iter().zip(&one_tape.1) {
+            for (a, b) in grads.iter().zip(&one_tape.1) {
                 assert!(
                     (a - b).abs().max() < 1e-12 * (1.0 + b.abs().max()),
                     "{a} vs {b}"

@@ -190,7 +190,7 @@ pub fn shard_rows(rows: usize, parts: usize) -> Option<Vec<(usize, usize)>> {
 }
 
 /// The loss and parameter gradients of one step: on one tape, or piece by piece in parallel.
-fn loss_and_gradients<T: Float>(
+pub(crate) fn loss_and_gradients<T: Float>(
     params: &Params<T>,
     objective: &mut dyn Objective<T>,
     step: usize,
