@@ -81,16 +81,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 /// assert!(!autodiff::all_finite(&[f32::NAN]));
 /// ```
 pub fn all_finite<T: crate::Float>(v: &[T]) -> bool {
-    const LANES: usize = 8;
-    let mut acc = [T::zero(); LANES];
-    let chunks = v.chunks_exact(LANES);
-    let tail = chunks.remainder();
-    for c in chunks {
-        for (a, &x) in acc.iter_mut().zip(c) {
-            *a += x * T::zero();
-        }
-    }
-    acc.iter().chain(tail).all(|x| x.is_finite())
+    crate::op::lane_sum(v, |x| x * T::zero()).is_finite()
 }
 
 /// Returns an error naming `what` and the first row (lowest row index, then lowest column)

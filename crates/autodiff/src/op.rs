@@ -64,17 +64,23 @@ impl Bcast {
 /// waiting on one another (a single running sum is one add per floating-point latency: the
 /// bias gradients of a 2-D flow's step spent 8.6 % of its time there).
 pub(crate) fn sum_slice<T: Float>(v: &[T]) -> T {
+    lane_sum(v, |x| x)
+}
+
+/// `Σ f(vᵢ)` with eight independent accumulators (see [`sum_slice`]).
+#[inline(always)]
+pub(crate) fn lane_sum<T: Float>(v: &[T], f: impl Fn(T) -> T) -> T {
     const LANES: usize = 8;
     let mut acc = [T::zero(); LANES];
     let chunks = v.chunks_exact(LANES);
     let tail = chunks.remainder();
     for c in chunks {
         for (a, &x) in acc.iter_mut().zip(c) {
-            *a += x;
+            *a += f(x);
         }
     }
     let head = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
-    tail.iter().fold(head, |s, &x| s + x)
+    tail.iter().fold(head, |s, &x| s + f(x))
 }
 
 /// Σ over rows (samples): `n × d → 1 × d`.

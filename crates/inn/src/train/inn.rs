@@ -351,6 +351,25 @@ impl Select {
         x: true,
         rec: 1.0,
     };
+    const FORWARD: Self = Self {
+        forward: true,
+        x: false,
+        rec: 0.0,
+    };
+    const X: Self = Self {
+        forward: false,
+        x: true,
+        rec: 0.0,
+    };
+
+    /// The reconstruction term only, times `share`.
+    fn rec(share: f64) -> Self {
+        Self {
+            forward: false,
+            x: false,
+            rec: share,
+        }
+    }
 }
 
 /// [`Piece::kind`]s of the INN objective.
@@ -371,34 +390,11 @@ impl<T: Float> PieceLoss<T> for LossModel<'_, T> {
         let draws = Draws::from_slice(&piece.data[2..]);
         let inputs = StepInputs::constants(tape, &piece.data[0], &piece.data[1], &draws);
         let (select, ramp) = match piece.kind {
-            PIECE_FORWARD => (
-                Select {
-                    forward: true,
-                    x: false,
-                    rec: 0.0,
-                },
-                0.0,
-            ),
-            PIECE_X => (
-                Select {
-                    forward: false,
-                    x: true,
-                    rec: 0.0,
-                },
-                piece.weight,
-            ),
-            _ => (
-                Select {
-                    forward: false,
-                    x: false,
-                    rec: piece.weight,
-                },
-                0.0,
-            ),
+            PIECE_FORWARD => (Select::FORWARD, 0.0),
+            PIECE_X => (Select::X, piece.weight),
+            _ => (Select::rec(piece.weight), 0.0),
         };
-        Ok(self
-            .selected_terms(params, &inputs, ramp, None, select)?
-            .total)
+        Ok(self.terms(params, &inputs, ramp, None, select)?.total)
     }
 }
 
@@ -457,20 +453,10 @@ struct LossModel<'a, T: Float> {
 
 impl<T: Float> LossModel<'_, T> {
     /// The bidirectional loss of one step, mirroring the paper's training code: forward
-    /// `out = f([x, pad_x])`, then the four terms of [`LossTerms`].
+    /// `out = f([x, pad_x])`, then the terms of [`LossTerms`] that `select` names (the others
+    /// `None`; [`Select::ALL`] for the whole objective); the reconstruction term is multiplied
+    /// by `select.rec` (a row shard's share of the batch).
     fn terms<'t>(
-        &self,
-        p: &Bound<'t, T>,
-        v: &StepInputs<'t, T>,
-        ramp: f64,
-        frozen: Option<&Frozen<T>>,
-    ) -> Result<LossTerms<'t, T>> {
-        self.selected_terms(p, v, ramp, frozen, Select::ALL)
-    }
-
-    /// The terms `select` names (the others `None`); the reconstruction term is multiplied by
-    /// `select.rec_share` (a row shard's share of the batch).
-    fn selected_terms<'t>(
         &self,
         p: &Bound<'t, T>,
         v: &StepInputs<'t, T>,
@@ -586,7 +572,10 @@ impl<T: Float, R: Rng + ?Sized> Objective<T> for InnObjective<'_, T, R> {
         let draws = Draws::sample(c.batch_size, self.model.layout, c, self.rng);
         let inputs = StepInputs::constants(tape, &xb, &yb, &draws);
         let ramp = c.ramp(step, c.optim.steps);
-        Ok(self.model.terms(params, &inputs, ramp, None)?.total)
+        Ok(self
+            .model
+            .terms(params, &inputs, ramp, None, Select::ALL)?
+            .total)
     }
 
     /// The forward terms, `L_x`, and the reconstruction term in row shards, each on its own
@@ -937,7 +926,9 @@ impl<T: Float> Inn<T> {
         let p = self.params.bind(&tape);
         let inputs = StepInputs::constants(&tape, x, y, &draws);
         let ramp = self.config.ramp(step, self.config.optim.steps);
-        let terms = self.loss_model().terms(&p, &inputs, ramp, None)?;
+        let terms = self
+            .loss_model()
+            .terms(&p, &inputs, ramp, None, Select::ALL)?;
         Ok(terms.values(ramp))
     }
 
@@ -1370,7 +1361,7 @@ mod tests {
                     rec_noise: v[9],
                 };
                 Ok(model
-                    .terms(&p, &s, ramp, Some(&frozen))
+                    .terms(&p, &s, ramp, Some(&frozen), Select::ALL)
                     .map_err(as_autodiff)?
                     .total)
             },
@@ -1390,7 +1381,7 @@ mod tests {
             let p = params.bind(&tape);
             let s = StepInputs::constants(&tape, &x, &y, &d);
             model
-                .terms(&p, &s, ramp, Some(&frozen))
+                .terms(&p, &s, ramp, Some(&frozen), Select::ALL)
                 .unwrap()
                 .total
                 .item()
@@ -1398,7 +1389,7 @@ mod tests {
         let tape = Tape::new();
         let p = inn.params.bind(&tape);
         let s = StepInputs::constants(&tape, &x, &y, &d);
-        let loss = model.terms(&p, &s, ramp, None).unwrap().total;
+        let loss = model.terms(&p, &s, ramp, None, Select::ALL).unwrap().total;
         assert!((loss.item() - loss_at(&inn.params)).abs() < 1e-12);
         let analytic = p.gradients(&mut tape.backward(loss).unwrap());
         let mut probe = inn.params.clone();

@@ -204,15 +204,9 @@ pub(crate) fn loss_and_gradients<T: Float>(
             .pieces
             .par_iter()
             .map(|piece| {
-                let tape = Tape::new();
-                let bound = params.bind(&tape);
-                let loss = evaluator.piece_loss(&tape, &bound, piece)?;
-                let value = loss.item().to_f64();
-                if !value.is_finite() {
-                    return Ok((value, Vec::new()));
-                }
-                let mut g = tape.backward(loss)?;
-                Ok((value, bound.gradients(&mut g)))
+                on_tape(params, |tape, bound| {
+                    evaluator.piece_loss(tape, bound, piece)
+                })
             })
             .collect();
         let mut total = 0.0;
@@ -233,9 +227,18 @@ pub(crate) fn loss_and_gradients<T: Float>(
         }
         return Ok((total, grads));
     }
+    on_tape(params, |tape, bound| objective.loss(tape, bound, step))
+}
+
+/// Builds a loss on a fresh tape with `params` bound to it, and returns its value and, when it
+/// is finite, the parameter gradients (none otherwise).
+fn on_tape<T: Float>(
+    params: &Params<T>,
+    build: impl for<'t> FnOnce(&'t Tape<T>, &Bound<'t, T>) -> Result<Var<'t, T>>,
+) -> Result<(f64, Vec<DMatrix<T>>)> {
     let tape = Tape::new();
     let bound = params.bind(&tape);
-    let loss = objective.loss(&tape, &bound, step)?;
+    let loss = build(&tape, &bound)?;
     let value = loss.item().to_f64();
     if !value.is_finite() {
         return Ok((value, Vec::new()));
