@@ -206,9 +206,23 @@ fn gemm_into<T: Float>(c: &mut DMatrix<T>, beta: T, a: Operand<'_, T>, b: Operan
         });
 }
 
+/// The `n × m` output of a product with inner dimension `k`, to be written with `β = 0`. When
+/// every dimension is at least [`STRIDED_MIN_DIM`], nalgebra hands every block of the product
+/// to matrixmultiply, which never reads `C` when `β = 0` ("the kernel must not read C"), so a
+/// cached buffer is used as it is, without zeroing it first (6.4% of a flow step's
+/// instructions were that `memset`); smaller products go through nalgebra's own loops and get
+/// zeros.
+fn output<T: Float>(n: usize, k: usize, m: usize) -> DMatrix<T> {
+    if strided_ok(n, k, m) {
+        crate::pool::scratch(n, m)
+    } else {
+        crate::pool::zeros(n, m)
+    }
+}
+
 /// `a · b` for `a: n × k`, `b: k × m`. The caller has checked the shapes.
 pub(crate) fn mm<T: Float>(a: &DMatrix<T>, b: &DMatrix<T>) -> DMatrix<T> {
-    let mut c = crate::pool::zeros(a.nrows(), b.ncols());
+    let mut c = output(a.nrows(), a.ncols(), b.ncols());
     gemm_into(&mut c, T::zero(), Operand::Plain(a), Operand::Plain(b));
     c
 }
@@ -239,14 +253,14 @@ pub(crate) fn mm_tn<T: Float>(a: &DMatrix<T>, b: &DMatrix<T>) -> DMatrix<T> {
         // form reads both operands along contiguous columns.
         return a.tr_mul(b);
     }
-    let mut c = crate::pool::zeros(a.ncols(), b.ncols());
+    let mut c = output(a.ncols(), a.nrows(), b.ncols());
     gemm_into(&mut c, T::zero(), Operand::Transposed(a), Operand::Plain(b));
     c
 }
 
 /// `a · bᵀ` for `a: n × k`, `b: m × k`. The caller has checked the shapes.
 pub(crate) fn mm_nt<T: Float>(a: &DMatrix<T>, b: &DMatrix<T>) -> DMatrix<T> {
-    let mut c = crate::pool::zeros(a.nrows(), b.nrows());
+    let mut c = output(a.nrows(), a.ncols(), b.nrows());
     gemm_into(&mut c, T::zero(), Operand::Plain(a), Operand::Transposed(b));
     c
 }
@@ -311,6 +325,36 @@ mod tests {
             let on_worker = rayon::scope(|_| mm_nt(&a, &bt));
             check(on_worker, "on a worker");
         }
+    }
+
+    /// A cached buffer full of NaN (a diverged step's leftovers) reused as the output of a
+    /// product never shows through: every shape either zeroes it or is written whole.
+    #[test]
+    fn stale_cached_buffers_never_leak_into_products() {
+        for &(n, k, m) in &[
+            (64, 64, 64),
+            (6, 6, 6),
+            (5, 40, 40),
+            (40, 5, 40),
+            (300, 2, 300),
+        ] {
+            let a = DMatrix::from_fn(n, k, |i, j| (i + 2 * j) as f64 * 0.01);
+            let b = DMatrix::from_fn(k, m, |i, j| (3 * i + j) as f64 * 0.02);
+            let expected = &a * &b;
+            for _ in 0..2 {
+                crate::pool::recycle(DMatrix::from_element(n, m, f64::NAN));
+                crate::pool::recycle(DMatrix::from_element(m, n, f64::NAN));
+                let got = mm(&a, &b);
+                assert!((&got - &expected).abs().max() < 1e-9, "{n}×{k}×{m}");
+                crate::pool::recycle(DMatrix::from_element(n, m, f64::NAN));
+                let got = mm_nt(&a, &b.transpose());
+                assert!((&got - &expected).abs().max() < 1e-9, "nt {n}×{k}×{m}");
+                crate::pool::recycle(DMatrix::from_element(n, m, f64::NAN));
+                let got = mm_tn(&a.transpose(), &b);
+                assert!((&got - &expected).abs().max() < 1e-9, "tn {n}×{k}×{m}");
+            }
+        }
+        crate::pool::release_buffers();
     }
 
     #[test]

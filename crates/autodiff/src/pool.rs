@@ -41,13 +41,13 @@ impl<T> Pool<T> {
         Some(v)
     }
 
-    fn give(&mut self, mut v: Vec<T>) {
+    /// Keeps `v` (whose length is its capacity: every entry initialised) for reuse.
+    fn give(&mut self, v: Vec<T>) {
         let cap = v.capacity();
         let size = cap * std::mem::size_of::<T>();
-        if cap < MIN_POOLED_LEN || self.bytes + size > MAX_POOLED_BYTES {
+        if cap < MIN_POOLED_LEN || v.len() != cap || self.bytes + size > MAX_POOLED_BYTES {
             return;
         }
-        v.clear();
         self.bytes += size;
         self.free.entry(cap).or_default().push(v);
     }
@@ -85,11 +85,25 @@ impl Pooled for f64 {
 /// An empty vector with capacity exactly `len`, from the cache when one is free.
 pub(crate) fn buffer<T: Float>(len: usize) -> Vec<T> {
     if len >= MIN_POOLED_LEN
-        && let Some(v) = T::with_pool(|p| p.take(len)).flatten()
+        && let Some(mut v) = T::with_pool(|p| p.take(len)).flatten()
     {
+        v.clear();
         return v;
     }
     Vec::with_capacity(len)
+}
+
+/// An `r × c` matrix for an output that is written whole before it is read (a GEMM with
+/// `β = 0` on matrixmultiply's path, which never reads `C` then): a cached buffer keeps its
+/// previous, initialised contents instead of being zeroed first; a fresh one is zeroed.
+pub(crate) fn scratch<T: Float>(r: usize, c: usize) -> DMatrix<T> {
+    let len = r * c;
+    if len >= MIN_POOLED_LEN
+        && let Some(v) = T::with_pool(|p| p.take(len)).flatten()
+    {
+        return DMatrix::from_vec(r, c, v);
+    }
+    DMatrix::zeros(r, c)
 }
 
 /// An `r × c` matrix of zeros in a cached buffer.
