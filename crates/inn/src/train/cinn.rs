@@ -3,7 +3,7 @@
 //! the observation `y`, trained by maximum likelihood of `z = f(x; y)` under N(0, I).
 
 use super::inn::{check_restored, non_negative, paper_optim};
-use super::{Objective, OptimConfig, TrainReport, optimize};
+use super::{Objective, OptimConfig, Piece, PieceLoss, Pieces, TrainReport, optimize, shard_rows};
 use crate::posterior::{PosteriorSampler, check_posterior_args, standard_normal};
 use crate::{Error, Result, model_file};
 use autodiff::nalgebra::DMatrix;
@@ -163,20 +163,48 @@ fn nll<'t, T: Float>(z: Var<'t, T>, log_det: Var<'t, T>) -> Result<Var<'t, T>> {
 
 /// Maximum likelihood on minibatches drawn with replacement.
 struct CinnObjective<'a, T: Float, R: Rng + ?Sized> {
-    flow: &'a Chain<T>,
+    shards: CinnShards<'a, T>,
     config: &'a CinnConfig,
     x: &'a DMatrix<T>,
     y: &'a DMatrix<T>,
     rng: &'a mut R,
 }
 
-impl<T: Float, R: Rng + ?Sized> Objective<T> for CinnObjective<'_, T, R> {
-    fn loss<'t>(
-        &mut self,
+/// The NLL of minibatch shards (`data = [x, y]` rows), each weighted by its share of the rows.
+struct CinnShards<'a, T: Float> {
+    flow: &'a Chain<T>,
+}
+
+impl<T: Float> CinnShards<'_, T> {
+    fn nll<'t>(
+        &self,
         tape: &'t Tape<T>,
         params: &Bound<'t, T>,
-        _step: usize,
+        x: DMatrix<T>,
+        y: DMatrix<T>,
     ) -> Result<Var<'t, T>> {
+        let (z, log_det) =
+            self.flow
+                .forward_with(params, tape.constant(x), Some(tape.constant(y)))?;
+        nll(z, log_det)
+    }
+}
+
+impl<T: Float> PieceLoss<T> for CinnShards<'_, T> {
+    fn piece_loss<'t>(
+        &self,
+        tape: &'t Tape<T>,
+        params: &Bound<'t, T>,
+        piece: &Piece<T>,
+    ) -> Result<Var<'t, T>> {
+        let loss = self.nll(tape, params, piece.data[0].clone(), piece.data[1].clone())?;
+        Ok(loss.scale(lit(piece.weight)))
+    }
+}
+
+impl<T: Float, R: Rng + ?Sized> CinnObjective<'_, T, R> {
+    /// The next minibatch `(x, y + noise)`.
+    fn draw(&mut self) -> (DMatrix<T>, DMatrix<T>) {
         let n = self.x.nrows();
         let idx: Vec<usize> = (0..self.config.batch_size)
             .map(|_| self.rng.random_range(0..n))
@@ -188,10 +216,42 @@ impl<T: Float, R: Rng + ?Sized> Objective<T> for CinnObjective<'_, T, R> {
             noise *= T::of_f64(self.config.y_noise);
             yb += noise;
         }
-        let (z, log_det) =
-            self.flow
-                .forward_with(params, tape.constant(xb), Some(tape.constant(yb)))?;
-        nll(z, log_det)
+        (xb, yb)
+    }
+}
+
+impl<T: Float, R: Rng + ?Sized> Objective<T> for CinnObjective<'_, T, R> {
+    fn loss<'t>(
+        &mut self,
+        tape: &'t Tape<T>,
+        params: &Bound<'t, T>,
+        _step: usize,
+    ) -> Result<Var<'t, T>> {
+        let (xb, yb) = self.draw();
+        self.shards.nll(tape, params, xb, yb)
+    }
+
+    fn pieces(&mut self, _step: usize, parts: usize) -> Result<Option<Pieces<'_, T>>> {
+        let Some(split) = shard_rows(self.config.batch_size, parts) else {
+            return Ok(None);
+        };
+        let (xb, yb) = self.draw();
+        let total = xb.nrows() as f64;
+        let pieces = split
+            .into_iter()
+            .map(|(start, len)| Piece {
+                kind: 0,
+                data: vec![
+                    xb.rows(start, len).into_owned(),
+                    yb.rows(start, len).into_owned(),
+                ],
+                weight: len as f64 / total,
+            })
+            .collect();
+        Ok(Some(Pieces {
+            pieces,
+            loss: &self.shards,
+        }))
     }
 }
 
@@ -276,7 +336,7 @@ impl<T: Float> ConditionalInn<T> {
             )));
         }
         let mut objective = CinnObjective {
-            flow: &self.flow,
+            shards: CinnShards { flow: &self.flow },
             config: &self.config,
             x,
             y,
@@ -463,6 +523,45 @@ mod tests {
             standard_normal(n, 3, &mut rng),
             standard_normal(n, 2, &mut rng),
         )
+    }
+
+    /// Minibatch shards on the optimiser's parallel path give the one-tape loss and gradient
+    /// (the same minibatch and y-noise draws from the same seed), for even and uneven splits.
+    #[test]
+    fn sharded_steps_match_one_tape() {
+        use crate::train::MIN_SHARD_ROWS;
+        use crate::train::optimize::loss_and_gradients;
+        let model = tiny();
+        let (x, y) = data(500, 4);
+        for (batch, parts) in [(2 * MIN_SHARD_ROWS, 2), (3 * MIN_SHARD_ROWS + 1, 3)] {
+            let config = CinnConfig {
+                batch_size: batch,
+                ..model.config.clone()
+            };
+            let run = |parts: usize| {
+                let mut rng = StdRng::seed_from_u64(21);
+                let mut objective = CinnObjective {
+                    shards: CinnShards { flow: &model.flow },
+                    config: &config,
+                    x: &x,
+                    y: &y,
+                    rng: &mut rng,
+                };
+                loss_and_gradients(&model.params, &mut objective, 0, parts).unwrap()
+            };
+            let (one, g1) = run(1);
+            let (split, gs) = run(parts);
+            assert!(
+                (one - split).abs() < 1e-12 * (1.0 + one.abs()),
+                "{one} vs {split}"
+            );
+            for (a, b) in gs.iter().zip(&g1) {
+                assert!(
+                    (a - b).abs().max() < 1e-12 * (1.0 + b.abs().max()),
+                    "{a} vs {b}"
+                );
+            }
+        }
     }
 
     #[test]
