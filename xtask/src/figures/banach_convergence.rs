@@ -215,22 +215,13 @@ impl Convergence {
         DB: DrawingBackend,
         DB::ErrorType: 'static,
     {
-        let mut chart = ChartBuilder::on(area)
-            .caption(caption, style::font(style::CAPTION))
-            .margin(14)
-            .x_label_area_size(50)
-            .y_label_area_size(80)
+        let mut chart = style::panel(area, caption, 80)
             .build_cartesian_2d(0f64..n_max, self.y_range().log_scale())?;
-        chart
-            .configure_mesh()
+        style::mesh(&mut chart)
             .x_desc("iteration n")
             .y_desc("‖xₙ − x*‖")
             .x_label_formatter(&|v| format!("{v:.0}"))
             .y_label_formatter(&|v| format!("{v:.0e}"))
-            .label_style(style::font(style::TICK))
-            .axis_desc_style(style::font(style::LABEL))
-            .bold_line_style(BLACK.mix(0.08))
-            .light_line_style(BLACK.mix(0.03))
             .draw()?;
         Ok(chart)
     }
@@ -252,37 +243,26 @@ impl Convergence {
             n_max,
         )?;
         for run in &self.runs {
-            chart
-                .draw_series(LineSeries::new(
-                    run.plain.iter().copied(),
-                    run.color.stroke_width(style::LINE),
-                ))?
-                .label(format!(
-                    "c = {}: error ({} iterations)",
-                    run.c, run.plain_iterations
-                ))
-                .legend(style::swatch_line(run.color, style::LINE));
+            style::labelled_line(
+                &mut chart,
+                run.plain.iter().copied(),
+                run.color,
+                style::LINE,
+                format!("c = {}: error ({} iterations)", run.c, run.plain_iterations),
+            )?;
             let visible = self.y_range();
-            chart
-                .draw_series(DashedLineSeries::new(
-                    run.bound
-                        .iter()
-                        .copied()
-                        .filter(|&(_, b)| visible.contains(&b)),
-                    8,
-                    5,
-                    run.color.stroke_width(style::LINE),
-                ))?
-                .label(format!("c = {}: a-priori bound", run.c))
-                .legend(style::swatch_dashed(run.color, style::LINE));
+            style::labelled_dashed(
+                &mut chart,
+                run.bound
+                    .iter()
+                    .copied()
+                    .filter(|&(_, b)| visible.contains(&b)),
+                run.color,
+                style::LINE,
+                format!("c = {}: a-priori bound", run.c),
+            )?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .label_font(style::font(style::LEGEND))
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK.mix(0.4))
-            .draw()?;
+        style::series_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         Ok(())
     }
 
@@ -300,33 +280,25 @@ impl Convergence {
             .max(10) as f64;
         let mut chart = self.error_axes(area, "Anderson acceleration (depth 5)", n_max)?;
         for run in &self.runs {
-            chart
-                .draw_series(LineSeries::new(
-                    run.anderson.iter().copied(),
-                    run.color.stroke_width(style::LINE),
-                ))?
-                .label(format!(
+            style::labelled_line(
+                &mut chart,
+                run.anderson.iter().copied(),
+                run.color,
+                style::LINE,
+                format!(
                     "c = {}: Anderson ({} iterations)",
                     run.c, run.anderson_iterations
-                ))
-                .legend(style::swatch_line(run.color, style::LINE));
-            chart
-                .draw_series(DashedLineSeries::new(
-                    run.plain.iter().copied().take_while(|&(n, _)| n <= n_max),
-                    8,
-                    5,
-                    run.color.mix(0.6).stroke_width(1),
-                ))?
-                .label(format!("c = {}: plain", run.c))
-                .legend(style::swatch_dashed(run.color.mix(0.6), 1));
+                ),
+            )?;
+            style::labelled_dashed(
+                &mut chart,
+                run.plain.iter().copied().take_while(|&(n, _)| n <= n_max),
+                run.color.mix(0.6),
+                1,
+                format!("c = {}: plain", run.c),
+            )?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerLeft)
-            .label_font(style::font(style::LEGEND))
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK.mix(0.4))
-            .draw()?;
+        style::series_legend(&mut chart, SeriesLabelPosition::LowerLeft)?;
         Ok(())
     }
 }

@@ -106,32 +106,17 @@ impl Drift {
         DB: DrawingBackend,
         DB::ErrorType: 'static,
     {
-        let mut chart = ChartBuilder::on(area)
-            .caption("The map never meets y = θ", style::font(style::CAPTION))
-            .margin(14)
-            .x_label_area_size(50)
-            .y_label_area_size(60)
+        let mut chart = style::panel(area, "The map never meets y = θ", 60)
             .build_cartesian_2d(0f64..1f64, 0f64..1f64)?;
-        chart
-            .configure_mesh()
+        style::mesh(&mut chart)
             .x_desc("θ")
             .y_desc("F(θ) mod 1")
             .x_labels(6)
             .y_labels(6)
             .x_label_formatter(&|v| format!("{v:.1}"))
             .y_label_formatter(&|v| format!("{v:.1}"))
-            .label_style(style::font(style::TICK))
-            .axis_desc_style(style::font(style::LABEL))
-            .bold_line_style(BLACK.mix(0.08))
-            .light_line_style(BLACK.mix(0.03))
             .draw()?;
-        chart
-            .draw_series(LineSeries::new(
-                [(0.0, 0.0), (1.0, 1.0)],
-                GREY.stroke_width(1),
-            ))?
-            .label("y = θ")
-            .legend(style::swatch_line(GREY, 1));
+        style::labelled_line(&mut chart, [(0.0, 0.0), (1.0, 1.0)], GREY, 1, "y = θ")?;
         for (i, branch) in self.branches.iter().enumerate() {
             let series = chart.draw_series(LineSeries::new(
                 branch.iter().copied(),
@@ -143,13 +128,7 @@ impl Drift {
                     .legend(style::swatch_line(BLUE, style::LINE + 1));
             }
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .label_font(style::font(style::LEGEND))
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK.mix(0.4))
-            .draw()?;
+        style::series_legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
         let note = [
             format!("min F(θ) − θ = {:.4} > 0", self.min_gap),
             format!("(Ω − K/2π = {:.4})", OMEGA - K / std::f64::consts::TAU),
@@ -168,26 +147,14 @@ impl Drift {
         DB::ErrorType: 'static,
     {
         let n = self.wrapped.len().saturating_sub(1) as f64;
-        let mut chart = ChartBuilder::on(area)
-            .caption(
-                "Iterates θₙ mod 1 drift round the circle",
-                style::font(style::CAPTION),
-            )
-            .margin(14)
-            .x_label_area_size(50)
-            .y_label_area_size(60)
+        let mut chart = style::panel(area, "Iterates θₙ mod 1 drift round the circle", 60)
             .build_cartesian_2d(0f64..n, 0f64..1f64)?;
-        chart
-            .configure_mesh()
+        style::mesh(&mut chart)
             .x_desc("iteration n")
             .y_desc("θₙ mod 1")
             .x_label_formatter(&|v| format!("{v:.0}"))
             .y_labels(6)
             .y_label_formatter(&|v| format!("{v:.1}"))
-            .label_style(style::font(style::TICK))
-            .axis_desc_style(style::font(style::LABEL))
-            .bold_line_style(BLACK.mix(0.08))
-            .light_line_style(BLACK.mix(0.03))
             .draw()?;
         chart.draw_series(
             self.wrapped
@@ -204,49 +171,33 @@ impl Drift {
     {
         let n = self.lift.len().saturating_sub(1) as f64;
         let top = self.lift.iter().fold(0.0f64, |a, &(_, t)| a.max(t)) * 1.08;
-        let mut chart = ChartBuilder::on(area)
-            .caption(
-                format!("Lift θₙ grows: rotation number ρ ≈ {:.4}", self.rho),
-                style::font(style::CAPTION),
-            )
-            .margin(14)
-            .x_label_area_size(50)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0f64..n, 0f64..top)?;
-        chart
-            .configure_mesh()
+        let mut chart = style::panel(
+            area,
+            format!("Lift θₙ grows: rotation number ρ ≈ {:.4}", self.rho),
+            60,
+        )
+        .build_cartesian_2d(0f64..n, 0f64..top)?;
+        style::mesh(&mut chart)
             .x_desc("iteration n")
             .y_desc("θₙ (lift, unwrapped)")
             .x_label_formatter(&|v| format!("{v:.0}"))
             .y_label_formatter(&|v| format!("{v:.0}"))
-            .label_style(style::font(style::TICK))
-            .axis_desc_style(style::font(style::LABEL))
-            .bold_line_style(BLACK.mix(0.08))
-            .light_line_style(BLACK.mix(0.03))
             .draw()?;
-        chart
-            .draw_series(LineSeries::new(
-                self.lift.iter().copied(),
-                GREEN.stroke_width(style::LINE + 1),
-            ))?
-            .label("lift θₙ from θ₀ = 0")
-            .legend(style::swatch_line(GREEN, style::LINE + 1));
-        chart
-            .draw_series(DashedLineSeries::new(
-                [(0.0, 0.0), (n, self.rho * n)],
-                8,
-                5,
-                BLACK.stroke_width(1),
-            ))?
-            .label(format!("ρ·n (ρ from {} iterations)", self.rho_iterations))
-            .legend(style::swatch_dashed(BLACK, 1));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .label_font(style::font(style::LEGEND))
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK.mix(0.4))
-            .draw()?;
+        style::labelled_line(
+            &mut chart,
+            self.lift.iter().copied(),
+            GREEN,
+            style::LINE + 1,
+            "lift θₙ from θ₀ = 0",
+        )?;
+        style::labelled_dashed(
+            &mut chart,
+            [(0.0, 0.0), (n, self.rho * n)],
+            BLACK,
+            1,
+            format!("ρ·n (ρ from {} iterations)", self.rho_iterations),
+        )?;
+        style::series_legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
         Ok(())
     }
 }

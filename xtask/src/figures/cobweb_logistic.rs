@@ -120,24 +120,15 @@ impl Panel {
         DB: DrawingBackend,
         DB::ErrorType: 'static,
     {
-        let mut chart = ChartBuilder::on(area)
-            .caption(&self.caption, style::font(style::CAPTION))
-            .margin(14)
-            .x_label_area_size(50)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0f64..1f64, 0f64..1f64)?;
-        chart
-            .configure_mesh()
+        let mut chart =
+            style::panel(area, &self.caption, 60).build_cartesian_2d(0f64..1f64, 0f64..1f64)?;
+        style::mesh(&mut chart)
             .x_desc("xₙ")
             .y_desc("xₙ₊₁")
             .x_labels(6)
             .y_labels(6)
             .x_label_formatter(&|v| format!("{v:.1}"))
             .y_label_formatter(&|v| format!("{v:.1}"))
-            .label_style(style::font(style::TICK))
-            .axis_desc_style(style::font(style::LABEL))
-            .bold_line_style(BLACK.mix(0.08))
-            .light_line_style(BLACK.mix(0.03))
             .draw()?;
         chart.draw_series(LineSeries::new(
             [(0.0, 0.0), (1.0, 1.0)],

@@ -134,39 +134,30 @@ impl Case {
             self.rate,
             self.verdict()
         );
-        let mut chart = ChartBuilder::on(area)
-            .caption(caption, style::font(style::CAPTION))
-            .margin(14)
-            .x_label_area_size(50)
-            .y_label_area_size(60)
+        let mut chart = style::panel(area, caption, 60)
             .build_cartesian_2d(WINDOW.0..WINDOW.1, WINDOW.0..WINDOW.1)?;
-        chart
-            .configure_mesh()
+        style::mesh(&mut chart)
             .x_desc("xₙ")
             .y_desc("xₙ₊₁")
             .x_labels(6)
             .y_labels(6)
             .x_label_formatter(&|v| format!("{v:.1}"))
             .y_label_formatter(&|v| format!("{v:.1}"))
-            .label_style(style::font(style::TICK))
-            .axis_desc_style(style::font(style::LABEL))
-            .bold_line_style(BLACK.mix(0.08))
-            .light_line_style(BLACK.mix(0.03))
             .draw()?;
-        chart
-            .draw_series(LineSeries::new(
-                [(WINDOW.0, WINDOW.0), (WINDOW.1, WINDOW.1)],
-                GREY.stroke_width(1),
-            ))?
-            .label("y = x")
-            .legend(style::swatch_line(GREY, 1));
-        chart
-            .draw_series(LineSeries::new(
-                self.curve.iter().copied(),
-                self.color.stroke_width(style::LINE + 1),
-            ))?
-            .label(format!("f(x) = {}·x·(1 − x)", self.r))
-            .legend(style::swatch_line(self.color, style::LINE + 1));
+        style::labelled_line(
+            &mut chart,
+            [(WINDOW.0, WINDOW.0), (WINDOW.1, WINDOW.1)],
+            GREY,
+            1,
+            "y = x",
+        )?;
+        style::labelled_line(
+            &mut chart,
+            self.curve.iter().copied(),
+            self.color,
+            style::LINE + 1,
+            format!("f(x) = {}·x·(1 − x)", self.r),
+        )?;
         chart
             .draw_series(LineSeries::new(
                 self.path.iter().copied(),
@@ -185,13 +176,7 @@ impl Case {
             )))?
             .label(format!("x* = {:.4}", self.x_star))
             .legend(|(x, y)| Circle::new((x + 12, y), 5, BLACK.filled()));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .label_font(style::font(style::LEGEND))
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK.mix(0.4))
-            .draw()?;
+        style::series_legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
         Ok(())
     }
 }
@@ -202,51 +187,35 @@ impl Stability {
         DB: DrawingBackend,
         DB::ErrorType: 'static,
     {
-        let mut chart = ChartBuilder::on(area)
-            .caption(
-                "Distance to the fixed point: |xₙ − x*| against the linearisation |f'(x*)|ⁿ·|x₀ − x*|",
-                style::font(style::CAPTION),
-            )
-            .margin(14)
-            .x_label_area_size(50)
-            .y_label_area_size(80)
-            .build_cartesian_2d(0f64..self.steps as f64, (FLOOR..1.0).log_scale())?;
-        chart
-            .configure_mesh()
+        let mut chart = style::panel(
+            area,
+            "Distance to the fixed point: |xₙ − x*| against the linearisation |f'(x*)|ⁿ·|x₀ − x*|",
+            80,
+        )
+        .build_cartesian_2d(0f64..self.steps as f64, (FLOOR..1.0).log_scale())?;
+        style::mesh(&mut chart)
             .x_desc("iteration n")
             .y_desc("|xₙ − x*|")
             .x_label_formatter(&|v| format!("{v:.0}"))
             .y_label_formatter(&|v| format!("{v:.0e}"))
-            .label_style(style::font(style::TICK))
-            .axis_desc_style(style::font(style::LABEL))
-            .bold_line_style(BLACK.mix(0.08))
-            .light_line_style(BLACK.mix(0.03))
             .draw()?;
         for case in &self.cases {
-            chart
-                .draw_series(LineSeries::new(
-                    case.distance.iter().copied(),
-                    case.color.stroke_width(style::LINE),
-                ))?
-                .label(format!("r = {}: |xₙ − x*|", case.r))
-                .legend(style::swatch_line(case.color, style::LINE));
-            chart
-                .draw_series(DashedLineSeries::new(
-                    case.linear.iter().copied(),
-                    8,
-                    5,
-                    case.color.stroke_width(style::LINE),
-                ))?
-                .label(format!("r = {}: {:.3}ⁿ·|x₀ − x*|", case.r, case.rate))
-                .legend(style::swatch_dashed(case.color, style::LINE));
+            style::labelled_line(
+                &mut chart,
+                case.distance.iter().copied(),
+                case.color,
+                style::LINE,
+                format!("r = {}: |xₙ − x*|", case.r),
+            )?;
+            style::labelled_dashed(
+                &mut chart,
+                case.linear.iter().copied(),
+                case.color,
+                style::LINE,
+                format!("r = {}: {:.3}ⁿ·|x₀ − x*|", case.r, case.rate),
+            )?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerLeft)
-            .label_font(style::font(style::LEGEND))
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK.mix(0.4))
-            .draw()?;
+        style::series_legend(&mut chart, SeriesLabelPosition::LowerLeft)?;
         Ok(())
     }
 }

@@ -182,25 +182,13 @@ impl Moments {
             .flat_map(|h| h.bars.iter())
             .fold(0.0f64, |a, &(_, _, d)| a.max(d))
             * 1.5;
-        let mut chart = ChartBuilder::on(area)
-            .caption(
-                format!("Two samples of n = {} each", self.n),
-                style::font(style::CAPTION),
-            )
-            .margin(14)
-            .x_label_area_size(50)
-            .y_label_area_size(70)
+        let mut chart = style::panel(area, format!("Two samples of n = {} each", self.n), 70)
             .build_cartesian_2d(RANGE.0..RANGE.1, 0f64..top)?;
-        chart
-            .configure_mesh()
+        style::mesh(&mut chart)
             .x_desc("value")
             .y_desc("density (histogram)")
             .x_label_formatter(&|v| format!("{v:.0}"))
             .y_label_formatter(&|v| format!("{v:.2}"))
-            .label_style(style::font(style::TICK))
-            .axis_desc_style(style::font(style::LABEL))
-            .bold_line_style(BLACK.mix(0.08))
-            .light_line_style(BLACK.mix(0.03))
             .draw()?;
         for h in &self.histograms {
             let color = h.color;
@@ -218,13 +206,7 @@ impl Moments {
                     .map(|&(l, r, d)| Rectangle::new([(l, 0.0), (r, d)], color.stroke_width(1))),
             )?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .label_font(style::font(style::LEGEND))
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK.mix(0.4))
-            .draw()?;
+        style::series_legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
         let lines = [
             format!("mean(X) − mean(Y) = {:+.3}", self.mean_difference),
             format!("MMD² = {:.4}", self.mmd2_median),
@@ -254,40 +236,29 @@ impl Moments {
             .map(|&(_, v)| v);
         let (lo, hi) = values.fold((0.0f64, 0.0f64), |(a, b), v| (a.min(v), b.max(v)));
         let pad = 0.08 * (hi - lo).max(1e-6);
-        let mut chart = ChartBuilder::on(area)
-            .caption("MMD² against the kernel width", style::font(style::CAPTION))
-            .margin(14)
-            .x_label_area_size(50)
-            .y_label_area_size(80)
+        let mut chart = style::panel(area, "MMD² against the kernel width", 80)
             .build_cartesian_2d(
                 (self.widths.0..self.widths.1).log_scale(),
                 (lo - pad)..(hi + pad),
             )?;
-        chart
-            .configure_mesh()
+        style::mesh(&mut chart)
             .x_desc("kernel width (Gaussian σ, IMQ h)")
             .y_desc("MMD²")
             .x_label_formatter(&|v| format!("{v}"))
             .y_label_formatter(&|v| format!("{v:.3}"))
-            .label_style(style::font(style::TICK))
-            .axis_desc_style(style::font(style::LABEL))
-            .bold_line_style(BLACK.mix(0.08))
-            .light_line_style(BLACK.mix(0.03))
             .draw()?;
         chart.draw_series(LineSeries::new(
             [(self.widths.0, 0.0), (self.widths.1, 0.0)],
             BLACK.stroke_width(1),
         ))?;
         let sq = self.mean_difference * self.mean_difference;
-        chart
-            .draw_series(DashedLineSeries::new(
-                [(self.widths.0, sq), (self.widths.1, sq)],
-                8,
-                5,
-                GREY.stroke_width(style::LINE),
-            ))?
-            .label(format!("(mean difference)² = {sq:.4}"))
-            .legend(style::swatch_dashed(GREY, style::LINE));
+        style::labelled_dashed(
+            &mut chart,
+            [(self.widths.0, sq), (self.widths.1, sq)],
+            GREY,
+            style::LINE,
+            format!("(mean difference)² = {sq:.4}"),
+        )?;
         let top = hi + pad;
         let bottom = lo - pad;
         chart
@@ -300,36 +271,28 @@ impl Moments {
             .label(format!("median heuristic σ = {:.2}", self.sigma_median))
             .legend(style::swatch_dashed(BLACK.mix(0.6), 1));
         for curve in &self.curves {
-            chart
-                .draw_series(LineSeries::new(
-                    curve.biased.iter().copied(),
-                    curve.color.stroke_width(style::LINE),
-                ))?
-                .label(format!("{}: biased", curve.family))
-                .legend(style::swatch_line(curve.color, style::LINE));
+            style::labelled_line(
+                &mut chart,
+                curve.biased.iter().copied(),
+                curve.color,
+                style::LINE,
+                format!("{}: biased", curve.family),
+            )?;
             chart.draw_series(
                 curve
                     .biased
                     .iter()
                     .map(|&p| Circle::new(p, 3, curve.color.filled())),
             )?;
-            chart
-                .draw_series(DashedLineSeries::new(
-                    curve.unbiased.iter().copied(),
-                    8,
-                    5,
-                    curve.color.stroke_width(style::LINE),
-                ))?
-                .label(format!("{}: unbiased", curve.family))
-                .legend(style::swatch_dashed(curve.color, style::LINE));
+            style::labelled_dashed(
+                &mut chart,
+                curve.unbiased.iter().copied(),
+                curve.color,
+                style::LINE,
+                format!("{}: unbiased", curve.family),
+            )?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .label_font(style::font(style::LEGEND))
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK.mix(0.4))
-            .draw()?;
+        style::series_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         Ok(())
     }
 }

@@ -1,6 +1,9 @@
 //! The house style of the figures: the bundled font, text sizes, line widths and colours.
 
 use super::Result;
+use plotters::chart::MeshStyle;
+use plotters::coord::Shift;
+use plotters::coord::ranged1d::ValueFormatter;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
@@ -71,6 +74,119 @@ pub fn swatch_dashed<C: Color>(
 ) -> impl Fn((i32, i32)) -> DashedPathElement<std::vec::IntoIter<(i32, i32)>, i32> {
     let style = color.stroke_width(width);
     move |(x, y)| DashedPathElement::new(vec![(x, y), (x + 24, y)], 6, 4, style)
+}
+
+/// A chart builder on `area` in the layout of the data panels: `caption` in the caption font,
+/// a 14-pixel margin, a 50-pixel strip for the x tick labels and `y_label_area` pixels for the
+/// y tick labels; the caller builds the coordinates.
+pub fn panel<'a, 'b, DB>(
+    area: &'a DrawingArea<DB, Shift>,
+    caption: impl AsRef<str>,
+    y_label_area: u32,
+) -> ChartBuilder<'a, 'b, DB>
+where
+    DB: DrawingBackend,
+{
+    let mut builder = ChartBuilder::on(area);
+    builder
+        .caption(caption, font(CAPTION))
+        .margin(14)
+        .x_label_area_size(50)
+        .y_label_area_size(y_label_area);
+    builder
+}
+
+/// The mesh of `chart` in the house style: tick labels in [`TICK`], axis descriptions in
+/// [`LABEL`], a faint grid (bold lines 8 % black, light lines 3 %); the caller adds the axis
+/// descriptions, label counts and formatters, and draws it.
+pub fn mesh<'a, 'b, DB, X, Y, XT, YT>(
+    chart: &'b mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+) -> MeshStyle<'a, 'b, X, Y, DB>
+where
+    DB: DrawingBackend,
+    X: Ranged<ValueType = XT> + ValueFormatter<XT>,
+    Y: Ranged<ValueType = YT> + ValueFormatter<YT>,
+{
+    let mut mesh = chart.configure_mesh();
+    mesh.label_style(font(TICK))
+        .axis_desc_style(font(LABEL))
+        .bold_line_style(BLACK.mix(0.08))
+        .light_line_style(BLACK.mix(0.03));
+    mesh
+}
+
+/// Draws the series labels of `chart` at `position` in the house legend box: [`LEGEND`] font
+/// on a 90 % white background with a 40 % black border.
+pub fn series_legend<'a, DB, CT>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> Result<()>
+where
+    DB: DrawingBackend + 'a,
+    DB::ErrorType: 'static,
+    CT: CoordTranslate,
+{
+    chart
+        .configure_series_labels()
+        .position(position)
+        .label_font(font(LEGEND))
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK.mix(0.4))
+        .draw()?;
+    Ok(())
+}
+
+/// Draws `points` as a solid line of `color` and `width` pixels, labelled `label` in the
+/// legend with a matching [`swatch_line`].
+pub fn labelled_line<'a, DB, X, Y, C>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+    points: impl IntoIterator<Item = (f64, f64)>,
+    color: C,
+    width: u32,
+    label: impl Into<String>,
+) -> Result<()>
+where
+    DB: DrawingBackend + 'a,
+    DB::ErrorType: 'static,
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+    C: Color + 'static,
+{
+    chart
+        .draw_series(LineSeries::new(points, color.stroke_width(width)))?
+        .label(label)
+        .legend(swatch_line(color, width));
+    Ok(())
+}
+
+/// Draws `points` as a line of `color` and `width` pixels dashed 8 on, 5 off, labelled `label`
+/// in the legend with a matching [`swatch_dashed`].
+pub fn labelled_dashed<'a, DB, X, Y, C, I>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+    points: I,
+    color: C,
+    width: u32,
+    label: impl Into<String>,
+) -> Result<()>
+where
+    DB: DrawingBackend + 'a,
+    DB::ErrorType: 'static,
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+    C: Color + 'static,
+    I: IntoIterator<Item = (f64, f64)>,
+    I::IntoIter: Clone,
+{
+    chart
+        .draw_series(DashedLineSeries::new(
+            points,
+            8,
+            5,
+            color.stroke_width(width),
+        ))?
+        .label(label)
+        .legend(swatch_dashed(color, width));
+    Ok(())
 }
 
 /// A corner of a plotting area for [`note`].

@@ -141,46 +141,36 @@ impl Panel {
         if self.log_scale {
             let (lo, hi) = (lo.max(1e-12) / 1.5, hi * 1.5);
             let mut chart = builder(&area).build_cartesian_2d(0f64..steps, (lo..hi).log_scale())?;
-            chart
-                .configure_mesh()
+            style::mesh(&mut chart)
                 .x_desc("step")
                 .y_desc(self.y_desc)
                 .x_label_formatter(&|v| format!("{v:.0}"))
                 .y_labels(8)
                 .y_label_formatter(&|v| log_tick(*v))
-                .label_style(style::font(style::TICK))
-                .axis_desc_style(style::font(style::LABEL))
-                .bold_line_style(BLACK.mix(0.08))
-                .light_line_style(BLACK.mix(0.03))
                 .draw()?;
             self.draw_curves(&mut chart, &smoothed)?;
-            legend(&mut chart)
+            style::series_legend(&mut chart, SeriesLabelPosition::UpperRight)
         } else {
             let pad = 0.08 * (hi - lo).max(1e-6);
             let mut chart = builder(&area).build_cartesian_2d(0f64..steps, lo - pad..hi + pad)?;
-            chart
-                .configure_mesh()
+            style::mesh(&mut chart)
                 .x_desc("step")
                 .y_desc(self.y_desc)
                 .x_label_formatter(&|v| format!("{v:.0}"))
                 .y_label_formatter(&|v| format!("{v:.1}"))
-                .label_style(style::font(style::TICK))
-                .axis_desc_style(style::font(style::LABEL))
-                .bold_line_style(BLACK.mix(0.08))
-                .light_line_style(BLACK.mix(0.03))
                 .draw()?;
             self.draw_curves(&mut chart, &smoothed)?;
-            legend(&mut chart)
+            style::series_legend(&mut chart, SeriesLabelPosition::UpperRight)
         }
     }
 
-    fn draw_curves<DB, X, Y>(
+    fn draw_curves<'a, DB, X, Y>(
         &self,
-        chart: &mut ChartContext<'_, DB, Cartesian2d<X, Y>>,
+        chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
         smoothed: &[Vec<f64>],
     ) -> Result<()>
     where
-        DB: DrawingBackend,
+        DB: DrawingBackend + 'a,
         DB::ErrorType: 'static,
         X: Ranged<ValueType = f64>,
         Y: Ranged<ValueType = f64>,
@@ -191,12 +181,12 @@ impl Panel {
                 style::tint(color, 0.3).stroke_width(1),
             ))?;
             let final_loss = smooth.last().copied().unwrap_or(f64::NAN);
-            chart
-                .draw_series(LineSeries::new(
-                    smooth.iter().enumerate().map(|(i, &v)| (i as f64, v)),
-                    color.stroke_width(style::LINE),
-                ))?
-                .label(format!(
+            style::labelled_line(
+                chart,
+                smooth.iter().enumerate().map(|(i, &v)| (i as f64, v)),
+                color,
+                style::LINE,
+                format!(
                     "{}: {} steps, {:.1} s, final {}",
                     curve.label,
                     curve.losses.len(),
@@ -206,26 +196,9 @@ impl Panel {
                     } else {
                         format!("{final_loss:.3}")
                     }
-                ))
-                .legend(style::swatch_line(color, style::LINE));
+                ),
+            )?;
         }
         Ok(())
     }
-}
-
-fn legend<'a, DB, X, Y>(chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>) -> Result<()>
-where
-    DB: DrawingBackend + 'a,
-    DB::ErrorType: 'static,
-    X: Ranged<ValueType = f64>,
-    Y: Ranged<ValueType = f64>,
-{
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .label_font(style::font(style::LEGEND))
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK.mix(0.4))
-        .draw()?;
-    Ok(())
 }
