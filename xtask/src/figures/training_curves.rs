@@ -186,11 +186,12 @@ impl Panel {
                 smooth.iter().enumerate().map(|(i, &v)| (i as f64, v)),
                 color,
                 style::LINE,
+                // No wall-clock time here: figures reproduce bit for bit (the console line of
+                // `reproduce-figures` reports each figure's seconds).
                 format!(
-                    "{}: {} steps, {:.1} s, final {}",
+                    "{}: {} steps, final {}",
                     curve.label,
                     curve.losses.len(),
-                    curve.seconds,
                     if final_loss.abs() < 1e-2 {
                         format!("{final_loss:.1e}")
                     } else {

@@ -31,8 +31,6 @@ pub struct LossCurve {
     pub label: String,
     /// The minibatch loss of every step.
     pub losses: Vec<f64>,
-    /// Wall-clock seconds of the training.
-    pub seconds: f64,
 }
 
 impl LossCurve {
@@ -40,7 +38,6 @@ impl LossCurve {
         Self {
             label,
             losses: report.losses.clone(),
-            seconds: report.seconds,
         }
     }
 }
@@ -226,7 +223,7 @@ fn fit_flow(
     };
     let mut losses = Vec::with_capacity(steps);
     let mut record = |info: &StepInfo| losses.push(info.loss);
-    let report = MaximumLikelihood::new(config).fit(
+    MaximumLikelihood::new(config).fit(
         &mut flow,
         &data.clone().cast::<f32>(),
         &mut rng,
@@ -235,7 +232,6 @@ fn fit_flow(
     let curve = LossCurve {
         label: format!("{model_name} ({} blocks), {data_name}", stack.blocks),
         losses,
-        seconds: report.seconds,
     };
     Ok(ToyFlow {
         data_name,
@@ -306,7 +302,6 @@ pub fn level_set_models(ctx: &Context) -> Result<Rc<LevelSetModels>> {
 
         // The forward model, in f64: gradient descent on its input asks for a tolerance of
         // 1e-8 on the squared error, near f32's rounding level.
-        let start = std::time::Instant::now();
         let mut params = Params::<f64>::new();
         let net = Mlp::new(
             &mut params,
@@ -334,7 +329,6 @@ pub fn level_set_models(ctx: &Context) -> Result<Rc<LevelSetModels>> {
         let net_curve = LossCurve {
             label: "MLP f(x) ≈ ‖x‖² (MSE)".into(),
             losses: net_losses,
-            seconds: start.elapsed().as_secs_f64(),
         };
 
         let (xf, yf) = (x.cast::<f32>(), y.cast::<f32>());
