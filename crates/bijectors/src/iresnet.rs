@@ -44,6 +44,18 @@ const KIND: &str = IResNet::KIND;
 /// Largest dimension for which [`LogDet::Auto`] computes the exact log-determinant.
 pub const EXACT_LOG_DET_MAX_DIM: usize = 8;
 
+/// The inverse's tolerance is never below `INVERSE_ROUNDING_ULPS · L/(1−L) · ε · ‖y‖∞`
+/// ([`IResNetConfig::inverse_tol`]): rounding keeps the fixed-point steps above a few ε‖y‖∞
+/// (measured up to 4.45·ε‖y‖∞ for a block inside a random chain, f64, L = 0.962), and the
+/// a-posteriori bound is L/(1−L) times the last step.
+pub const INVERSE_ROUNDING_ULPS: f64 = 8.0;
+
+/// The smallest tolerance the inverse of a block with Lipschitz bound `lip` can certify for
+/// outputs of magnitude `y_max = ‖y‖∞` in a scalar type with machine epsilon `epsilon`.
+pub fn inverse_rounding_floor(lip: f64, epsilon: f64, y_max: f64) -> f64 {
+    INVERSE_ROUNDING_ULPS * lip / (1.0 - lip).max(f64::EPSILON) * epsilon * y_max
+}
+
 /// How the block computes ln det(I + J_g).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LogDet {
@@ -120,9 +132,9 @@ pub struct IResNetConfig {
     pub eval_normalisation: EvalNormalisation,
     /// Tolerance on the a-posteriori error bound of the inverse (L2 norm per sample);
     /// `None` (default) means 1e-10 in f64 and 1e-5 in f32. It is raised to the rounding
-    /// floor `8·L/(1−L)·ε·‖y‖∞` when that is larger: steps cannot shrink below a few ε‖y‖∞
-    /// (measured up to 4.45·ε‖y‖∞), so for large inputs a smaller tolerance could never be
-    /// certified.
+    /// floor [`inverse_rounding_floor`] `= 8·L/(1−L)·ε·‖y‖∞` when that is larger: steps
+    /// cannot shrink below a few ε‖y‖∞ (measured up to 4.45·ε‖y‖∞), so for large inputs a
+    /// smaller tolerance could never be certified.
     pub inverse_tol: Option<f64>,
     /// Maximum number of fixed-point iterations of the inverse; default 500.
     pub inverse_max_iter: usize,
@@ -596,16 +608,15 @@ impl IResNet {
             .config
             .inverse_tol
             .unwrap_or(if T::NAME == "f64" { 1e-10 } else { 1e-5 });
-        // Rounding limits the attainable step to a few ε‖y‖∞, so the certifiable bound is
-        // L/(1−L) times that; never ask for less. Measured: a block inside a random chain
-        // (f64, L = 0.962, ‖y‖∞ = 350) stalled at steps of 4.45·ε‖y‖∞, above the 4·ε‖y‖∞ this
-        // floor once assumed, so 1e-12 could never be certified there; 8 leaves a margin.
+        // Never ask for less than rounding lets the iteration certify (see
+        // INVERSE_ROUNDING_ULPS: the floor once assumed 4·ε‖y‖∞ per step, and a block inside a
+        // chain stalled at 4.45·ε‖y‖∞, so 1e-12 could never be certified there).
         let y_max = yv
             .as_slice()
             .iter()
             .fold(0.0f64, |m, v| m.max(v.to_f64().abs()));
         let epsilon = T::default_epsilon().to_f64();
-        let floor = 8.0 * lip / (1.0 - lip).max(f64::EPSILON) * epsilon * y_max;
+        let floor = inverse_rounding_floor(lip, epsilon, y_max);
         let opts = BanachOptions {
             tol: lit::<T>(tol.max(floor)),
             max_iter: self.config.inverse_max_iter,

@@ -69,8 +69,8 @@ pub use coupling::SubnetConfig;
 pub use coupling_stack::{CouplingKind, StackConfig};
 pub use error::{Error, Result};
 pub use iresnet::{
-    EXACT_LOG_DET_MAX_DIM, EvalNormalisation, IResNet, IResNetConfig, InverseGradient,
-    InversionReport, LogDet, series_truncation_bound,
+    EXACT_LOG_DET_MAX_DIM, EvalNormalisation, INVERSE_ROUNDING_ULPS, IResNet, IResNetConfig,
+    InverseGradient, InversionReport, LogDet, inverse_rounding_floor, series_truncation_bound,
 };
 pub use nice::{Nice, NiceConfig};
 pub use permutation::Permutation;
