@@ -555,13 +555,9 @@ struct InnObjective<'a, T: Float, R: Rng + ?Sized> {
     rng: &'a mut R,
 }
 
-impl<T: Float, R: Rng + ?Sized> Objective<T> for InnObjective<'_, T, R> {
-    fn loss<'t>(
-        &mut self,
-        tape: &'t Tape<T>,
-        params: &Bound<'t, T>,
-        step: usize,
-    ) -> Result<Var<'t, T>> {
+impl<T: Float, R: Rng + ?Sized> InnObjective<'_, T, R> {
+    /// The next minibatch (rows drawn with replacement) and the step's noise draws.
+    fn draw(&mut self) -> (DMatrix<T>, DMatrix<T>, Draws<T>) {
         let c = self.model.config;
         let n = self.x.nrows();
         let idx: Vec<usize> = (0..c.batch_size)
@@ -570,6 +566,19 @@ impl<T: Float, R: Rng + ?Sized> Objective<T> for InnObjective<'_, T, R> {
         let xb = self.x.select_rows(idx.iter());
         let yb = self.y.select_rows(idx.iter());
         let draws = Draws::sample(c.batch_size, self.model.layout, c, self.rng);
+        (xb, yb, draws)
+    }
+}
+
+impl<T: Float, R: Rng + ?Sized> Objective<T> for InnObjective<'_, T, R> {
+    fn loss<'t>(
+        &mut self,
+        tape: &'t Tape<T>,
+        params: &Bound<'t, T>,
+        step: usize,
+    ) -> Result<Var<'t, T>> {
+        let c = self.model.config;
+        let (xb, yb, draws) = self.draw();
         let inputs = StepInputs::constants(tape, &xb, &yb, &draws);
         let ramp = c.ramp(step, c.optim.steps);
         Ok(self
@@ -596,14 +605,9 @@ impl<T: Float, R: Rng + ?Sized> Objective<T> for InnObjective<'_, T, R> {
         if usize::from(forward) + usize::from(x_term) + rec_shards.len() < 2 || parts < 2 {
             return Ok(None);
         }
-        let n = self.x.nrows();
-        let idx: Vec<usize> = (0..c.batch_size)
-            .map(|_| self.rng.random_range(0..n))
-            .collect();
-        let xb = self.x.select_rows(idx.iter());
-        let yb = self.y.select_rows(idx.iter());
+        let (xb, yb, draws) = self.draw();
         let mut whole = vec![xb, yb];
-        whole.extend(Draws::sample(c.batch_size, self.model.layout, c, self.rng).into_vec());
+        whole.extend(draws.into_vec());
         let mut mmd_pieces = Vec::new();
         if forward {
             mmd_pieces.push(Piece {
