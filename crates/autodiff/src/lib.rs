@@ -42,6 +42,7 @@ pub mod nn;
 mod op;
 mod ops;
 pub mod optim;
+pub mod par;
 mod params;
 #[doc(hidden)]
 pub mod pool;

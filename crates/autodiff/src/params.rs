@@ -117,6 +117,11 @@ impl<T: Float> Params<T> {
             .map(|(index, e)| (ParamId { index }, e.name.as_str(), &e.value))
     }
 
+    /// Every parameter's value, mutably, in registration order (optimizers update them).
+    pub fn values_mut(&mut self) -> impl ExactSizeIterator<Item = &mut DMatrix<T>> {
+        self.entries.iter_mut().map(|e| &mut e.value)
+    }
+
     /// Puts every parameter on `tape` as a leaf (a constant on a no-grad tape).
     pub fn bind<'t>(&self, tape: &'t Tape<T>) -> Bound<'t, T> {
         Bound {
@@ -178,9 +183,19 @@ impl<T: Float> Params<T> {
                 )));
             }
         }
-        for (a, b) in self.entries.iter_mut().zip(&other.entries) {
-            a.value.copy_from(&b.value);
-        }
+        let scalars = self.n_scalars();
+        let mut chunks: Vec<(&mut [T], &[T])> = self
+            .entries
+            .iter_mut()
+            .zip(&other.entries)
+            .flat_map(|(a, b)| {
+                a.value
+                    .as_mut_slice()
+                    .chunks_mut(crate::par::CHUNK)
+                    .zip(b.value.as_slice().chunks(crate::par::CHUNK))
+            })
+            .collect();
+        crate::par::for_each(scalars, &mut chunks, |(a, b)| a.copy_from_slice(b));
         Ok(())
     }
 

@@ -99,15 +99,8 @@ impl<T: Float> Optimizer<T> for Adam<T> {
         let (one_b1, one_b2) = (T::one() - b1, T::one() - b2);
         let wd: T = lit(c.weight_decay);
         let decay: T = lit(1.0 - c.lr * c.weight_decay);
-        let ids: Vec<_> = params.iter().map(|(id, _, _)| id).collect();
-        for (k, id) in ids.into_iter().enumerate() {
-            let p = params.get_mut(id);
-            let (m, v, g) = (&mut self.m[k], &mut self.v[k], &grads[k]);
-            let iter = p
-                .as_mut_slice()
-                .iter_mut()
-                .zip(g.as_slice())
-                .zip(m.as_mut_slice().iter_mut().zip(v.as_mut_slice().iter_mut()));
+        let update = move |p: &mut [T], g: &[T], m: &mut [T], v: &mut [T]| {
+            let iter = p.iter_mut().zip(g).zip(m.iter_mut().zip(v.iter_mut()));
             for ((pv, &gv), (mv, vv)) in iter {
                 let gv = if c.decoupled || c.weight_decay == 0.0 {
                     gv
@@ -121,7 +114,24 @@ impl<T: Float> Optimizer<T> for Adam<T> {
                 *vv = b2 * *vv + one_b2 * gv * gv;
                 *pv -= step * *mv / (vv.sqrt() / sqrt_bc2 + eps);
             }
-        }
+        };
+        let scalars = params.n_scalars();
+        let mut chunks: Vec<_> = params
+            .values_mut()
+            .zip(grads)
+            .zip(self.m.iter_mut().zip(self.v.iter_mut()))
+            .flat_map(|((p, g), (m, v))| {
+                p.as_mut_slice()
+                    .chunks_mut(crate::par::CHUNK)
+                    .zip(g.as_slice().chunks(crate::par::CHUNK))
+                    .zip(
+                        m.as_mut_slice()
+                            .chunks_mut(crate::par::CHUNK)
+                            .zip(v.as_mut_slice().chunks_mut(crate::par::CHUNK)),
+                    )
+            })
+            .collect();
+        crate::par::for_each(scalars, &mut chunks, |((p, g), (m, v))| update(p, g, m, v));
         Ok(())
     }
 

@@ -31,7 +31,7 @@ pub(crate) fn validate<T: Float>(params: &Params<T>, grads: &[DMatrix<T>]) -> Re
             params.len()
         )));
     }
-    for ((_, name, value), g) in params.iter().zip(grads) {
+    for ((_, _, value), g) in params.iter().zip(grads) {
         if value.shape() != g.shape() {
             return Err(Error::Shape {
                 op: "Optimizer::step",
@@ -39,6 +39,11 @@ pub(crate) fn validate<T: Float>(params: &Params<T>, grads: &[DMatrix<T>]) -> Re
                 right: g.shape(),
             });
         }
+    }
+    if crate::par::all_finite(grads) {
+        return Ok(());
+    }
+    for ((_, name, _), g) in params.iter().zip(grads) {
         check_finite(&format!("gradient of {name}"), g)?;
     }
     Ok(())

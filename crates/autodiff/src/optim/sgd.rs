@@ -44,14 +44,25 @@ impl<T: Float> Optimizer<T> for Sgd<T> {
                 .collect();
         }
         let (lr, mu, wd): (T, T, T) = (lit(self.lr), lit(self.momentum), lit(self.weight_decay));
-        let ids: Vec<_> = params.iter().map(|(id, _, _)| id).collect();
-        for ((id, g), v) in ids.into_iter().zip(grads).zip(&mut self.velocity) {
-            let p = params.get_mut(id);
+        let scalars = params.n_scalars();
+        let chunk = crate::par::CHUNK;
+        let mut chunks: Vec<_> = params
+            .values_mut()
+            .zip(grads)
+            .zip(&mut self.velocity)
+            .flat_map(|((p, g), v)| {
+                p.as_mut_slice()
+                    .chunks_mut(chunk)
+                    .zip(g.as_slice().chunks(chunk))
+                    .zip(v.as_mut_slice().chunks_mut(chunk))
+            })
+            .collect();
+        crate::par::for_each(scalars, &mut chunks, |((p, g), v)| {
             for ((pv, &gv), vv) in p.iter_mut().zip(g.iter()).zip(v.iter_mut()) {
                 *vv = mu * *vv + gv + wd * *pv;
                 *pv -= lr * *vv;
             }
-        }
+        });
         Ok(())
     }
 

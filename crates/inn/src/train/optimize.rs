@@ -220,9 +220,7 @@ pub(crate) fn loss_and_gradients<T: Float>(
             if grads.is_empty() {
                 grads = g;
             } else {
-                for (acc, gi) in grads.iter_mut().zip(&g) {
-                    *acc += gi;
-                }
+                autodiff::par::add_assign(&mut grads, &g);
             }
         }
         return Ok((total, grads));
@@ -284,7 +282,7 @@ pub fn optimize<T: Float>(
         let lr = config.schedule.rate(config.adam.lr, step, config.steps);
         adam.set_learning_rate(lr);
         let (loss, mut grads) = loss_and_gradients(params, objective, step, parts)?;
-        let grads_finite = grads.iter().all(|g| autodiff::all_finite(g.as_slice()));
+        let grads_finite = autodiff::par::all_finite(&grads);
         if !loss.is_finite() || !grads_finite {
             params.copy_from(&previous)?;
             progress.finish();
