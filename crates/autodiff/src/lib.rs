@@ -46,6 +46,7 @@ pub mod par;
 mod params;
 #[doc(hidden)]
 pub mod pool;
+pub mod simd;
 mod tape;
 
 pub use error::{Error, Result, all_finite, check_finite};

@@ -38,24 +38,33 @@ impl Bcast {
     ) -> DMatrix<T> {
         let (n, d) = a.shape();
         let (av, bv) = (a.as_slice(), b.as_slice());
-        let mut out: Vec<T> = crate::pool::buffer(n * d);
-        match self {
-            Bcast::Same => out.extend(av.iter().zip(bv).map(|(&x, &y)| f(x, y))),
-            Bcast::Scalar => {
-                let y = bv[0];
-                out.extend(av.iter().map(|&x| f(x, y)));
-            }
-            Bcast::Row => {
-                for (col, &y) in av.chunks_exact(n.max(1)).zip(bv) {
-                    out.extend(col.iter().map(|&x| f(x, y)));
+        let out: Vec<T> = crate::pool::buffer(n * d);
+        // Move closures that own what they write: a closure that borrowed its scalars would
+        // make the compiler reload them on every iteration (they might alias the output).
+        let out = crate::simd::dispatch(
+            #[inline(always)]
+            move || {
+                let mut out = out;
+                match self {
+                    Bcast::Same => out.extend(av.iter().zip(bv).map(|(&x, &y)| f(x, y))),
+                    Bcast::Scalar => {
+                        let y = bv[0];
+                        out.extend(av.iter().map(|&x| f(x, y)));
+                    }
+                    Bcast::Row => {
+                        for (col, &y) in av.chunks_exact(n.max(1)).zip(bv) {
+                            out.extend(col.iter().map(|&x| f(x, y)));
+                        }
+                    }
+                    Bcast::Col => {
+                        for col in av.chunks_exact(n.max(1)) {
+                            out.extend(col.iter().zip(bv).map(|(&x, &y)| f(x, y)));
+                        }
+                    }
                 }
-            }
-            Bcast::Col => {
-                for col in av.chunks_exact(n.max(1)) {
-                    out.extend(col.iter().zip(bv).map(|(&x, &y)| f(x, y)));
-                }
-            }
-        }
+                out
+            },
+        );
         DMatrix::from_vec(n, d, out)
     }
 }
@@ -71,16 +80,22 @@ pub(crate) fn sum_slice<T: Float>(v: &[T]) -> T {
 #[inline(always)]
 pub(crate) fn lane_sum<T: Float>(v: &[T], f: impl Fn(T) -> T) -> T {
     const LANES: usize = 8;
-    let mut acc = [T::zero(); LANES];
-    let chunks = v.chunks_exact(LANES);
-    let tail = chunks.remainder();
-    for c in chunks {
-        for (a, &x) in acc.iter_mut().zip(c) {
-            *a += f(x);
-        }
-    }
-    let head = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
-    tail.iter().fold(head, |s, &x| s + f(x))
+    crate::simd::dispatch(
+        #[inline(always)]
+        move || {
+            let mut acc = [T::zero(); LANES];
+            let chunks = v.chunks_exact(LANES);
+            let tail = chunks.remainder();
+            for c in chunks {
+                for (a, &x) in acc.iter_mut().zip(c) {
+                    *a += f(x);
+                }
+            }
+            let head =
+                ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+            tail.iter().fold(head, |s, &x| s + f(x))
+        },
+    )
 }
 
 /// Σ over rows (samples): `n × d → 1 × d`.
@@ -98,11 +113,17 @@ pub(crate) fn sum_over_cols<T: Float>(g: &DMatrix<T>) -> DMatrix<T> {
     let n = g.nrows();
     let mut out = vec![T::zero(); n];
     if n > 0 {
-        for col in g.as_slice().chunks_exact(n) {
-            for (o, &v) in out.iter_mut().zip(col) {
-                *o += v;
-            }
-        }
+        let cols = g.as_slice();
+        out = crate::simd::dispatch(
+            #[inline(always)]
+            move || {
+                let mut out = out;
+                for col in cols.chunks_exact(n) {
+                    crate::simd::add_slices(&mut out, col);
+                }
+                out
+            },
+        );
     }
     DMatrix::from_vec(n, 1, out)
 }
@@ -283,17 +304,28 @@ impl<T: Float> UnaryFn<T> {
 /// Runs `f` over a slice into a new vector (one monomorphised loop per map).
 #[inline(always)]
 fn map_slice<T: Float>(x: &[T], f: impl Fn(T) -> T) -> Vec<T> {
-    let mut out = crate::pool::buffer(x.len());
-    out.extend(x.iter().map(|&v| f(v)));
-    out
+    let out = crate::pool::buffer(x.len());
+    crate::simd::dispatch(
+        #[inline(always)]
+        move || {
+            let mut out = out;
+            out.extend(x.iter().map(|&v| f(v)));
+            out
+        },
+    )
 }
 
 /// `g_i ← g_i · f'(x_i, y_i)` in place (one monomorphised loop per map).
 #[inline(always)]
 fn scale_by_deriv<T: Float>(g: &mut [T], x: &[T], y: &[T], f: impl Fn(T, T) -> T) {
-    for ((gv, &xv), &yv) in g.iter_mut().zip(x).zip(y) {
-        *gv *= f(xv, yv);
-    }
+    crate::simd::dispatch(
+        #[inline(always)]
+        move || {
+            for ((gv, &xv), &yv) in g.iter_mut().zip(x).zip(y) {
+                *gv *= f(xv, yv);
+            }
+        },
+    );
 }
 
 impl<T: Float> UnaryFn<T> {
@@ -301,15 +333,15 @@ impl<T: Float> UnaryFn<T> {
     pub(crate) fn map_all(self, x: &[T]) -> Vec<T> {
         let zero = T::zero();
         match self {
-            UnaryFn::Relu => map_slice(x, |v| if v > zero { v } else { zero }),
-            UnaryFn::Exp => map_slice(x, |v| v.exp()),
-            UnaryFn::Tanh => map_slice(x, |v| v.tanh()),
-            UnaryFn::Atan => map_slice(x, |v| v.atan()),
-            UnaryFn::Square => map_slice(x, |v| v * v),
-            UnaryFn::Neg => map_slice(x, |v| -v),
-            UnaryFn::AddScalar(s) => map_slice(x, |v| v + s),
-            UnaryFn::MulScalar(s) => map_slice(x, |v| v * s),
-            f => map_slice(x, |v| f.apply(v)),
+            UnaryFn::Relu => map_slice(x, move |v| if v > zero { v } else { zero }),
+            UnaryFn::Exp => map_slice(x, move |v| v.exp()),
+            UnaryFn::Tanh => map_slice(x, move |v| v.tanh()),
+            UnaryFn::Atan => map_slice(x, move |v| v.atan()),
+            UnaryFn::Square => map_slice(x, move |v| v * v),
+            UnaryFn::Neg => map_slice(x, move |v| -v),
+            UnaryFn::AddScalar(s) => map_slice(x, move |v| v + s),
+            UnaryFn::MulScalar(s) => map_slice(x, move |v| v * s),
+            f => map_slice(x, move |v| f.apply(v)),
         }
     }
 
@@ -317,15 +349,17 @@ impl<T: Float> UnaryFn<T> {
     pub(crate) fn backprop_all(self, g: &mut [T], x: &[T], y: &[T]) {
         let (zero, one) = (T::zero(), T::one());
         match self {
-            UnaryFn::Relu => scale_by_deriv(g, x, y, |xv, _| if xv > zero { one } else { zero }),
-            UnaryFn::Exp => scale_by_deriv(g, x, y, |_, yv| yv),
-            UnaryFn::Tanh => scale_by_deriv(g, x, y, |_, yv| one - yv * yv),
-            UnaryFn::Atan => scale_by_deriv(g, x, y, |xv, _| one / (one + xv * xv)),
-            UnaryFn::Square => scale_by_deriv(g, x, y, |xv, _| xv + xv),
-            UnaryFn::Neg => g.iter_mut().for_each(|v| *v = -*v),
+            UnaryFn::Relu => {
+                scale_by_deriv(g, x, y, move |xv, _| if xv > zero { one } else { zero })
+            }
+            UnaryFn::Exp => scale_by_deriv(g, x, y, move |_, yv| yv),
+            UnaryFn::Tanh => scale_by_deriv(g, x, y, move |_, yv| one - yv * yv),
+            UnaryFn::Atan => scale_by_deriv(g, x, y, move |xv, _| one / (one + xv * xv)),
+            UnaryFn::Square => scale_by_deriv(g, x, y, move |xv, _| xv + xv),
+            UnaryFn::Neg => scale_by_deriv(g, x, y, move |_, _| -one),
             UnaryFn::AddScalar(_) => {}
-            UnaryFn::MulScalar(s) => g.iter_mut().for_each(|v| *v *= s),
-            f => scale_by_deriv(g, x, y, |xv, yv| f.deriv(xv, yv)),
+            UnaryFn::MulScalar(s) => scale_by_deriv(g, x, y, move |_, _| s),
+            f => scale_by_deriv(g, x, y, move |xv, yv| f.deriv(xv, yv)),
         }
     }
 }

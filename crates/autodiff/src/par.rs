@@ -61,11 +61,7 @@ pub fn zip_with<T: Float>(
 
 /// `dst[i] += src[i]` for every matrix (equal shapes; the caller checks them).
 pub fn add_assign<T: Float>(dst: &mut [DMatrix<T>], src: &[DMatrix<T>]) {
-    zip_with(dst, src, |d, s| {
-        for (a, &b) in d.iter_mut().zip(s) {
-            *a += b;
-        }
-    });
+    zip_with(dst, src, |d, s| crate::simd::add_assign(d, s));
 }
 
 /// Whether every entry of every matrix is finite.

@@ -177,7 +177,7 @@ impl<T: Float> Tape<T> {
                 }
                 match &mut grads[j] {
                     Some(acc) => {
-                        *acc += &gj;
+                        crate::simd::add_assign(acc.as_mut_slice(), gj.as_slice());
                         crate::pool::recycle(gj);
                     }
                     slot @ None => *slot = Some(gj),

@@ -170,46 +170,11 @@ where
         .into_par_iter()
         .map_init(
             || (Vec::<T>::new(), Vec::<T>::new(), Vec::<T>::new()),
-            |(d2, value, slope), i| {
-                let pi: Vec<T> = (0..d).map(|k| p[(i, k)]).collect();
-                let mut g = vec![T::zero(); if grad { d } else { 0 }];
-                let mut sums = [0.0f64; 2];
-                for (slot, &(other, coef)) in others.iter().enumerate() {
-                    let len = other.nrows();
-                    // Column-major storage: column k is the contiguous slice k·len .. (k+1)·len.
-                    let data = other.as_slice();
-                    d2.clear();
-                    d2.resize(len, T::zero());
-                    for (k, &c) in pi.iter().enumerate() {
-                        let col = &data[k * len..(k + 1) * len];
-                        for (r, &o) in d2.iter_mut().zip(col) {
-                            let t = c - o;
-                            *r += t * t;
-                        }
-                    }
-                    value.clear();
-                    value.resize(len, T::zero());
-                    slope.clear();
-                    slope.resize(len, T::zero());
-                    kernel.accumulate_sq_with_slope(d2, value, slope);
-                    if slot == 0 {
-                        // The diagonal k(pᵢ, pᵢ) = κ(0) is added back by the caller when wanted;
-                        // its gradient term is zero (pᵢ − pᵢ = 0).
-                        value[i] = T::zero();
-                    }
-                    sums[slot] = sum_f64(value);
-                    if grad {
-                        // Σⱼ κ'ⱼ (pᵢ − oⱼ) directly, not pᵢ Σ κ'ⱼ − Σ κ'ⱼ oⱼ: the self term
-                        // κ'(0) is large for narrow kernels and would cancel badly in f32.
-                        let coef = T::of_f64(coef);
-                        for (k, gk) in g.iter_mut().enumerate() {
-                            let c = pi[k];
-                            let col = &data[k * len..(k + 1) * len];
-                            *gk += coef * dot_diff(slope, col, c);
-                        }
-                    }
-                }
-                (sums, g)
+            |buffers, i| {
+                autodiff::simd::dispatch(
+                    #[inline(always)]
+                    || kernel_row(p, i, &others, kernel, grad, buffers),
+                )
             },
         )
         .collect();
@@ -218,6 +183,64 @@ where
         cross: rows.iter().map(|r| r.0[1]).sum(),
         grad: grad.then(|| DMatrix::from_fn(n, d, |i, k| rows[i].1[k])),
     }
+}
+
+/// Row `i` of [`kernel_side`]: its kernel sums against every other sample and, with `grad`,
+/// its gradient row. Inlined into [`autodiff::simd::dispatch`] so that its loops are compiled
+/// for the widest vector instructions available.
+#[inline(always)]
+fn kernel_row<T, K>(
+    p: &DMatrix<T>,
+    i: usize,
+    others: &[(&DMatrix<T>, f64)],
+    kernel: &K,
+    grad: bool,
+    (d2, value, slope): &mut (Vec<T>, Vec<T>, Vec<T>),
+) -> ([f64; 2], Vec<T>)
+where
+    T: Float,
+    K: DifferentiableKernel<T> + ?Sized,
+{
+    let d = p.ncols();
+    let pi: Vec<T> = (0..d).map(|k| p[(i, k)]).collect();
+    let mut g = vec![T::zero(); if grad { d } else { 0 }];
+    let mut sums = [0.0f64; 2];
+    for (slot, &(other, coef)) in others.iter().enumerate() {
+        let len = other.nrows();
+        // Column-major storage: column k is the contiguous slice k·len .. (k+1)·len.
+        let data = other.as_slice();
+        d2.clear();
+        d2.resize(len, T::zero());
+        for (k, &c) in pi.iter().enumerate() {
+            let col = &data[k * len..(k + 1) * len];
+            for (r, &o) in d2.iter_mut().zip(col) {
+                let t = c - o;
+                *r += t * t;
+            }
+        }
+        value.clear();
+        value.resize(len, T::zero());
+        slope.clear();
+        slope.resize(len, T::zero());
+        kernel.accumulate_sq_with_slope(d2, value, slope);
+        if slot == 0 {
+            // The diagonal k(pᵢ, pᵢ) = κ(0) is added back by the caller when wanted; its
+            // gradient term is zero (pᵢ − pᵢ = 0).
+            value[i] = T::zero();
+        }
+        sums[slot] = sum_f64(value);
+        if grad {
+            // Σⱼ κ'ⱼ (pᵢ − oⱼ) directly, not pᵢ Σ κ'ⱼ − Σ κ'ⱼ oⱼ: the self term κ'(0) is large
+            // for narrow kernels and would cancel badly in f32.
+            let coef = T::of_f64(coef);
+            for (k, gk) in g.iter_mut().enumerate() {
+                let c = pi[k];
+                let col = &data[k * len..(k + 1) * len];
+                *gk += coef * dot_diff(slope, col, c);
+            }
+        }
+    }
+    (sums, g)
 }
 
 #[cfg(test)]

@@ -146,7 +146,7 @@ impl<T: autodiff::Float> crate::DifferentiableKernel<T> for InverseMultiquadric<
     }
 
     /// One division per entry in a straight loop that the compiler vectorises.
-    #[inline]
+    #[inline(always)]
     fn accumulate_sq_with_slope(&self, d2: &[T], value: &mut [T], slope: &mut [T]) {
         let h2 = self.h2;
         for ((v, s), &r) in value.iter_mut().zip(slope.iter_mut()).zip(d2) {

@@ -32,7 +32,7 @@ pub trait DifferentiableKernel<T: Float>: Kernel<T> {
     /// `i < min(d2.len(), value.len(), slope.len())`: the batch form of
     /// [`DifferentiableKernel::eval_sq_with_slope`], equal to it up to rounding. A kernel may
     /// override it with a loop the compiler vectorises.
-    #[inline]
+    #[inline(always)]
     fn accumulate_sq_with_slope(&self, d2: &[T], value: &mut [T], slope: &mut [T]) {
         for ((v, s), &r) in value.iter_mut().zip(slope.iter_mut()).zip(d2) {
             let (k, dk) = self.eval_sq_with_slope(r);

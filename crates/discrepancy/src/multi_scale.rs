@@ -124,6 +124,7 @@ impl<T: autodiff::Float, K: crate::DifferentiableKernel<T>> crate::Differentiabl
     }
 
     /// One batch pass of each scale's [`crate::DifferentiableKernel::accumulate_sq_with_slope`].
+    #[inline(always)]
     fn accumulate_sq_with_slope(&self, d2: &[T], value: &mut [T], slope: &mut [T]) {
         for k in &self.kernels {
             k.accumulate_sq_with_slope(d2, value, slope);

@@ -16,7 +16,7 @@ pub(crate) fn from_f64<T: RealField + Copy>(v: f64) -> T {
 
 /// Sums a slice in `f64` with eight independent accumulators, so the loop vectorises and
 /// rounding error grows more slowly than with one running sum.
-#[inline]
+#[inline(always)]
 pub(crate) fn sum_f64<T: RealField + Copy>(values: &[T]) -> f64 {
     let mut lanes = [0.0f64; 8];
     let chunks = values.chunks_exact(8);
@@ -37,7 +37,7 @@ pub(crate) fn sum_f64<T: RealField + Copy>(values: &[T]) -> f64 {
 /// `Σⱼ sⱼ·(c − oⱼ)` with eight independent accumulators (a single running sum is one
 /// add per floating-point latency and does not vectorise: the INN's fused MMD gradient spent
 /// most of its time there at batch 1600).
-#[inline]
+#[inline(always)]
 pub(crate) fn dot_diff<T: RealField + Copy>(slope: &[T], others: &[T], c: T) -> T {
     let mut lanes = [T::zero(); 8];
     let pairs = slope.chunks_exact(8).zip(others.chunks_exact(8));

@@ -100,20 +100,25 @@ impl<T: Float> Optimizer<T> for Adam<T> {
         let wd: T = lit(c.weight_decay);
         let decay: T = lit(1.0 - c.lr * c.weight_decay);
         let update = move |p: &mut [T], g: &[T], m: &mut [T], v: &mut [T]| {
-            let iter = p.iter_mut().zip(g).zip(m.iter_mut().zip(v.iter_mut()));
-            for ((pv, &gv), (mv, vv)) in iter {
-                let gv = if c.decoupled || c.weight_decay == 0.0 {
-                    gv
-                } else {
-                    gv + wd * *pv
-                };
-                if c.decoupled {
-                    *pv *= decay;
-                }
-                *mv = b1 * *mv + one_b1 * gv;
-                *vv = b2 * *vv + one_b2 * gv * gv;
-                *pv -= step * *mv / (vv.sqrt() / sqrt_bc2 + eps);
-            }
+            crate::simd::dispatch(
+                #[inline(always)]
+                move || {
+                    let iter = p.iter_mut().zip(g).zip(m.iter_mut().zip(v.iter_mut()));
+                    for ((pv, &gv), (mv, vv)) in iter {
+                        let gv = if c.decoupled || c.weight_decay == 0.0 {
+                            gv
+                        } else {
+                            gv + wd * *pv
+                        };
+                        if c.decoupled {
+                            *pv *= decay;
+                        }
+                        *mv = b1 * *mv + one_b1 * gv;
+                        *vv = b2 * *vv + one_b2 * gv * gv;
+                        *pv -= step * *mv / (vv.sqrt() / sqrt_bc2 + eps);
+                    }
+                },
+            )
         };
         let scalars = params.n_scalars();
         let mut chunks: Vec<_> = params
