@@ -315,6 +315,52 @@ fn map_slice<T: Float>(x: &[T], f: impl Fn(T) -> T) -> Vec<T> {
     )
 }
 
+/// `v_i ← f(v_i)` in place.
+#[inline(always)]
+fn map_in_place<T: Float>(v: &mut [T], f: impl Fn(T) -> T) {
+    crate::simd::dispatch(
+        #[inline(always)]
+        move || {
+            for x in v.iter_mut() {
+                *x = f(*x);
+            }
+        },
+    );
+}
+
+/// `g_i ← g_i · f'(y_i)` in place over the columns (`n` rows each) of a column-major matrix,
+/// returning each column's sum of the scaled entries, accumulated as [`lane_sum`] does
+/// (`n ≥ 1`).
+#[inline(always)]
+fn scale_and_sum<T: Float>(g: &mut [T], y: &[T], n: usize, f: impl Fn(T) -> T) -> Vec<T> {
+    crate::simd::dispatch(
+        #[inline(always)]
+        move || {
+            const LANES: usize = 8;
+            let mut sums = Vec::with_capacity(g.len() / n);
+            for (gc, yc) in g.chunks_exact_mut(n).zip(y.chunks_exact(n)) {
+                let mut acc = [T::zero(); LANES];
+                let mut gi = gc.chunks_exact_mut(LANES);
+                let mut yi = yc.chunks_exact(LANES);
+                for (gl, yl) in (&mut gi).zip(&mut yi) {
+                    for ((a, gv), &yv) in acc.iter_mut().zip(gl.iter_mut()).zip(yl) {
+                        *gv *= f(yv);
+                        *a += *gv;
+                    }
+                }
+                let head = ((acc[0] + acc[4]) + (acc[2] + acc[6]))
+                    + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+                let tail = gi.into_remainder().iter_mut().zip(yi.remainder());
+                sums.push(tail.fold(head, |s, (gv, &yv)| {
+                    *gv *= f(yv);
+                    s + *gv
+                }));
+            }
+            sums
+        },
+    )
+}
+
 /// `g_i ← g_i · f'(x_i, y_i)` in place (one monomorphised loop per map).
 #[inline(always)]
 fn scale_by_deriv<T: Float>(g: &mut [T], x: &[T], y: &[T], f: impl Fn(T, T) -> T) {
@@ -345,6 +391,52 @@ impl<T: Float> UnaryFn<T> {
         }
     }
 
+    /// Whether `f'` is a function of the output alone, bit for bit as [`Self::deriv`]
+    /// computes it, so that a dense layer can apply `f` in place ([`Op::Dense`]).
+    pub(crate) fn fuses_into_dense(self) -> bool {
+        match self {
+            UnaryFn::Relu | UnaryFn::Tanh | UnaryFn::Sigmoid | UnaryFn::Exp => true,
+            // `y > 0 ⇔ x > 0` needs a non-negative slope / positive scale.
+            UnaryFn::LeakyRelu(s) => s >= T::zero(),
+            UnaryFn::Elu(a) => a > T::zero(),
+            _ => false,
+        }
+    }
+
+    /// `f` applied in place.
+    pub(crate) fn map_in_place(self, v: &mut [T]) {
+        let zero = T::zero();
+        match self {
+            UnaryFn::Relu => map_in_place(v, move |x| if x > zero { x } else { zero }),
+            f => map_in_place(v, move |x| f.apply(x)),
+        }
+    }
+
+    /// For an `n`-row column-major gradient `g` of a [`Self::fuses_into_dense`] map with output
+    /// `y`: `g ← g ⊙ f'(y)` in place, and the column sums of the result (the bias gradient,
+    /// summed in [`lane_sum`]'s order), in one pass.
+    pub(crate) fn backprop_from_output(self, g: &mut DMatrix<T>, y: &DMatrix<T>) -> Vec<T> {
+        let (zero, one) = (T::zero(), T::one());
+        let n = g.nrows();
+        if n == 0 {
+            return vec![zero; g.ncols()];
+        }
+        let (g, y) = (g.as_mut_slice(), y.as_slice());
+        match self {
+            UnaryFn::Relu => scale_and_sum(g, y, n, move |yv| if yv > zero { one } else { zero }),
+            UnaryFn::Tanh => scale_and_sum(g, y, n, move |yv| one - yv * yv),
+            UnaryFn::Sigmoid => scale_and_sum(g, y, n, move |yv| yv * (one - yv)),
+            UnaryFn::Exp => scale_and_sum(g, y, n, move |yv| yv),
+            UnaryFn::LeakyRelu(s) => {
+                scale_and_sum(g, y, n, move |yv| if yv > zero { one } else { s })
+            }
+            UnaryFn::Elu(a) => {
+                scale_and_sum(g, y, n, move |yv| if yv > zero { one } else { yv + a })
+            }
+            f => scale_and_sum(g, y, n, move |yv| f.deriv(yv, yv)),
+        }
+    }
+
     /// `g ← g ⊙ f'(x)` over whole slices, with the match hoisted out of the loop.
     pub(crate) fn backprop_all(self, g: &mut [T], x: &[T], y: &[T]) {
         let (zero, one) = (T::zero(), T::one());
@@ -371,6 +463,9 @@ pub(crate) enum Op<T: Float> {
     Unary(usize, UnaryFn<T>),
     MatMul(usize, usize),
     Affine(usize, usize, usize),
+    /// `f(x·w + b)` for an activation whose derivative is a function of its output
+    /// ([`UnaryFn::fuses_into_dense`]): only the activated output is stored.
+    Dense(usize, usize, usize, UnaryFn<T>),
     SumAll(usize),
     SumRows(usize),
     SumCols(usize),
@@ -391,7 +486,7 @@ impl<T: Float> Op<T> {
                 f(*a);
                 f(*b);
             }
-            Op::Affine(x, w, b) => {
+            Op::Affine(x, w, b) | Op::Dense(x, w, b, _) => {
                 f(*x);
                 f(*w);
                 f(*b);
@@ -467,6 +562,19 @@ impl<T: Float> Op<T> {
                 let mut ga = g;
                 f.backprop_all(ga.as_mut_slice(), val(a).as_slice(), val(out).as_slice());
                 acc(a, ga);
+            }
+            &Op::Dense(x, w, b, f) => {
+                let mut g = g;
+                let bias = f.backprop_from_output(&mut g, val(out));
+                if need(b) {
+                    acc(b, DMatrix::from_vec(1, g.ncols(), bias));
+                }
+                if need(x) {
+                    acc(x, mm_nt(&g, val(w)));
+                }
+                if need(w) {
+                    acc(w, mm_tn(val(x), &g));
+                }
             }
             &Op::Affine(x, w, b) => {
                 if need(b) {

@@ -39,6 +39,21 @@ impl Activation {
         }
     }
 
+    /// The elementwise map, when it is one of the tape's primitive maps (`None` for the
+    /// identity and composite activations).
+    pub(crate) fn unary_fn<T: Float>(self) -> Option<crate::op::UnaryFn<T>> {
+        use crate::op::UnaryFn;
+        match self {
+            Activation::Relu => Some(UnaryFn::Relu),
+            Activation::LeakyRelu(s) => Some(UnaryFn::LeakyRelu(lit(s))),
+            Activation::Elu(a) => Some(UnaryFn::Elu(lit(a))),
+            Activation::Tanh => Some(UnaryFn::Tanh),
+            Activation::Sigmoid => Some(UnaryFn::Sigmoid),
+            Activation::Softplus => Some(UnaryFn::Softplus),
+            Activation::Identity | Activation::LipSwish => None,
+        }
+    }
+
     /// A global Lipschitz constant of the activation (sup of |σ'|).
     pub fn lipschitz(self) -> f64 {
         match self {

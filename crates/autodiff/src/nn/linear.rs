@@ -120,6 +120,23 @@ impl Linear {
         x.affine(p.get(self.weight), p.get(self.bias))
     }
 
+    /// `f(x · W + b)` as one tape operation where `f` allows it (`Var::dense`).
+    pub(crate) fn forward_activated<'t, T: Float>(
+        &self,
+        p: &Bound<'t, T>,
+        x: Var<'t, T>,
+        f: crate::op::UnaryFn<T>,
+    ) -> Result<Var<'t, T>> {
+        if x.ncols() != self.fan_in {
+            return Err(Error::Shape {
+                op: "Linear::forward",
+                left: x.shape(),
+                right: (self.fan_in, self.fan_out),
+            });
+        }
+        x.dense(p.get(self.weight), p.get(self.bias), f)
+    }
+
     /// The weight parameter (`fan_in × fan_out`).
     pub fn weight(&self) -> ParamId {
         self.weight

@@ -92,10 +92,12 @@ impl Mlp {
         let last = self.layers.len() - 1;
         let mut h = x;
         for (k, layer) in self.layers.iter().enumerate() {
-            h = layer.forward(p, h)?;
-            if k < last {
-                h = self.activation.apply(h);
-            }
+            h = match self.activation.unary_fn() {
+                // A dense layer and its activation as one tape operation (see `Var::dense`).
+                Some(f) if k < last => layer.forward_activated(p, h, f)?,
+                _ if k < last => self.activation.apply(layer.forward(p, h)?),
+                _ => layer.forward(p, h)?,
+            };
         }
         Ok(h)
     }
