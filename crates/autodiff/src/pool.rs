@@ -152,6 +152,28 @@ pub(crate) fn recycle<T: Float>(m: DMatrix<T>) {
     }
 }
 
+/// Gives the buffers of matrices produced on rayon's worker threads (a data-parallel step's
+/// gradients) back to the workers' caches, spread over the threads, instead of freeing them
+/// on the calling thread: the workers allocate the same sizes again in the next step, and a
+/// freed large buffer comes back from the kernel page by page (B's step, 8.4 M parameters,
+/// ran 4 % faster with glibc's trimming and `mmap` switched off). Called on a worker, the
+/// buffers go to that worker's cache.
+pub fn recycle_on_workers<T: Float>(mats: Vec<DMatrix<T>>) {
+    use rayon::prelude::*;
+    let large: Vec<DMatrix<T>> = mats
+        .into_iter()
+        .filter(|m| m.len() >= MIN_POOLED_LEN)
+        .collect();
+    if large.len() < 2
+        || rayon::current_thread_index().is_some()
+        || rayon::current_num_threads() < 2
+    {
+        large.into_iter().for_each(recycle);
+    } else {
+        large.into_par_iter().for_each(recycle);
+    }
+}
+
 /// Frees every buffer the calling thread's cache holds (both scalar types). Tapes made after
 /// it allocate afresh.
 ///
@@ -212,5 +234,32 @@ mod tests {
         assert_eq!(first, second);
         assert_eq!(first, x.map(|v| 2.0 * v.tanh()));
         release_buffers();
+    }
+
+    /// Matrices recycled from outside the pool land in the workers' caches (small ones are
+    /// left to the allocator), and the workers reuse them.
+    #[test]
+    fn gradients_go_back_to_the_workers() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            rayon::broadcast(|_| release_buffers());
+            let before: usize = rayon::broadcast(|_| cached_bytes()).into_iter().sum();
+            assert_eq!(before, 0);
+        });
+        let mats: Vec<DMatrix<f32>> = (0..6)
+            .map(|i| DMatrix::from_element(64, 64 + i, 1.0))
+            .chain([DMatrix::from_element(3, 3, 1.0)])
+            .collect();
+        let expected: usize = (0..6).map(|i| 64 * (64 + i) * 4).sum();
+        pool.install(|| {
+            // `install` runs the closure on a worker: everything lands in that worker's cache.
+            recycle_on_workers(mats);
+            let after: usize = rayon::broadcast(|_| cached_bytes()).into_iter().sum();
+            assert_eq!(after, expected);
+            rayon::broadcast(|_| release_buffers());
+        });
     }
 }

@@ -211,6 +211,7 @@ pub(crate) fn loss_and_gradients<T: Float>(
             .collect();
         let mut total = 0.0;
         let mut grads: Vec<DMatrix<T>> = Vec::new();
+        let mut spent = Vec::new();
         for r in results {
             let (value, g) = r?;
             total += value;
@@ -221,8 +222,10 @@ pub(crate) fn loss_and_gradients<T: Float>(
                 grads = g;
             } else {
                 autodiff::par::add_assign(&mut grads, &g);
+                spent.extend(g);
             }
         }
+        autodiff::pool::recycle_on_workers(spent);
         return Ok((total, grads));
     }
     on_tape(params, |tape, bound| objective.loss(tape, bound, step))
@@ -300,6 +303,9 @@ pub fn optimize<T: Float>(
         }
         previous.copy_from(params)?;
         adam.step(params, &grads)?;
+        if parts > 1 {
+            autodiff::pool::recycle_on_workers(grads);
+        }
         report.losses.push(loss);
 
         let mut val_loss = None;
