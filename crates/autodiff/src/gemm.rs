@@ -127,7 +127,28 @@ fn gemm_block<T: Float>(
     let strided = strided_ok(h, k, w);
     let right = b.columns(j0, w, strided);
     let left = a.rows(i0, h, strided);
-    match (&left, &right) {
+    if strided {
+        // matrixmultiply picks its own kernel at run time.
+        block_product(c, beta, &left, &right);
+    } else {
+        // nalgebra's own loops (products with a dimension below `STRIDED_MIN_DIM`, such as a
+        // 2-D flow's 1-wide input and output layers), compiled for the widest vectors.
+        crate::simd::dispatch(
+            #[inline(always)]
+            move || block_product(c, beta, &left, &right),
+        );
+    }
+}
+
+/// `c ← β·c + l·r` through nalgebra's GEMM.
+#[inline(always)]
+fn block_product<T: Float>(
+    c: &mut DMatrixViewMut<'_, T>,
+    beta: T,
+    left: &Columns<'_, T>,
+    right: &Columns<'_, T>,
+) {
+    match (left, right) {
         (Columns::View(l), Columns::View(r)) => c.gemm(T::one(), l, r, beta),
         (Columns::View(l), Columns::Owned(r)) => c.gemm(T::one(), l, r, beta),
         (Columns::Owned(l), Columns::View(r)) => c.gemm(T::one(), l, r, beta),
@@ -251,7 +272,21 @@ pub(crate) fn mm_tn<T: Float>(a: &DMatrix<T>, b: &DMatrix<T>) -> DMatrix<T> {
     {
         // Small outputs (e.g. the gradient of a 1-wide input layer): nalgebra's dot-product
         // form reads both operands along contiguous columns.
-        return a.tr_mul(b);
+        // Entry (i, j) is the dot product of columns i and j, as nalgebra's `tr_mul` computes
+        // it, here inlined into the dispatched function so that the dots use wide vectors.
+        return crate::simd::dispatch(
+            #[inline(always)]
+            move || {
+                let mut c = DMatrix::zeros(a.ncols(), b.ncols());
+                for (j, mut out) in c.column_iter_mut().enumerate() {
+                    let bj = b.column(j);
+                    for (i, o) in out.iter_mut().enumerate() {
+                        *o = a.column(i).dot(&bj);
+                    }
+                }
+                c
+            },
+        );
     }
     let mut c = output(a.ncols(), a.nrows(), b.ncols());
     gemm_into(&mut c, T::zero(), Operand::Transposed(a), Operand::Plain(b));
