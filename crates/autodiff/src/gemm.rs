@@ -29,7 +29,7 @@ const MIN_COLS_PER_PART: usize = 128;
 /// other than 1, so small transposed products never see a strided view.
 const STRIDED_MIN_DIM: usize = 6;
 
-fn strided_ok(m: usize, k: usize, n: usize) -> bool {
+pub(crate) fn strided_ok(m: usize, k: usize, n: usize) -> bool {
     m >= STRIDED_MIN_DIM && k >= STRIDED_MIN_DIM && n >= STRIDED_MIN_DIM
 }
 

@@ -328,6 +328,22 @@ fn map_in_place<T: Float>(v: &mut [T], f: impl Fn(T) -> T) {
     );
 }
 
+/// `v_ij ← f(v_ij + bias_j)` in place over the columns (`n` rows each) of a column-major
+/// matrix (`n ≥ 1`).
+#[inline(always)]
+fn add_bias_and_map<T: Float>(v: &mut [T], n: usize, bias: &[T], f: impl Fn(T) -> T) {
+    crate::simd::dispatch(
+        #[inline(always)]
+        move || {
+            for (col, &b) in v.chunks_exact_mut(n).zip(bias) {
+                for x in col.iter_mut() {
+                    *x = f(*x + b);
+                }
+            }
+        },
+    );
+}
+
 /// `g_i ← g_i · f'(y_i)` in place over the columns (`n` rows each) of a column-major matrix,
 /// returning each column's sum of the scaled entries, accumulated as [`lane_sum`] does
 /// (`n ≥ 1`).
@@ -409,6 +425,15 @@ impl<T: Float> UnaryFn<T> {
         match self {
             UnaryFn::Relu => map_in_place(v, move |x| if x > zero { x } else { zero }),
             f => map_in_place(v, move |x| f.apply(x)),
+        }
+    }
+
+    /// `v ← f(v + bias)` in place on an `n`-row column-major matrix with one bias per column.
+    pub(crate) fn add_bias_and_map(self, v: &mut [T], n: usize, bias: &[T]) {
+        let zero = T::zero();
+        match self {
+            UnaryFn::Relu => add_bias_and_map(v, n, bias, move |x| if x > zero { x } else { zero }),
+            f => add_bias_and_map(v, n, bias, move |x| f.apply(x)),
         }
     }
 

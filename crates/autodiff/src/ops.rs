@@ -352,8 +352,20 @@ impl<'t, T: Float> Var<'t, T> {
                 right: bv.shape(),
             });
         }
-        let mut out = crate::gemm::mm_plus_row(&xv, &wv, &bv);
-        f.map_in_place(out.as_mut_slice());
+        let (n, k) = xv.shape();
+        let out = if crate::gemm::strided_ok(n, k, wv.ncols()) {
+            // matrixmultiply's product, then the bias and the map in one pass. Rounds exactly
+            // as `affine`: matrixmultiply adds its finished dot product to a bias-filled output
+            // in one operation, which is the same sum.
+            let mut out = mm(&xv, &wv);
+            f.add_bias_and_map(out.as_mut_slice(), n, bv.as_slice());
+            out
+        } else {
+            // nalgebra's loops accumulate onto the bias term by term: keep that order.
+            let mut out = crate::gemm::mm_plus_row(&xv, &wv, &bv);
+            f.map_in_place(out.as_mut_slice());
+            out
+        };
         Ok(self.tape.push(out, Op::Dense(self.idx, w.idx, b.idx, f)))
     }
 }
