@@ -153,24 +153,36 @@ pub(crate) fn recycle<T: Float>(m: DMatrix<T>) {
 }
 
 /// Gives the buffers of matrices produced on rayon's worker threads (a data-parallel step's
-/// gradients) back to the workers' caches, spread over the threads, instead of freeing them
-/// on the calling thread: the workers allocate the same sizes again in the next step, and a
-/// freed large buffer comes back from the kernel page by page (B's step, 8.4 M parameters,
-/// ran 4 % faster with glibc's trimming and `mmap` switched off). Called on a worker, the
-/// buffers go to that worker's cache.
-pub fn recycle_on_workers<T: Float>(mats: Vec<DMatrix<T>>) {
-    use rayon::prelude::*;
-    let large: Vec<DMatrix<T>> = mats
-        .into_iter()
-        .filter(|m| m.len() >= MIN_POOLED_LEN)
-        .collect();
-    if large.len() < 2
-        || rayon::current_thread_index().is_some()
-        || rayon::current_num_threads() < 2
-    {
-        large.into_iter().for_each(recycle);
-    } else {
-        large.into_par_iter().for_each(recycle);
+/// gradients) back to the caches of the workers that produced them, instead of freeing them
+/// on the calling thread: each worker allocates the same sizes again in the next step, and a
+/// freed large buffer comes back from the kernel page by page (config B's step, 8.4 M
+/// parameters, ran 4 % faster with glibc's trimming and `mmap` switched off). Each set is
+/// `(owner, matrices)` with the owner's `rayon::current_thread_index()`; sets without an owner,
+/// and everything when called on a worker or without a pool of at least two threads, are
+/// dropped. Handing buffers to whichever worker is free instead let one worker's cache fill
+/// to its cap while the other allocated afresh (config C's peak memory 133 → 666 MB).
+pub fn return_to_workers<T: Float>(sets: Vec<(Option<usize>, Vec<DMatrix<T>>)>) {
+    use std::sync::Mutex;
+    let threads = rayon::current_num_threads();
+    if rayon::current_thread_index().is_some() || threads < 2 {
+        return;
+    }
+    let slots: Vec<Mutex<Vec<DMatrix<T>>>> = (0..threads).map(|_| Mutex::default()).collect();
+    let mut any = false;
+    for (owner, set) in sets {
+        if let Some(slot) = owner.and_then(|i| slots.get(i)) {
+            let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+            slot.extend(set.into_iter().filter(|m| m.len() >= MIN_POOLED_LEN));
+            any |= !slot.is_empty();
+        }
+    }
+    if any {
+        rayon::broadcast(|ctx| {
+            if let Some(slot) = slots.get(ctx.index()) {
+                let mine = std::mem::take(&mut *slot.lock().unwrap_or_else(|e| e.into_inner()));
+                mine.into_iter().for_each(recycle);
+            }
+        });
     }
 }
 
@@ -234,32 +246,5 @@ mod tests {
         assert_eq!(first, second);
         assert_eq!(first, x.map(|v| 2.0 * v.tanh()));
         release_buffers();
-    }
-
-    /// Matrices recycled from outside the pool land in the workers' caches (small ones are
-    /// left to the allocator), and the workers reuse them.
-    #[test]
-    fn gradients_go_back_to_the_workers() {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .unwrap();
-        pool.install(|| {
-            rayon::broadcast(|_| release_buffers());
-            let before: usize = rayon::broadcast(|_| cached_bytes()).into_iter().sum();
-            assert_eq!(before, 0);
-        });
-        let mats: Vec<DMatrix<f32>> = (0..6)
-            .map(|i| DMatrix::from_element(64, 64 + i, 1.0))
-            .chain([DMatrix::from_element(3, 3, 1.0)])
-            .collect();
-        let expected: usize = (0..6).map(|i| 64 * (64 + i) * 4).sum();
-        pool.install(|| {
-            // `install` runs the closure on a worker: everything lands in that worker's cache.
-            recycle_on_workers(mats);
-            let after: usize = rayon::broadcast(|_| cached_bytes()).into_iter().sum();
-            assert_eq!(after, expected);
-            rayon::broadcast(|_| release_buffers());
-        });
     }
 }

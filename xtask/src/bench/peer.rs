@@ -74,7 +74,7 @@ pub fn plan(case: &Case, level: Level, anchors: &Path, assets: &Path) -> Option<
             })
         }
         Work::Inn { batch, .. } => {
-            let (reps, epochs, its) = if quick { (1, 2, 4) } else { (3, 4, 8) };
+            let (reps, epochs, its) = if quick { (1, 2, 4) } else { (5, 4, 8) };
             Some(PeerPlan {
                 script: anchors.join("freia_inn_eight_modes.py"),
                 args: vec![
@@ -95,7 +95,7 @@ pub fn plan(case: &Case, level: Level, anchors: &Path, assets: &Path) -> Option<
             })
         }
         Work::Mmd { .. } => {
-            let reps = if quick { 1 } else { 3 };
+            let reps = if quick { 1 } else { 5 };
             Some(PeerPlan {
                 script: anchors.join("torch_mmd_bench.py"),
                 args: Vec::new(),

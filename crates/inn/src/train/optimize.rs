@@ -189,46 +189,94 @@ pub fn shard_rows(rows: usize, parts: usize) -> Option<Vec<(usize, usize)>> {
     )
 }
 
+/// Gradient buffers made on rayon's workers, with the worker that made each set, to hand back
+/// to it ([`autodiff::pool::return_to_workers`]).
+pub(crate) type Spent<T> = Vec<(Option<usize>, Vec<DMatrix<T>>)>;
+
 /// The loss and parameter gradients of one step: on one tape, or piece by piece in parallel.
+#[cfg(test)]
 pub(crate) fn loss_and_gradients<T: Float>(
     params: &Params<T>,
     objective: &mut dyn Objective<T>,
     step: usize,
     parts: usize,
 ) -> Result<(f64, Vec<DMatrix<T>>)> {
+    let g = loss_and_gradients_owned(params, objective, step, parts)?;
+    autodiff::pool::return_to_workers(g.spent);
+    Ok((g.loss, g.grads))
+}
+
+/// One step's loss and gradients, with where their buffers came from.
+struct StepGradients<T: Float> {
+    loss: f64,
+    /// The summed gradients (empty when the loss is not finite).
+    grads: Vec<DMatrix<T>>,
+    /// The worker that made `grads`' buffers (`None`: the calling thread).
+    owner: Option<usize>,
+    /// The other pieces' gradient sets, already added into `grads`.
+    spent: Spent<T>,
+}
+
+/// [`loss_and_gradients`], also saying which worker made the returned gradients (`None` for
+/// the calling thread) and returning the other pieces' spent gradient sets.
+fn loss_and_gradients_owned<T: Float>(
+    params: &Params<T>,
+    objective: &mut dyn Objective<T>,
+    step: usize,
+    parts: usize,
+) -> Result<StepGradients<T>> {
     if parts > 1
         && let Some(split) = objective.pieces(step, parts)?
     {
         let evaluator = split.loss;
-        let results: Vec<Result<(f64, Vec<DMatrix<T>>)>> = split
+        type PieceResult<T> = Result<((f64, Vec<DMatrix<T>>), Option<usize>)>;
+        let results: Vec<PieceResult<T>> = split
             .pieces
             .par_iter()
             .map(|piece| {
-                on_tape(params, |tape, bound| {
+                let r = on_tape(params, |tape, bound| {
                     evaluator.piece_loss(tape, bound, piece)
-                })
+                });
+                r.map(|r| (r, rayon::current_thread_index()))
             })
             .collect();
         let mut total = 0.0;
         let mut grads: Vec<DMatrix<T>> = Vec::new();
+        let mut owner = None;
         let mut spent = Vec::new();
         for r in results {
-            let (value, g) = r?;
+            let ((value, g), made_by) = r?;
             total += value;
             if !value.is_finite() {
-                return Ok((total, Vec::new()));
+                return Ok(StepGradients {
+                    loss: total,
+                    grads: Vec::new(),
+                    owner: None,
+                    spent,
+                });
             }
             if grads.is_empty() {
                 grads = g;
+                owner = made_by;
             } else {
                 autodiff::par::add_assign(&mut grads, &g);
-                spent.extend(g);
+                spent.push((made_by, g));
             }
         }
-        autodiff::pool::recycle_on_workers(spent);
-        return Ok((total, grads));
+        return Ok(StepGradients {
+            loss: total,
+            grads,
+            owner,
+            spent,
+        });
     }
-    on_tape(params, |tape, bound| objective.loss(tape, bound, step))
+    let (loss, grads) = on_tape(params, |tape, bound| objective.loss(tape, bound, step))?;
+    Ok(StepGradients {
+        loss,
+        grads,
+        owner: None,
+        spent: Vec::new(),
+    })
 }
 
 /// Builds a loss on a fresh tape with `params` bound to it, and returns its value and, when it
@@ -284,7 +332,12 @@ pub fn optimize<T: Float>(
     for step in 0..config.steps {
         let lr = config.schedule.rate(config.adam.lr, step, config.steps);
         adam.set_learning_rate(lr);
-        let (loss, mut grads) = loss_and_gradients(params, objective, step, parts)?;
+        let StepGradients {
+            loss,
+            mut grads,
+            owner,
+            mut spent,
+        } = loss_and_gradients_owned(params, objective, step, parts)?;
         let grads_finite = autodiff::par::all_finite(&grads);
         if !loss.is_finite() || !grads_finite {
             params.copy_from(&previous)?;
@@ -303,9 +356,8 @@ pub fn optimize<T: Float>(
         }
         previous.copy_from(params)?;
         adam.step(params, &grads)?;
-        if parts > 1 {
-            autodiff::pool::recycle_on_workers(grads);
-        }
+        spent.push((owner, grads));
+        autodiff::pool::return_to_workers(spent);
         report.losses.push(loss);
 
         let mut val_loss = None;
