@@ -216,6 +216,10 @@ fn gemm_into<T: Float>(c: &mut DMatrix<T>, beta: T, a: Operand<'_, T>, b: Operan
         gemm_rows(whole, beta, a, b, 0, row_parts);
         return;
     }
+    if col_parts == 1 {
+        gemm_block(&mut c.as_view_mut(), beta, a, b, (0, 0));
+        return;
+    }
     let width = m.div_ceil(col_parts);
     c.as_mut_slice()
         .par_chunks_mut(n * width)
