@@ -4,6 +4,7 @@ use crate::{Error, Float, Gradients, Result, Tape, Var, check_finite};
 use nalgebra::DMatrix;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
+use std::sync::Arc;
 
 /// Handle to one parameter matrix in a [`Params`] store (valid for that store only).
 ///
@@ -26,7 +27,9 @@ impl ParamId {
 #[serde(bound = "")]
 struct Entry<T: Float> {
     name: String,
-    value: DMatrix<T>,
+    /// Shared with the tapes the store is bound to (no copy per step); copied on write while
+    /// a tape still holds it.
+    value: Arc<DMatrix<T>>,
 }
 
 /// Named trainable matrices. Layers register their weights here and keep [`ParamId`]s;
@@ -65,7 +68,10 @@ impl<T: Float> Params<T> {
             )));
         }
         check_finite(&name, &value)?;
-        self.entries.push(Entry { name, value });
+        self.entries.push(Entry {
+            name,
+            value: Arc::new(value),
+        });
         Ok(ParamId {
             index: self.entries.len() - 1,
         })
@@ -78,7 +84,7 @@ impl<T: Float> Params<T> {
 
     /// Mutable access to a parameter (data-dependent initialisation, spectral normalisation).
     pub fn get_mut(&mut self, id: ParamId) -> &mut DMatrix<T> {
-        &mut self.entries[id.index].value
+        Arc::make_mut(&mut self.entries[id.index].value)
     }
 
     /// The name a parameter was registered under.
@@ -114,12 +120,12 @@ impl<T: Float> Params<T> {
         self.entries
             .iter()
             .enumerate()
-            .map(|(index, e)| (ParamId { index }, e.name.as_str(), &e.value))
+            .map(|(index, e)| (ParamId { index }, e.name.as_str(), &*e.value))
     }
 
     /// Every parameter's value, mutably, in registration order (optimizers update them).
     pub fn values_mut(&mut self) -> impl ExactSizeIterator<Item = &mut DMatrix<T>> {
-        self.entries.iter_mut().map(|e| &mut e.value)
+        self.entries.iter_mut().map(|e| Arc::make_mut(&mut e.value))
     }
 
     /// Puts every parameter on `tape` as a leaf (a constant on a no-grad tape).
@@ -128,7 +134,7 @@ impl<T: Float> Params<T> {
             vars: self
                 .entries
                 .iter()
-                .map(|e| tape.var(crate::pool::copy(&e.value)))
+                .map(|e| tape.var_shared(Arc::clone(&e.value)))
                 .collect(),
         }
     }
@@ -189,7 +195,7 @@ impl<T: Float> Params<T> {
             .iter_mut()
             .zip(&other.entries)
             .flat_map(|(a, b)| {
-                a.value
+                Arc::make_mut(&mut a.value)
                     .as_mut_slice()
                     .chunks_mut(crate::par::CHUNK)
                     .zip(b.value.as_slice().chunks(crate::par::CHUNK))

@@ -4,11 +4,11 @@ use crate::op::Op;
 use crate::{Error, Float, Result};
 use nalgebra::DMatrix;
 use std::cell::RefCell;
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// One recorded value and how it was computed.
 pub(crate) struct Node<T: Float> {
-    pub(crate) value: Rc<DMatrix<T>>,
+    pub(crate) value: Arc<DMatrix<T>>,
     pub(crate) op: Op<T>,
     pub(crate) needs_grad: bool,
 }
@@ -83,7 +83,7 @@ impl<T: Float> Tape<T> {
     /// buffers go to the thread's cache ([`crate::release_buffers`]) for the next tape.
     pub fn clear(&mut self) {
         for node in self.nodes.get_mut().drain(..) {
-            if let Ok(m) = Rc::try_unwrap(node.value) {
+            if let Ok(m) = Arc::try_unwrap(node.value) {
                 crate::pool::recycle(m);
             }
         }
@@ -123,9 +123,20 @@ impl<T: Float> Tape<T> {
     }
 
     fn push_node(&self, value: DMatrix<T>, op: Op<T>, needs_grad: bool) -> Var<'_, T> {
+        self.push_shared(Arc::new(value), op, needs_grad)
+    }
+
+    /// A leaf sharing `value` with its owner (a parameter store) instead of copying it; the
+    /// tape never writes to its values, and a shared value is not recycled when the tape is
+    /// dropped.
+    pub(crate) fn var_shared(&self, value: Arc<DMatrix<T>>) -> Var<'_, T> {
+        self.push_shared(value, Op::Leaf, self.recording)
+    }
+
+    fn push_shared(&self, value: Arc<DMatrix<T>>, op: Op<T>, needs_grad: bool) -> Var<'_, T> {
         let mut nodes = self.nodes.borrow_mut();
         nodes.push(Node {
-            value: Rc::new(value),
+            value,
             op,
             needs_grad,
         });
@@ -135,8 +146,8 @@ impl<T: Float> Tape<T> {
         }
     }
 
-    pub(crate) fn value_of(&self, idx: usize) -> Rc<DMatrix<T>> {
-        Rc::clone(&self.nodes.borrow()[idx].value)
+    pub(crate) fn value_of(&self, idx: usize) -> Arc<DMatrix<T>> {
+        Arc::clone(&self.nodes.borrow()[idx].value)
     }
 
     pub(crate) fn needs_grad(&self, idx: usize) -> bool {
@@ -212,7 +223,7 @@ impl<'t, T: Float> Var<'t, T> {
     }
 
     /// The value (shared, not copied).
-    pub fn value(&self) -> Rc<DMatrix<T>> {
+    pub fn value(&self) -> Arc<DMatrix<T>> {
         self.tape.value_of(self.idx)
     }
 
