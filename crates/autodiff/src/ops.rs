@@ -4,6 +4,7 @@ use crate::gemm::mm;
 use crate::op::{Bcast, BinaryFn, Op, UnaryFn, sum_over_cols, sum_over_rows};
 use crate::{Error, Float, Result, Var, lit};
 use nalgebra::DMatrix;
+use std::sync::Arc;
 
 // The binary operations are inherent methods named like `std::ops` (so `a.add(b)?` reads
 // naturally) but return `Result`, because operand shapes can mismatch; the operator traits
@@ -302,26 +303,38 @@ impl<'t, T: Float> Var<'t, T> {
         Ok(self.tape.push(out, Op::PairwiseSqDist(self.idx, other.idx)))
     }
 
-    /// `self · w + b` with `w: k × m` and a `1 × m` bias row `b` (a dense layer), as one
-    /// operation: the bias fills the output and GEMM accumulates onto it.
-    pub fn affine(self, w: Var<'t, T>, b: Var<'t, T>) -> Result<Var<'t, T>> {
-        same_tape(self, w, "affine")?;
-        same_tape(self, b, "affine")?;
+    /// The values of a dense layer's input, weight and bias, after checking that they share
+    /// the tape and that the shapes fit (`ops` names the operation in errors: product, bias).
+    fn layer_values(
+        self,
+        w: Var<'t, T>,
+        b: Var<'t, T>,
+        ops: [&'static str; 2],
+    ) -> Result<[Arc<DMatrix<T>>; 3]> {
+        same_tape(self, w, ops[0])?;
+        same_tape(self, b, ops[0])?;
         let (xv, wv, bv) = (self.value(), w.value(), b.value());
         if xv.ncols() != wv.nrows() {
             return Err(Error::Shape {
-                op: "affine",
+                op: ops[0],
                 left: xv.shape(),
                 right: wv.shape(),
             });
         }
         if bv.shape() != (1, wv.ncols()) {
             return Err(Error::Shape {
-                op: "affine (bias)",
+                op: ops[1],
                 left: (1, wv.ncols()),
                 right: bv.shape(),
             });
         }
+        Ok([xv, wv, bv])
+    }
+
+    /// `self · w + b` with `w: k × m` and a `1 × m` bias row `b` (a dense layer), as one
+    /// operation: the bias fills the output and GEMM accumulates onto it.
+    pub fn affine(self, w: Var<'t, T>, b: Var<'t, T>) -> Result<Var<'t, T>> {
+        let [xv, wv, bv] = self.layer_values(w, b, ["affine", "affine (bias)"])?;
         let out = crate::gemm::mm_plus_row(&xv, &wv, &bv);
         Ok(self.tape.push(out, Op::Affine(self.idx, w.idx, b.idx)))
     }
@@ -335,23 +348,7 @@ impl<'t, T: Float> Var<'t, T> {
         if !f.fuses_into_dense() {
             return Ok(self.affine(w, b)?.unary(f));
         }
-        same_tape(self, w, "dense")?;
-        same_tape(self, b, "dense")?;
-        let (xv, wv, bv) = (self.value(), w.value(), b.value());
-        if xv.ncols() != wv.nrows() {
-            return Err(Error::Shape {
-                op: "dense",
-                left: xv.shape(),
-                right: wv.shape(),
-            });
-        }
-        if bv.shape() != (1, wv.ncols()) {
-            return Err(Error::Shape {
-                op: "dense (bias)",
-                left: (1, wv.ncols()),
-                right: bv.shape(),
-            });
-        }
+        let [xv, wv, bv] = self.layer_values(w, b, ["dense", "dense (bias)"])?;
         let (n, k) = xv.shape();
         let out = if crate::gemm::strided_ok(n, k, wv.ncols()) {
             // matrixmultiply's product, then the bias and the map in one pass. Rounds exactly

@@ -41,6 +41,22 @@ fn check(
     }
 }
 
+/// A dense layer's input (`n × k`), weight (`k × m`) and bias (`1 × m`), entries in [−1, 1)
+/// scrambled by `seed`.
+fn layer_inputs(
+    n: usize,
+    k: usize,
+    m: usize,
+    seed: u64,
+) -> (DMatrix<f64>, DMatrix<f64>, DMatrix<f64>) {
+    let f = |i: usize, j: usize, s: u64| (((i * 31 + j * 17) as u64 ^ s) % 97) as f64 / 48.0 - 1.0;
+    (
+        DMatrix::from_fn(n, k, |i, j| f(i, j, seed)),
+        DMatrix::from_fn(k, m, |i, j| f(i + 3, j, seed >> 7)),
+        DMatrix::from_fn(1, m, |_, j| f(j, 5, seed >> 13)),
+    )
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
@@ -112,10 +128,7 @@ proptest! {
 
     #[test]
     fn matmul_and_affine((n, k, m) in (1usize..7, 1usize..9, 1usize..7), seed in any::<u64>()) {
-        let f = |i: usize, j: usize, s: u64| (((i * 31 + j * 17) as u64 ^ s) % 97) as f64 / 48.0 - 1.0;
-        let a = DMatrix::from_fn(n, k, |i, j| f(i, j, seed));
-        let b = DMatrix::from_fn(k, m, |i, j| f(i + 3, j, seed >> 7));
-        let bias = DMatrix::from_fn(1, m, |_, j| f(j, 5, seed >> 13));
+        let (a, b, bias) = layer_inputs(n, k, m, seed);
         check(|_, v| v[0].matmul(v[1]), &[a.clone(), b.clone()]);
         check(|_, v| v[0].affine(v[1], v[2]), &[a, b, bias]);
     }
@@ -126,10 +139,7 @@ proptest! {
     #[test]
     fn dense_layers_match_affine_then_map((n, k, m) in (1usize..24, 1usize..10, 1usize..10), seed in any::<u64>()) {
         use crate::op::UnaryFn;
-        let f = |i: usize, j: usize, s: u64| (((i * 31 + j * 17) as u64 ^ s) % 97) as f64 / 48.0 - 1.0;
-        let a = DMatrix::from_fn(n, k, |i, j| f(i, j, seed));
-        let b = DMatrix::from_fn(k, m, |i, j| f(i + 3, j, seed >> 7));
-        let bias = DMatrix::from_fn(1, m, |_, j| f(j, 5, seed >> 13));
+        let (a, b, bias) = layer_inputs(n, k, m, seed);
         let pre = &a * &b + DMatrix::from_fn(n, m, |_, j| bias[(0, j)]);
         let maps = [
             UnaryFn::Relu,
