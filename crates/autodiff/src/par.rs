@@ -39,21 +39,18 @@ fn scalars<T: Float>(m: &[DMatrix<T>]) -> usize {
     m.iter().map(DMatrix::len).sum()
 }
 
-/// `f(dst_chunk, src_chunk)` over matching chunks of two lists of equally shaped matrices
-/// (pairs beyond the shorter list are ignored; the caller checks shapes).
-pub fn zip_with<T: Float>(
-    dst: &mut [DMatrix<T>],
-    src: &[DMatrix<T>],
+/// `f(dst_chunk, src_chunk)` over matching chunks of `(destination, source)` slice pairs of
+/// equal lengths (the caller checks them; a longer side's extra entries are ignored).
+pub fn zip_with<'a, T: Float>(
+    pairs: impl IntoIterator<Item = (&'a mut [T], &'a [T])>,
     f: impl Fn(&mut [T], &[T]) + Sync + Send,
 ) {
-    let n = scalars(dst);
-    let mut chunks: Vec<(&mut [T], &[T])> = dst
-        .iter_mut()
-        .zip(src)
+    let mut n = 0;
+    let mut chunks: Vec<(&mut [T], &[T])> = pairs
+        .into_iter()
         .flat_map(|(d, s)| {
-            d.as_mut_slice()
-                .chunks_mut(CHUNK)
-                .zip(s.as_slice().chunks(CHUNK))
+            n += d.len();
+            d.chunks_mut(CHUNK).zip(s.chunks(CHUNK))
         })
         .collect();
     for_each(n, &mut chunks, |(d, s)| f(d, s));
@@ -61,7 +58,11 @@ pub fn zip_with<T: Float>(
 
 /// `dst[i] += src[i]` for every matrix (equal shapes; the caller checks them).
 pub fn add_assign<T: Float>(dst: &mut [DMatrix<T>], src: &[DMatrix<T>]) {
-    zip_with(dst, src, |d, s| crate::simd::add_assign(d, s));
+    let pairs = dst
+        .iter_mut()
+        .zip(src)
+        .map(|(d, s)| (d.as_mut_slice(), s.as_slice()));
+    zip_with(pairs, |d, s| crate::simd::add_assign(d, s));
 }
 
 /// Whether every entry of every matrix is finite.
@@ -106,7 +107,11 @@ mod tests {
         sum[2][(128, 512)] = f32::INFINITY;
         assert!(!all_finite(&sum));
         let mut copy = b.clone();
-        zip_with(&mut copy, &a, |d, s| d.copy_from_slice(s));
+        let pairs = copy
+            .iter_mut()
+            .zip(&a)
+            .map(|(d, s)| (d.as_mut_slice(), s.as_slice()));
+        zip_with(pairs, |d, s| d.copy_from_slice(s));
         assert_eq!(copy, a);
     }
 }

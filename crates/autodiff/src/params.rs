@@ -189,19 +189,13 @@ impl<T: Float> Params<T> {
                 )));
             }
         }
-        let scalars = self.n_scalars();
-        let mut chunks: Vec<(&mut [T], &[T])> = self
-            .entries
-            .iter_mut()
-            .zip(&other.entries)
-            .flat_map(|(a, b)| {
-                Arc::make_mut(&mut a.value)
-                    .as_mut_slice()
-                    .chunks_mut(crate::par::CHUNK)
-                    .zip(b.value.as_slice().chunks(crate::par::CHUNK))
-            })
-            .collect();
-        crate::par::for_each(scalars, &mut chunks, |(a, b)| a.copy_from_slice(b));
+        let pairs = self.entries.iter_mut().zip(&other.entries).map(|(a, b)| {
+            (
+                Arc::make_mut(&mut a.value).as_mut_slice(),
+                b.value.as_slice(),
+            )
+        });
+        crate::par::zip_with(pairs, |a, b| a.copy_from_slice(b));
         Ok(())
     }
 
