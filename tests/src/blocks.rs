@@ -5,7 +5,7 @@ use autodiff::nn::Activation;
 use autodiff::{ParamId, Params};
 use bijectors::{
     ActNorm, Bijector, Chain, CouplingKind, IResNet, IResNetConfig, LogDet, Nice, NiceConfig,
-    Permutation, RealNvp, RealNvpConfig, StackConfig, SubnetConfig, SubnetLayout,
+    Permutation, RealNvp, RealNvpConfig, SoftClamp, StackConfig, SubnetConfig, SubnetLayout,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -74,6 +74,8 @@ pub struct BlockConfig {
     pub activation: Activation,
     /// RealNVP soft-clamp bound.
     pub clamp: f64,
+    /// RealNVP soft-clamp form.
+    pub soft_clamp: SoftClamp,
     /// NICE: transform the first half instead of the second.
     pub swap: bool,
     /// The shape of a [`BlockKind::Stack`].
@@ -134,6 +136,7 @@ pub fn build_into(
     let subnet = SubnetConfig::new(&config.hidden, config.activation);
     let real_nvp = |layout| RealNvpConfig {
         clamp: config.clamp,
+        soft_clamp: config.soft_clamp,
         layout,
         cond_dim,
         ..RealNvpConfig::new(dim, subnet.clone())
@@ -172,6 +175,7 @@ pub fn build_into(
                 hidden: config.hidden.clone(),
                 activation: config.activation,
                 clamp: config.clamp,
+                soft_clamp: config.soft_clamp,
                 cond_dim,
                 name: name.to_string(),
                 ..StackConfig::default()

@@ -4,7 +4,7 @@
 use crate::blocks::{BlockConfig, BlockKind, StackChoice};
 use autodiff::nalgebra::DMatrix;
 use autodiff::nn::Activation;
-use bijectors::CouplingKind;
+use bijectors::{CouplingKind, SoftClamp};
 use proptest::prelude::*;
 use std::ops::RangeInclusive;
 
@@ -125,7 +125,7 @@ pub fn stack_choice() -> impl Strategy<Value = StackChoice> {
 }
 
 /// A configuration of a block of kind `kind`: subnet shape and activation, clamp in
-/// `[0.5, 2.5]` (around FrEIA's default 2), parameter gain in `[0.5, 1.25]` times the
+/// `[0.5, 2.5]` (around FrEIA's default 2) in either soft-clamp form, parameter gain in `[0.5, 1.25]` times the
 /// constructor's Glorot/He initialisation, parameter noise in `[0, 0.3]`, and the construction
 /// seed; i-ResNet coefficients in `[0.5, 0.97]` (0.97 as in the image models). Inputs of 1e3
 /// saturate the soft clamp with these weights already.
@@ -142,7 +142,7 @@ pub fn block_config(kind: BlockKind, smooth_only: bool) -> impl Strategy<Value =
     (
         hidden(),
         activation(smooth_only),
-        0.5f64..=2.5,
+        (0.5f64..=2.5, any::<bool>()),
         any::<bool>(),
         stack_choice(),
         any::<bool>(),
@@ -153,7 +153,7 @@ pub fn block_config(kind: BlockKind, smooth_only: bool) -> impl Strategy<Value =
             move |(
                 hidden,
                 activation,
-                clamp,
+                (clamp, scaled),
                 swap,
                 stack,
                 data_init,
@@ -165,6 +165,11 @@ pub fn block_config(kind: BlockKind, smooth_only: bool) -> impl Strategy<Value =
                     hidden,
                     activation,
                     clamp,
+                    soft_clamp: if scaled {
+                        SoftClamp::ScaledAtan
+                    } else {
+                        SoftClamp::Atan
+                    },
                     swap,
                     stack,
                     data_init,

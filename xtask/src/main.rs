@@ -1,8 +1,10 @@
-//! Project tasks: `cargo xtask reproduce-figures`, `cargo xtask bench`, `cargo xtask ci`.
+//! Project tasks: `cargo xtask reproduce-figures`, `cargo xtask bench`, `cargo xtask quality`,
+//! `cargo xtask ci`.
 
 mod bench;
 mod ci;
 mod figures;
+mod quality;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -56,6 +58,30 @@ enum Command {
         #[arg(long, hide = true)]
         child: Option<String>,
     },
+    /// The generalisation suite: problems with exact posteriors or densities at 10³, 10⁴ and
+    /// 10⁵ rows, fitted by the `inn` command line with its defaults and scored on held-out rows
+    /// (NLL gap to the exact model, C2ST). Slow: tens of minutes.
+    Quality {
+        /// Training-table sizes.
+        #[arg(long, value_delimiter = ',', default_values_t = [1000usize, 10_000, 100_000])]
+        rows: Vec<usize>,
+        /// Only these problems (comma-separated; see --list).
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+        /// Also run this (older) `inn` binary on the same tables, for a before/after table.
+        #[arg(long)]
+        baseline: Option<PathBuf>,
+        /// Also write the markdown table to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print the problems and exit.
+        #[arg(long)]
+        list: bool,
+        /// An extra `inn fit` option for the current binary (repeatable), e.g.
+        /// `--fit-arg=--activation --fit-arg=relu`.
+        #[arg(long = "fit-arg", allow_hyphen_values = true)]
+        fit_args: Vec<String>,
+    },
     /// The checks of `.ci/run`: fmt, clippy with -D warnings, release tests.
     Ci,
 }
@@ -92,6 +118,24 @@ fn main() -> ExitCode {
                 criterion,
                 tiny,
                 child,
+            },
+        ),
+        Command::Quality {
+            rows,
+            only,
+            baseline,
+            out,
+            list,
+            fit_args,
+        } => quality::run(
+            &workspace_root(),
+            &quality::Options {
+                rows,
+                only,
+                baseline,
+                out: out.map(workspace_path),
+                list,
+                fit_args,
             },
         ),
         Command::Ci => ci::run(&workspace_root()),

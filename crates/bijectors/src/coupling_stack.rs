@@ -4,7 +4,7 @@
 use crate::coupling::SubnetConfig;
 use crate::{
     ActNorm, Bijector, Chain, Error, Nice, NiceConfig, Permutation, RealNvp, RealNvpConfig, Result,
-    SubnetLayout,
+    SoftClamp, SubnetLayout,
 };
 use autodiff::nn::{Activation, Init};
 use autodiff::{Float, Params};
@@ -45,6 +45,9 @@ pub struct StackConfig {
     pub zero_last: bool,
     /// Soft-clamp bound of the RealNVP / GLOW log-scales. Default 2.
     pub clamp: f64,
+    /// The form of the RealNVP / GLOW soft clamp. Default [`SoftClamp::Atan`] (FrEIA's).
+    #[serde(default)]
+    pub soft_clamp: SoftClamp,
     /// Follow every coupling by a random permutation drawn from the builder's `rng`.
     /// Default `true`. Without permutations, consecutive NICE blocks alternate which half they
     /// transform (RealNVP transforms both halves anyway).
@@ -69,6 +72,7 @@ impl Default for StackConfig {
             init: Some(Init::Torch),
             zero_last: false,
             clamp: 2.0,
+            soft_clamp: SoftClamp::Atan,
             permute: true,
             actnorm: false,
             cond_dim: 0,
@@ -115,6 +119,7 @@ impl<T: Float> Chain<T> {
             let coupling_name = format!("{name}.coupling");
             let real_nvp = |layout| RealNvpConfig {
                 clamp: config.clamp,
+                soft_clamp: config.soft_clamp,
                 layout,
                 cond_dim: config.cond_dim,
                 ..RealNvpConfig::new(config.dim, subnet.clone())

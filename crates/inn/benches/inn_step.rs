@@ -20,6 +20,7 @@ fn inn_step(c: &mut Criterion) {
         optim: OptimConfig {
             steps: 1,
             progress: false,
+            val_fraction: 0.0,
             ..defaults.optim.clone()
         },
         ..defaults

@@ -32,11 +32,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             steps,
             progress: false,
             data_parallel,
+            val_fraction: 0.0,
             ..OptimConfig::default()
         },
         batch_size: batch,
         data_init: false,
-        ..MleConfig::default()
     };
     let start = std::time::Instant::now();
     let report = MaximumLikelihood::new(config).fit(&mut flow, &data, &mut rng, None)?;

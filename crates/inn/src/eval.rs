@@ -1,5 +1,6 @@
 //! Evaluation of trained inverse models: posterior MMD, the eight-modes "right mode" fraction,
-//! forward accuracy, and the calibration error of posterior quantiles.
+//! forward accuracy, the calibration error of posterior quantiles, and the classifier two-sample
+//! test.
 
 use crate::data::LabelMap;
 use crate::data::toy::EIGHT_MODES_SIGMA;
@@ -9,6 +10,9 @@ use autodiff::nalgebra::DMatrix;
 use discrepancy::{InverseMultiquadric, MultiScale, mmd2_biased};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
+
+mod c2st;
+pub use c2st::{C2stConfig, C2stResult, c2st};
 
 /// The kernel widths of the INN papers' MMD, `Σ_h h²/(h² + d²)` with `h ∈ {0.05, 0.2, 0.9}`.
 pub const INN_KERNEL_WIDTHS: [f64; 3] = [0.05, 0.2, 0.9];

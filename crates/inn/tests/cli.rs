@@ -176,10 +176,20 @@ fn fit_sample_eval_recover_the_circle_posterior() {
     ]);
     assert_eq!(fit.status.code(), Some(0), "{}", stderr(&fit));
     let out = stdout(&fit);
-    assert!(
-        out.contains("final NLL") && out.contains("validation"),
-        "{out}"
-    );
+    // Model selection on the held-out rows, and a summary that says how training ended.
+    for line in [
+        "stopped: ",
+        "validation: every ",
+        "saved the parameters of step ",
+        "baseline: a diagonal Gaussian",
+    ] {
+        assert!(out.contains(line), "fit output lacks {line:?}: {out}");
+    }
+    let train = number_after(&out, "data units): train ");
+    let val = number_after(&out, ", validation ");
+    let baseline = number_after(&out, "scores ");
+    assert!(val < baseline, "{out}");
+    assert!((val - train).abs() < 0.5, "{out}");
 
     let sample = inn(&[
         "sample",
@@ -235,7 +245,8 @@ fn fit_sample_eval_recover_the_circle_posterior() {
         "version 1",
         "x1, x2",
         "y columns (1):  y",
-        "500 steps",
+        "of at most 500",
+        "stopped by:",
     ] {
         assert!(text.contains(word), "info lacks {word:?}: {text}");
     }
@@ -339,6 +350,71 @@ fn flow_and_inn_methods_round_trip_through_their_model_files() {
         info.contains("kind:           inn") && info.contains("\"z_dim\":2"),
         "{info}"
     );
+}
+
+/// Without held-out rows training runs to the cap and says that nothing selected the model;
+/// with them, a cadence in steps and a patience of one validation stop early, and the saved
+/// step is a validated one.
+#[test]
+fn fit_reports_how_the_model_was_selected() {
+    let dir = scratch("selection");
+    let runs = dir.join("runs.csv");
+    write_circle_runs(&runs, 600, 5);
+    let model = dir.join("m.inn");
+    let base = [
+        "fit",
+        "--data",
+        p(&runs),
+        "--x",
+        "x1,x2",
+        "--y",
+        "y",
+        "--blocks",
+        "2",
+        "--hidden",
+        "16",
+        "--batch",
+        "64",
+        "--out",
+        p(&model),
+    ];
+    let fit = |extra: &[&str]| {
+        let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+        let o = inn(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        stdout(&o)
+    };
+    let out = fit(&["--val-frac", "0", "--steps", "30"]);
+    assert!(out.contains("30 steps of at most 30"), "{out}");
+    assert!(out.contains("reached the step cap"), "{out}");
+    assert!(out.contains("no rows held out"), "{out}");
+
+    let out = fit(&[
+        "--validate-every",
+        "3",
+        "--patience",
+        "1",
+        "--steps",
+        "3000",
+        "--weight-decay",
+        "1e-4",
+        "--y-noise",
+        "0.05",
+    ]);
+    assert!(
+        out.contains("stopped: no validation improvement in 1 validations"),
+        "{out}"
+    );
+    assert!(out.contains("validation: every 3 steps,"), "{out}");
+    let steps = number_after(&out, " s: ");
+    let saved = number_after(&out, "saved the parameters of step ");
+    assert!(
+        steps < 3000.0 && saved < steps && saved % 3.0 == 0.0,
+        "{out}"
+    );
+    let info = stdout(&inn(&["info", "--model", p(&model)]));
+    assert!(info.contains("weight decay 0.0001"), "{info}");
+    assert!(info.contains("stopped by:     patience"), "{info}");
 }
 
 /// A tiny cINN on the circle data, for the tests that need a model file.
@@ -676,6 +752,48 @@ fn usage_errors_exit_with_code_2() {
         ]),
         2,
         &["--val-frac", "1.5"],
+    );
+    for (option, value) in [
+        ("--validate-every", "0"),
+        ("--validate-every", "weekly"),
+        ("--weight-decay", "-1"),
+        ("--y-noise", "nan"),
+        ("--activation", "cubic"),
+    ] {
+        let given = format!("{option}={value}");
+        assert_fails(
+            &inn(&[
+                "fit",
+                "--data",
+                p(&data),
+                "--x",
+                "x1",
+                "--y",
+                "y",
+                &given,
+                "--out",
+                p(&model),
+            ]),
+            2,
+            &[option, value],
+        );
+    }
+    assert_fails(
+        &inn(&[
+            "fit",
+            "--data",
+            p(&data),
+            "--x",
+            "x1,x2",
+            "--method",
+            "flow",
+            "--y-noise",
+            "0.1",
+            "--out",
+            p(&model),
+        ]),
+        2,
+        &["--y-noise"],
     );
     assert_fails(&inn(&["sample", "--model", p(&model)]), 2, &["-n"]);
     assert_fails(&inn(&["frobnicate"]), 2, &["frobnicate"]);

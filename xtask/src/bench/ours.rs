@@ -80,11 +80,12 @@ pub fn measure(work: &Work, reps: usize, units: usize) -> Result<Measured> {
                 optim: OptimConfig {
                     steps: units,
                     progress: false,
+                    // Time per training step, as the peer's (no held-out rows).
+                    val_fraction: 0.0,
                     ..OptimConfig::default()
                 },
                 batch_size: batch,
                 data_init: false,
-                ..MleConfig::default()
             });
             time_rounds(reps, units, || {
                 trainer.fit(&mut flow, &data, &mut rng, None)?;
@@ -101,6 +102,7 @@ pub fn measure(work: &Work, reps: usize, units: usize) -> Result<Measured> {
                 optim: OptimConfig {
                     steps: units,
                     progress: false,
+                    val_fraction: 0.0,
                     ..defaults.optim.clone()
                 },
                 ..defaults

@@ -1,16 +1,31 @@
-//! Seeded 2-D toy densities: the benchmark set of FFJORD and i-ResNet, plus the eight-modes INN toy.
+//! Seeded toy problems with known answers: the 2-D benchmark densities of FFJORD and i-ResNet, the
+//! eight-modes INN toy, a linear-Gaussian inverse problem, a 4-D Gaussian mixture and a table of
+//! 8×8 digit-like images.
 //!
-//! Every generator returns an `n × 2` matrix, one sample per row, and draws all its randomness
-//! from the `&mut impl Rng` it is given, so a seeded generator reproduces the same batch bit for
-//! bit. The definitions port `lib/toy_data.py` of FFJORD (Grathwohl et al. 2019, "FFJORD:
-//! Free-form continuous dynamics for scalable reversible generative models"), which the i-ResNet
-//! and Residual Flows code (Behrmann et al. 2019, Chen et al. 2019) reuse unchanged; each function
-//! documents its formula and scaling, and where we deviate (always to return exactly `n` rows).
+//! Every generator draws all its randomness from the `&mut impl Rng` it is given, so a seeded
+//! generator reproduces the same batch bit for bit. The 2-D generators below return an `n × 2`
+//! matrix, one sample per row; their definitions port `lib/toy_data.py` of FFJORD (Grathwohl et
+//! al. 2019, "FFJORD: Free-form continuous dynamics for scalable reversible generative models"),
+//! which the i-ResNet and Residual Flows code (Behrmann et al. 2019, Chen et al. 2019) reuse
+//! unchanged; each function documents its formula and scaling, and where we deviate (always to
+//! return exactly `n` rows).
 //! [`ToyDataset`] names them for command lines.
+//!
+//! For measuring generalisation against exact values: [`LinearGaussian`] (`y = Aθ + ε` with its
+//! closed-form Gaussian posterior, sampler, log-density and expected posterior NLL),
+//! [`MixtureDensity`] (a full-covariance Gaussian mixture with exact log-density and entropy) and
+//! [`pixel_images`] (dequantised 8×8 images with rare large values in nearly constant border
+//! columns, for checking that flows fitted to small tables do not overfit).
 
 mod eight_modes;
+mod gaussian_mixture;
+mod linear_gaussian;
+mod pixels;
 
 pub use eight_modes::{EIGHT_MODES_SIGMA, EIGHT_MODES_VERTICES, EightModes, LabelMap, eight_modes};
+pub use gaussian_mixture::MixtureDensity;
+pub use linear_gaussian::LinearGaussian;
+pub use pixels::pixel_images;
 
 use std::f64::consts::PI;
 use std::fmt;

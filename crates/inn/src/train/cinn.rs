@@ -2,14 +2,17 @@
 //! Generation with Conditional Invertible Neural Networks"): couplings whose subnets also read
 //! the observation `y`, trained by maximum likelihood of `z = f(x; y)` under N(0, I).
 
-use super::inn::{check_restored, non_negative, paper_optim};
-use super::{Objective, OptimConfig, Piece, PieceLoss, Pieces, TrainReport, optimize, shard_rows};
+use super::holdout::{chunked_mean, probe_rows, steps_per_epoch};
+use super::inn::{check_restored, non_negative, paper_optim, scaled_atan};
+use super::{
+    Objective, OptimConfig, Piece, PieceLoss, Pieces, TrainReport, optimize, shard_rows, split_rows,
+};
 use crate::posterior::{PosteriorSampler, check_posterior_args, standard_normal};
 use crate::{Error, Result, model_file};
 use autodiff::nalgebra::DMatrix;
 use autodiff::nn::{Activation, Init};
 use autodiff::{Bound, Float, Params, Tape, Var, lit};
-use bijectors::{Bijector, BlockSpec, Chain, CouplingKind, StackConfig, check_batch};
+use bijectors::{Bijector, BlockSpec, Chain, CouplingKind, SoftClamp, StackConfig, check_batch};
 use rand::Rng;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -33,12 +36,19 @@ pub struct CinnConfig {
     pub hidden: Vec<usize>,
     /// Activation between the subnet layers. Default ReLU (the paper's).
     pub activation: Activation,
-    /// Soft clamp of the coupling log-scales. Default 2.
+    /// Soft-clamp bound `c` of the coupling log-scales. Default 2.
     pub clamp: f64,
+    /// The form of the soft clamp. Default [`SoftClamp::Atan`] (FrEIA's, `c·(2/π)·atan(s)`);
+    /// files without the field read as [`SoftClamp::ScaledAtan`], the form they were made with.
+    #[serde(default = "scaled_atan")]
+    pub soft_clamp: SoftClamp,
     /// Standard deviation of the N(0, σ²) initialisation of every weight and bias. Default 0.05.
     pub init_std: f64,
-    /// Standard deviation of Gaussian noise added to the condition `y` during training
-    /// (0: none). Default 0.
+    /// Standard deviation of Gaussian noise added to the condition `y` of every training
+    /// batch (0: none; `inn fit --y-noise`). A regulariser: the network cannot key on the exact
+    /// `y` of its training rows, so its posterior varies smoothly with `y`; the price is that it
+    /// learns `p(x | y + noise)`, wider than `p(x | y)` by that much observation noise — keep it
+    /// well below the real noise of `y`. Not applied to validation rows. Default 0.
     pub y_noise: f64,
     /// Minibatch size (rows drawn with replacement from the training set). Default 1600.
     pub batch_size: usize,
@@ -53,6 +63,7 @@ impl Default for CinnConfig {
             hidden: vec![512],
             activation: Activation::Relu,
             clamp: 2.0,
+            soft_clamp: SoftClamp::Atan,
             init_std: 0.05,
             y_noise: 0.0,
             batch_size: 1600,
@@ -148,6 +159,7 @@ fn build_flow<T: Float, R: Rng + ?Sized>(
         init: Some(Init::Normal(config.init_std)),
         zero_last: false,
         clamp: config.clamp,
+        soft_clamp: config.soft_clamp,
         permute: true,
         actnorm: false,
         cond_dim: y_dim,
@@ -161,12 +173,17 @@ fn nll<'t, T: Float>(z: Var<'t, T>, log_det: Var<'t, T>) -> Result<Var<'t, T>> {
     Ok(z.square().sum_cols().scale(lit(0.5)).sub(log_det)?.mean())
 }
 
-/// Maximum likelihood on minibatches drawn with replacement.
+/// Maximum likelihood on minibatches drawn with replacement, validated by the NLL of held-out
+/// pairs.
 struct CinnObjective<'a, T: Float, R: Rng + ?Sized> {
     shards: CinnShards<'a, T>,
     config: &'a CinnConfig,
     x: &'a DMatrix<T>,
     y: &'a DMatrix<T>,
+    /// Held-out `(x, y)` pairs.
+    val: Option<(&'a DMatrix<T>, &'a DMatrix<T>)>,
+    /// Training pairs scored by the validation metric ([`Objective::training_loss`]).
+    probe: (DMatrix<T>, DMatrix<T>),
     rng: &'a mut R,
 }
 
@@ -187,6 +204,25 @@ impl<T: Float> CinnShards<'_, T> {
             self.flow
                 .forward_with(params, tape.constant(x), Some(tape.constant(y)))?;
         nll(z, log_det)
+    }
+}
+
+impl<T: Float> CinnShards<'_, T> {
+    /// The mean NLL `−mean ln p(x | y)` (nats per row) of `(x, y)` pairs with candidate
+    /// parameters `params`, chunk by chunk.
+    fn mean_nll(&self, params: &Params<T>, x: &DMatrix<T>, y: &DMatrix<T>) -> Result<f64> {
+        let constant = 0.5 * x.ncols() as f64 * (2.0 * std::f64::consts::PI).ln();
+        let mean = chunked_mean(x.nrows(), |start, len| {
+            let (z, log_det) = self.flow.forward_matrix_with(
+                params,
+                &x.rows(start, len).into_owned(),
+                Some(&y.rows(start, len).into_owned()),
+            )?;
+            let sq: f64 = z.iter().map(|v| v.to_f64() * v.to_f64()).sum();
+            let ld: f64 = log_det.iter().map(|v| v.to_f64()).sum();
+            Ok(0.5 * sq - ld)
+        })?;
+        Ok(mean + constant)
     }
 }
 
@@ -231,6 +267,29 @@ impl<T: Float, R: Rng + ?Sized> Objective<T> for CinnObjective<'_, T, R> {
         self.shards.nll(tape, params, xb, yb)
     }
 
+    /// The mean NLL of the held-out pairs (without noise on `y`).
+    fn validation_loss(&mut self, params: &Params<T>) -> Result<Option<f64>> {
+        match self.val {
+            Some((x, y)) => Ok(Some(self.shards.mean_nll(params, x, y)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn training_loss(&mut self, params: &Params<T>) -> Result<Option<f64>> {
+        match self.val {
+            Some(_) => Ok(Some(self.shards.mean_nll(
+                params,
+                &self.probe.0,
+                &self.probe.1,
+            )?)),
+            None => Ok(None),
+        }
+    }
+
+    fn steps_per_epoch(&self) -> usize {
+        steps_per_epoch(self.x.nrows(), self.config.batch_size)
+    }
+
     fn pieces(&mut self, _step: usize, parts: usize) -> Result<Option<Pieces<'_, T>>> {
         let Some(split) = shard_rows(self.config.batch_size, parts) else {
             return Ok(None);
@@ -253,6 +312,27 @@ impl<T: Float, R: Rng + ?Sized> Objective<T> for CinnObjective<'_, T, R> {
             loss: &self.shards,
         }))
     }
+}
+
+/// Checks a training set of pairs: `x` is `n × x_dim`, `y` is `n × y_dim`, both finite and
+/// non-empty.
+pub(crate) fn check_pairs<T: Float>(
+    [x_name, y_name]: [&'static str; 2],
+    x: &DMatrix<T>,
+    y: &DMatrix<T>,
+    x_dim: usize,
+    y_dim: usize,
+) -> Result<()> {
+    check_batch(x_name, x, x_dim)?;
+    check_batch(y_name, y, y_dim)?;
+    if x.nrows() != y.nrows() {
+        return Err(Error::Config(format!(
+            "{x_name}: x has {} rows, y has {}",
+            x.nrows(),
+            y.nrows()
+        )));
+    }
+    Ok(())
 }
 
 impl<T: Float> ConditionalInn<T> {
@@ -316,7 +396,9 @@ impl<T: Float> ConditionalInn<T> {
     }
 
     /// Trains on `x` (`n × x_dim`) with conditions `y` (`n × y_dim`), one sample per row, by
-    /// maximum likelihood for `config.optim.steps` steps of the shared loop ([`optimize`]).
+    /// maximum likelihood in the shared loop ([`optimize`]), holding out
+    /// `config.optim.val_fraction` of the rows (after a shuffle with `rng`) for validation; the
+    /// best validated parameters are kept.
     ///
     /// # Errors
     /// Wrong widths, an empty set, non-finite entries, a row-count mismatch; [`Error::Diverged`].
@@ -326,23 +408,71 @@ impl<T: Float> ConditionalInn<T> {
         y: &DMatrix<T>,
         rng: &mut R,
     ) -> Result<TrainReport> {
-        check_batch("ConditionalInn::fit x", x, self.x_dim)?;
-        check_batch("ConditionalInn::fit y", y, self.y_dim)?;
-        if x.nrows() != y.nrows() {
-            return Err(Error::Config(format!(
-                "ConditionalInn::fit: x has {} rows, y has {}",
-                x.nrows(),
-                y.nrows()
-            )));
+        check_pairs(
+            ["ConditionalInn::fit x", "ConditionalInn::fit y"],
+            x,
+            y,
+            self.x_dim,
+            self.y_dim,
+        )?;
+        let (train, val) = split_rows(x.nrows(), self.config.optim.val_fraction, rng)?;
+        let pick = |m: &DMatrix<T>, rows: &[usize]| m.select_rows(rows.iter());
+        let (xv, yv) = (pick(x, &val), pick(y, &val));
+        self.fit_with_validation(
+            &pick(x, &train),
+            &pick(y, &train),
+            (!val.is_empty()).then_some((&xv, &yv)),
+            rng,
+        )
+    }
+
+    /// Trains on the pairs `(x, y)` and validates on the held-out pairs `val` (same widths;
+    /// `None`: no validation, `config.optim.val_fraction` is ignored).
+    ///
+    /// # Errors
+    /// As [`ConditionalInn::fit`].
+    pub fn fit_with_validation<R: Rng + ?Sized>(
+        &mut self,
+        x: &DMatrix<T>,
+        y: &DMatrix<T>,
+        val: Option<(&DMatrix<T>, &DMatrix<T>)>,
+        rng: &mut R,
+    ) -> Result<TrainReport> {
+        check_pairs(
+            ["ConditionalInn::fit x", "ConditionalInn::fit y"],
+            x,
+            y,
+            self.x_dim,
+            self.y_dim,
+        )?;
+        if let Some((xv, yv)) = val {
+            check_pairs(
+                [
+                    "ConditionalInn::fit validation x",
+                    "ConditionalInn::fit validation y",
+                ],
+                xv,
+                yv,
+                self.x_dim,
+                self.y_dim,
+            )?;
         }
+        let probe = probe_rows(x.nrows(), val.map_or(0, |(xv, _)| xv.nrows()));
         let mut objective = CinnObjective {
             shards: CinnShards { flow: &self.flow },
             config: &self.config,
             x,
             y,
+            val,
+            probe: (x.select_rows(probe.iter()), y.select_rows(probe.iter())),
             rng,
         };
-        optimize(&mut self.params, &self.config.optim, &mut objective, None)
+        let report = optimize(&mut self.params, &self.config.optim, &mut objective, None)?;
+        self.metadata.insert(
+            "training".into(),
+            report.summary("conditional_maximum_likelihood"),
+        );
+        Ok(report)
     }
 
     /// The log-density `log p(x | y) = −½‖z‖² − (x_dim/2)·ln 2π + log|det ∂f/∂x|` per row
@@ -545,6 +675,8 @@ mod tests {
                     config: &config,
                     x: &x,
                     y: &y,
+                    val: None,
+                    probe: (x.clone(), y.clone()),
                     rng: &mut rng,
                 };
                 loss_and_gradients(&model.params, &mut objective, 0, parts).unwrap()

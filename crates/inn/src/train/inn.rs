@@ -1,14 +1,18 @@
 //! The invertible neural network of Ardizzone et al. 2018 ("Analyzing Inverse Problems with
 //! Invertible Neural Networks", ICLR 2019), trained in both directions with MSE and MMD losses.
 
-use super::{Objective, OptimConfig, Piece, PieceLoss, Pieces, TrainReport, optimize, shard_rows};
+use super::cinn::check_pairs;
+use super::holdout::{CHUNK_ROWS, probe_rows, steps_per_epoch};
+use super::{
+    Objective, OptimConfig, Piece, PieceLoss, Pieces, TrainReport, optimize, shard_rows, split_rows,
+};
 use crate::posterior::{PosteriorSampler, check_posterior_args, standard_normal};
 use crate::{Error, Result, model_file};
 use autodiff::nalgebra::DMatrix;
 use autodiff::nn::{Activation, Init};
 use autodiff::optim::AdamConfig;
 use autodiff::{Bound, Float, Params, Tape, Var, concat_cols, lit};
-use bijectors::{Bijector, BlockSpec, Chain, CouplingKind, StackConfig, check_batch};
+use bijectors::{Bijector, BlockSpec, Chain, CouplingKind, SoftClamp, StackConfig, check_batch};
 use discrepancy::{Estimator, InverseMultiquadric, MultiScale, mmd_loss_fused};
 use rand::Rng;
 use rand::SeedableRng;
@@ -16,10 +20,6 @@ use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
-
-/// Rows pushed through the network at once when sampling or predicting (bounds the memory of
-/// the no-grad tape: a 4096 × 512 hidden layer is 8 MiB in `f32`).
-const CHUNK_ROWS: usize = 4096;
 
 /// Options of an [`Inn`]: architecture, loss weights, noise levels, ramp-up and optimiser.
 ///
@@ -43,8 +43,12 @@ pub struct InnConfig {
     pub hidden: Vec<usize>,
     /// Activation between the subnet layers. Default ReLU (the paper's).
     pub activation: Activation,
-    /// Soft clamp of the coupling log-scales, `s ↦ c·(2/π)·atan(s/c)`. Default 2.
+    /// Soft-clamp bound `c` of the coupling log-scales. Default 2.
     pub clamp: f64,
+    /// The form of the soft clamp. Default [`SoftClamp::Atan`] (FrEIA's, `c·(2/π)·atan(s)`);
+    /// files without the field read as [`SoftClamp::ScaledAtan`], the form they were made with.
+    #[serde(default = "scaled_atan")]
+    pub soft_clamp: SoftClamp,
     /// Standard deviation of the N(0, σ²) initialisation of every weight and bias. Default 0.05.
     pub init_std: f64,
     /// Weight `λ_y` of the forward MSE on the y and padding outputs. Default 3.
@@ -64,9 +68,14 @@ pub struct InnConfig {
     /// Base `b ∈ (0, 1]` of the ramp-up `min(1, 2·b^(1 − epoch/epochs))` of `λ_x`
     /// (1 switches the ramp off). Default 0.002.
     pub ramp_base: f64,
-    /// Optimiser steps per "epoch" of the ramp-up (epochs = ⌈steps / steps_per_epoch⌉).
-    /// Default 8.
+    /// Optimiser steps per "epoch" of the ramp-up (the paper code's 8 iterations per epoch;
+    /// not the validation's epoch, which is a pass over the training rows). Default 8.
     pub steps_per_epoch: usize,
+    /// Length of the ramp-up in its epochs: `λ_x` reaches its full weight after
+    /// `ramp_epochs · steps_per_epoch` steps whatever the step cap (the paper's run is 50 epochs
+    /// long and ramps over all of it). Default 50.
+    #[serde(default = "default_ramp_epochs")]
+    pub ramp_epochs: usize,
     /// Widths `h` of the multi-scale inverse-multiquadric kernel `Σ_h h²/(h² + ‖a − b‖²)` of
     /// both MMD terms (biased estimator). Default `[0.05, 0.2, 0.9]`.
     pub kernel_widths: Vec<f64>,
@@ -84,6 +93,7 @@ impl Default for InnConfig {
             hidden: vec![512],
             activation: Activation::Relu,
             clamp: 2.0,
+            soft_clamp: SoftClamp::Atan,
             init_std: 0.05,
             lambda_y: 3.0,
             lambda_z: 300.0,
@@ -94,11 +104,21 @@ impl Default for InnConfig {
             rec_noise: 0.1,
             ramp_base: 0.002,
             steps_per_epoch: 8,
+            ramp_epochs: default_ramp_epochs(),
             kernel_widths: vec![0.05, 0.2, 0.9],
             batch_size: 1600,
             optim: paper_optim(400),
         }
     }
+}
+
+/// The soft-clamp form of configurations saved before the form could be chosen.
+pub(crate) fn scaled_atan() -> SoftClamp {
+    SoftClamp::ScaledAtan
+}
+
+fn default_ramp_epochs() -> usize {
+    50
 }
 
 /// The paper's optimiser for `steps` steps: Adam lr 1e-3, betas (0.8, 0.9), eps 1e-6, L2
@@ -170,9 +190,9 @@ impl InnConfig {
                 self.ramp_base
             )));
         }
-        if self.steps_per_epoch == 0 || self.batch_size == 0 {
+        if self.steps_per_epoch == 0 || self.ramp_epochs == 0 || self.batch_size == 0 {
             return Err(Error::Config(
-                "Inn: steps_per_epoch and batch_size must be at least 1".into(),
+                "Inn: steps_per_epoch, ramp_epochs and batch_size must be at least 1".into(),
             ));
         }
         if !(self.init_std.is_finite() && self.init_std > 0.0) {
@@ -187,13 +207,12 @@ impl InnConfig {
         Ok(MultiScale::from_widths(&widths)?)
     }
 
-    /// The ramp-up factor of `λ_x` at `step` of `steps`:
-    /// `min(1, 2·b^(1 − epoch/epochs))`, `epoch = ⌊step / steps_per_epoch⌋`,
-    /// `epochs = ⌈steps / steps_per_epoch⌉` (the paper code's per-epoch ramp).
-    pub fn ramp(&self, step: usize, steps: usize) -> f64 {
-        let spe = self.steps_per_epoch.max(1);
-        let epochs = steps.div_ceil(spe).max(1) as f64;
-        let epoch = (step / spe) as f64;
+    /// The ramp-up factor of `λ_x` at `step`: `min(1, 2·b^(1 − epoch/ramp_epochs))`,
+    /// `epoch = ⌊step / steps_per_epoch⌋` (the paper code's per-epoch ramp, which with the
+    /// defaults reaches 1 at epoch 45 of 50, step 360).
+    pub fn ramp(&self, step: usize) -> f64 {
+        let epoch = (step / self.steps_per_epoch.max(1)) as f64;
+        let epochs = self.ramp_epochs.max(1) as f64;
         (2.0 * self.ramp_base.powf(1.0 - epoch / epochs)).min(1.0)
     }
 }
@@ -452,6 +471,32 @@ struct LossModel<'a, T: Float> {
 }
 
 impl<T: Float> LossModel<'_, T> {
+    /// Posterior draws `f⁻¹([z, 0, y])[:, ..x_dim]` (`n × x_dim`) for latents `z` (`n × z_dim`)
+    /// and observations `y` (`n × y_dim`, row by row) with parameters `params`, in chunks.
+    fn sample_x(&self, params: &Params<T>, z: &DMatrix<T>, y: &DMatrix<T>) -> Result<DMatrix<T>> {
+        let Layout {
+            x_dim,
+            y_dim,
+            z_dim,
+            n_tot,
+        } = self.layout;
+        let n = z.nrows();
+        let mut out = DMatrix::zeros(n, x_dim);
+        let mut start = 0;
+        while start < n {
+            let rows = CHUNK_ROWS.min(n - start);
+            let mut input = DMatrix::zeros(rows, n_tot);
+            input.columns_mut(0, z_dim).copy_from(&z.rows(start, rows));
+            input
+                .columns_mut(n_tot - y_dim, y_dim)
+                .copy_from(&y.rows(start, rows));
+            let (x, _) = self.flow.inverse_matrix(params, &input)?;
+            out.rows_mut(start, rows).copy_from(&x.columns(0, x_dim));
+            start += rows;
+        }
+        Ok(out)
+    }
+
     /// The bidirectional loss of one step, mirroring the paper's training code: forward
     /// `out = f([x, pad_x])`, then the terms of [`LossTerms`] that `select` names (the others
     /// `None`; [`Select::ALL`] for the whole objective); the reconstruction term is multiplied
@@ -547,12 +592,73 @@ impl<T: Float> LossModel<'_, T> {
     }
 }
 
-/// The training objective: minibatches drawn with replacement, fresh draws every step.
+/// The training objective: minibatches drawn with replacement, fresh draws every step;
+/// validated by the joint MMD of held-out pairs ([`JointCheck`]).
 struct InnObjective<'a, T: Float, R: Rng + ?Sized> {
     model: LossModel<'a, T>,
     x: &'a DMatrix<T>,
     y: &'a DMatrix<T>,
+    /// Held-out pairs with their fixed latent draws.
+    val: Option<JointCheck<T>>,
+    /// As many training pairs, scored the same way.
+    probe: Option<JointCheck<T>>,
     rng: &'a mut R,
+}
+
+/// Held-out pairs scored by the joint MMD² (unbiased, the objective's kernel) between
+/// `[x̂ᵢ, yᵢ]` and `[xᵢ, yᵢ]`, where `x̂ᵢ = f⁻¹([zᵢ, 0, yᵢ])[:, ..x_dim]` is a posterior draw for
+/// `yᵢ` from a latent `zᵢ ~ N(0, I)` drawn once (the same draws at every validation, so that
+/// successive scores differ only by the parameters).
+///
+/// Why this metric: the INN's posterior is `x̂ | y`, and `(x̂ᵢ, yᵢ)` has the distribution
+/// `q(x | y) p(y)`; its MMD to the held-out `(xᵢ, yᵢ) ~ p(x | y) p(y)` vanishes (for a
+/// characteristic kernel, as the inverse multiquadric is) exactly when `q(· | y) = p(· | y)`
+/// for almost every `y`. The training terms do not track this on their own: `L_y` and `L_z`
+/// score the forward direction, and `L_x` compares the marginal of `x̂` with that of `x`,
+/// which a posterior that ignores `y` matches as well.
+struct JointCheck<T: Float> {
+    x: DMatrix<T>,
+    y: DMatrix<T>,
+    z: DMatrix<T>,
+}
+
+/// Held-out pairs beyond this many are not scored (the joint MMD costs `O(n²)`; at 2048 rows
+/// its standard error is already small against the differences between checkpoints).
+const JOINT_CHECK_ROWS: usize = 2048;
+
+impl<T: Float> JointCheck<T> {
+    /// The first [`JOINT_CHECK_ROWS`] rows of `rows` of `(x, y)`, with latent draws from `rng`.
+    fn new<R: Rng + ?Sized>(
+        x: &DMatrix<T>,
+        y: &DMatrix<T>,
+        rows: &[usize],
+        z_dim: usize,
+        rng: &mut R,
+    ) -> Self {
+        let rows = &rows[..rows.len().min(JOINT_CHECK_ROWS)];
+        Self {
+            x: x.select_rows(rows.iter()),
+            y: y.select_rows(rows.iter()),
+            z: standard_normal::<T, R>(rows.len(), z_dim, rng),
+        }
+    }
+
+    /// The joint MMD² of the posterior draws with candidate parameters `params`.
+    fn score(&self, model: &LossModel<'_, T>, params: &Params<T>) -> Result<f64> {
+        let x_hat = model.sample_x(params, &self.z, &self.y)?;
+        let joint = |x: &DMatrix<T>| {
+            let mut m = DMatrix::zeros(x.nrows(), x.ncols() + self.y.ncols());
+            m.columns_mut(0, x.ncols()).copy_from(x);
+            m.columns_mut(x.ncols(), self.y.ncols()).copy_from(&self.y);
+            m
+        };
+        let estimator = if self.x.nrows() >= 2 {
+            Estimator::Unbiased
+        } else {
+            Estimator::Biased
+        };
+        Ok(estimator.estimate(&joint(&x_hat), &joint(&self.x), model.kernel)?)
+    }
 }
 
 impl<T: Float, R: Rng + ?Sized> InnObjective<'_, T, R> {
@@ -580,11 +686,29 @@ impl<T: Float, R: Rng + ?Sized> Objective<T> for InnObjective<'_, T, R> {
         let c = self.model.config;
         let (xb, yb, draws) = self.draw();
         let inputs = StepInputs::constants(tape, &xb, &yb, &draws);
-        let ramp = c.ramp(step, c.optim.steps);
+        let ramp = c.ramp(step);
         Ok(self
             .model
             .terms(params, &inputs, ramp, None, Select::ALL)?
             .total)
+    }
+
+    fn validation_loss(&mut self, params: &Params<T>) -> Result<Option<f64>> {
+        self.val
+            .as_ref()
+            .map(|v| v.score(&self.model, params))
+            .transpose()
+    }
+
+    fn training_loss(&mut self, params: &Params<T>) -> Result<Option<f64>> {
+        self.probe
+            .as_ref()
+            .map(|v| v.score(&self.model, params))
+            .transpose()
+    }
+
+    fn steps_per_epoch(&self) -> usize {
+        steps_per_epoch(self.x.nrows(), self.model.config.batch_size)
     }
 
     /// The forward terms, `L_x`, and the reconstruction term in row shards, each on its own
@@ -594,7 +718,7 @@ impl<T: Float, R: Rng + ?Sized> Objective<T> for InnObjective<'_, T, R> {
     /// pairs each MMD piece with one reconstruction shard.
     fn pieces(&mut self, step: usize, parts: usize) -> Result<Option<Pieces<'_, T>>> {
         let c = self.model.config;
-        let ramp = c.ramp(step, c.optim.steps);
+        let ramp = c.ramp(step);
         let forward = c.lambda_y > 0.0 || c.lambda_z > 0.0;
         let x_term = c.lambda_x * ramp > 0.0;
         let rec_shards = if c.lambda_rec > 0.0 {
@@ -732,6 +856,7 @@ fn build_flow<T: Float, R: Rng + ?Sized>(
         init: Some(Init::Normal(config.init_std)),
         zero_last: false,
         clamp: config.clamp,
+        soft_clamp: config.soft_clamp,
         permute: true,
         actnorm: false,
         cond_dim: 0,
@@ -826,36 +951,78 @@ impl<T: Float> Inn<T> {
         &mut self.metadata
     }
 
-    /// Trains on `x` (`n × x_dim`) with labels `y` (`n × y_dim`), one sample per row, for
-    /// `config.optim.steps` steps of the shared loop ([`optimize`]); minibatches and noise are
-    /// drawn from `rng`.
+    /// Trains on `x` (`n × x_dim`) with labels `y` (`n × y_dim`), one sample per row, in the
+    /// shared loop ([`optimize`]), holding out `config.optim.val_fraction` of the rows (after a
+    /// shuffle with `rng`) for validation by the joint MMD of posterior draws and held-out
+    /// pairs; minibatches and noise are drawn from `rng`.
     ///
     /// # Errors
     /// Wrong widths, an empty set, non-finite entries or a row-count mismatch
     /// ([`Error::Bijector`] / [`Error::Config`]); [`Error::Diverged`] when a loss or gradient
-    /// becomes non-finite (the parameters are restored to the last finite step).
+    /// becomes non-finite before any validation (the parameters are restored to the last
+    /// finite step).
     pub fn fit<R: Rng + ?Sized>(
         &mut self,
         x: &DMatrix<T>,
         y: &DMatrix<T>,
         rng: &mut R,
     ) -> Result<TrainReport> {
-        check_batch("Inn::fit x", x, self.layout.x_dim)?;
-        check_batch("Inn::fit y", y, self.layout.y_dim)?;
-        if x.nrows() != y.nrows() {
-            return Err(Error::Config(format!(
-                "Inn::fit: x has {} rows, y has {}",
-                x.nrows(),
-                y.nrows()
-            )));
-        }
+        let (x_dim, y_dim) = (self.layout.x_dim, self.layout.y_dim);
+        check_pairs(["Inn::fit x", "Inn::fit y"], x, y, x_dim, y_dim)?;
+        let (train, val) = split_rows(x.nrows(), self.config.optim.val_fraction, rng)?;
+        let pick = |m: &DMatrix<T>, rows: &[usize]| m.select_rows(rows.iter());
+        let (xv, yv) = (pick(x, &val), pick(y, &val));
+        self.fit_with_validation(
+            &pick(x, &train),
+            &pick(y, &train),
+            (!val.is_empty()).then_some((&xv, &yv)),
+            rng,
+        )
+    }
+
+    /// Trains on the pairs `(x, y)` and validates on the held-out pairs `val` (same widths;
+    /// `None`: no validation, `config.optim.val_fraction` is ignored).
+    ///
+    /// # Errors
+    /// As [`Inn::fit`].
+    pub fn fit_with_validation<R: Rng + ?Sized>(
+        &mut self,
+        x: &DMatrix<T>,
+        y: &DMatrix<T>,
+        val: Option<(&DMatrix<T>, &DMatrix<T>)>,
+        rng: &mut R,
+    ) -> Result<TrainReport> {
+        let Layout {
+            x_dim,
+            y_dim,
+            z_dim,
+            ..
+        } = self.layout;
+        check_pairs(["Inn::fit x", "Inn::fit y"], x, y, x_dim, y_dim)?;
+        let (val, probe) = match val {
+            Some((xv, yv)) => {
+                check_pairs(
+                    ["Inn::fit validation x", "Inn::fit validation y"],
+                    xv,
+                    yv,
+                    x_dim,
+                    y_dim,
+                )?;
+                let all: Vec<usize> = (0..xv.nrows()).collect();
+                let check = JointCheck::new(xv, yv, &all, z_dim, rng);
+                let probe = probe_rows(x.nrows(), check.x.nrows());
+                let probe = JointCheck::new(x, y, &probe, z_dim, rng);
+                (Some(check), Some(probe))
+            }
+            None => (None, None),
+        };
         let Self {
             config,
             layout,
             flow,
             params,
             kernel,
-            ..
+            metadata,
         } = self;
         let mut objective = InnObjective {
             model: LossModel {
@@ -866,9 +1033,13 @@ impl<T: Float> Inn<T> {
             },
             x,
             y,
+            val,
+            probe,
             rng,
         };
-        optimize(params, &config.optim, &mut objective, None)
+        let report = optimize(params, &config.optim, &mut objective, None)?;
+        metadata.insert("training".into(), report.summary("inn"));
+        Ok(report)
     }
 
     /// The full output `f([x, 0])` (`n × N_tot`, layout `[z, padding, y]`) for `x` (`n × x_dim`).
@@ -905,7 +1076,7 @@ impl<T: Float> Inn<T> {
 
     /// The weighted loss terms of the training objective on the batch `x` (`n × x_dim`), `y`
     /// (`n × y_dim`) — used whole, not resampled — with fresh noise from `rng` and the ramp-up of
-    /// `step` out of `config.optim.steps`. Terms whose weight is 0 are reported as 0.
+    /// `step`. Terms whose weight is 0 are reported as 0.
     ///
     /// # Errors
     /// As [`Inn::fit`].
@@ -916,20 +1087,18 @@ impl<T: Float> Inn<T> {
         step: usize,
         rng: &mut R,
     ) -> Result<InnLosses> {
-        check_batch("Inn::loss_terms x", x, self.layout.x_dim)?;
-        check_batch("Inn::loss_terms y", y, self.layout.y_dim)?;
-        if x.nrows() != y.nrows() {
-            return Err(Error::Config(format!(
-                "Inn::loss_terms: x has {} rows, y has {}",
-                x.nrows(),
-                y.nrows()
-            )));
-        }
+        check_pairs(
+            ["Inn::loss_terms x", "Inn::loss_terms y"],
+            x,
+            y,
+            self.layout.x_dim,
+            self.layout.y_dim,
+        )?;
         let draws = Draws::sample(x.nrows(), self.layout, &self.config, rng);
         let tape = Tape::no_grad();
         let p = self.params.bind(&tape);
         let inputs = StepInputs::constants(&tape, x, y, &draws);
-        let ramp = self.config.ramp(step, self.config.optim.steps);
+        let ramp = self.config.ramp(step);
         let terms = self
             .loss_model()
             .terms(&p, &inputs, ramp, None, Select::ALL)?;
@@ -957,34 +1126,14 @@ impl<T: Float> Inn<T> {
         n_per_obs: usize,
         rng: &mut R,
     ) -> Result<Vec<DMatrix<T>>> {
-        let Layout {
-            x_dim,
-            y_dim,
-            z_dim,
-            n_tot,
-        } = self.layout;
+        let Layout { y_dim, z_dim, .. } = self.layout;
         check_posterior_args("Inn::posterior y_obs", y_obs, y_dim, n_per_obs)?;
+        let model = self.loss_model();
         let mut all = Vec::with_capacity(y_obs.nrows());
         for obs in y_obs.row_iter() {
             let z = standard_normal::<T, R>(n_per_obs, z_dim, rng);
-            let mut samples = DMatrix::zeros(n_per_obs, x_dim);
-            let mut start = 0;
-            while start < n_per_obs {
-                let rows = CHUNK_ROWS.min(n_per_obs - start);
-                let mut input = DMatrix::zeros(rows, n_tot);
-                input.columns_mut(0, z_dim).copy_from(&z.rows(start, rows));
-                for i in 0..rows {
-                    input
-                        .view_mut((i, n_tot - y_dim), (1, y_dim))
-                        .copy_from(&obs);
-                }
-                let (x, _) = self.flow.inverse_matrix(&self.params, &input)?;
-                samples
-                    .rows_mut(start, rows)
-                    .copy_from(&x.columns(0, x_dim));
-                start += rows;
-            }
-            all.push(samples);
+            let y = DMatrix::from_fn(n_per_obs, y_dim, |_, j| obs[j]);
+            all.push(model.sample_x(&self.params, &z, &y)?);
         }
         Ok(all)
     }
@@ -1088,7 +1237,7 @@ pub(crate) fn rewrite_without_metadata(path: &Path, kind: &str) {
 mod tests {
     use super::*;
     use crate::data::LabelMap;
-    use crate::data::toy::{EIGHT_MODES_SIGMA, eight_modes};
+    use crate::data::toy::eight_modes;
     use autodiff::{GradCheckOptions, grad_check};
 
     fn tiny_config() -> InnConfig {
@@ -1099,6 +1248,7 @@ mod tests {
             activation: Activation::Tanh,
             init_std: 0.3,
             batch_size: 5,
+            ramp_epochs: 5,
             optim: OptimConfig {
                 progress: false,
                 ..paper_optim(40)
@@ -1161,7 +1311,7 @@ mod tests {
         let config = tiny_config();
         let inn = Inn::<f64>::new(config.clone(), 2, 3, 2, &mut StdRng::seed_from_u64(1)).unwrap();
         let (x, y) = tiny_data(5, 2);
-        // Step 20 of 40 with 8 steps per epoch: epoch 2 of 5.
+        // Step 20 with 8 steps per epoch: epoch 2 of a 5-epoch ramp.
         let step = 20;
         let losses = inn
             .loss_terms(&x, &y, step, &mut StdRng::seed_from_u64(3))
@@ -1256,6 +1406,8 @@ mod tests {
                     model: inn.loss_model(),
                     x,
                     y,
+                    val: None,
+                    probe: None,
                     rng,
                 }
             }
@@ -1297,21 +1449,28 @@ mod tests {
     #[test]
     fn ramp_follows_the_paper_schedule() {
         let c = InnConfig::default();
-        // 400 steps of 8: 50 epochs, as the anchor.
-        assert!((c.ramp(0, 400) - 0.004).abs() < 1e-15);
-        assert!((c.ramp(7, 400) - 0.004).abs() < 1e-15);
-        assert!((c.ramp(8, 400) - 2.0 * 0.002f64.powf(0.98)).abs() < 1e-15);
+        // 50 ramp epochs of 8 steps, as the anchor's 400-step run; the cap does not matter.
+        assert!((c.ramp(0) - 0.004).abs() < 1e-15);
+        assert!((c.ramp(7) - 0.004).abs() < 1e-15);
+        assert!((c.ramp(8) - 2.0 * 0.002f64.powf(0.98)).abs() < 1e-15);
         // 2·0.002^(1−e) reaches 1 at e ≈ 0.888: epoch 44 is still below, 45 is clamped.
-        assert!(c.ramp(44 * 8, 400) < 1.0 && c.ramp(44 * 8, 400) > 0.9);
-        assert_eq!(c.ramp(45 * 8, 400), 1.0);
+        assert!(c.ramp(44 * 8) < 1.0 && c.ramp(44 * 8) > 0.9);
+        assert_eq!(c.ramp(45 * 8), 1.0);
         assert_eq!(
             InnConfig {
                 ramp_base: 1.0,
                 ..c
             }
-            .ramp(0, 400),
+            .ramp(0),
             1.0
         );
+        // A shorter ramp reaches full weight sooner.
+        let short = InnConfig {
+            ramp_epochs: 10,
+            ..InnConfig::default()
+        };
+        assert_eq!(short.ramp(10 * 8), 1.0);
+        assert!(short.ramp(8 * 8) < 1.0);
     }
 
     /// The whole objective's gradient, with the detached values held at the unperturbed point
@@ -1570,38 +1729,47 @@ mod tests {
         assert_eq!(old.params(), inn.params());
     }
 
-    /// The INN learns the eight-modes posterior with labels "all" (one mode per label).
+    /// The INN learns the eight-modes posterior with labels "all" (one mode per label), and
+    /// the parameters its held-out joint MMD keeps have a better posterior than the last ones.
     ///
     /// Budget: a smaller but still honest configuration than the paper's (400 steps of batch
     /// 1600 through 512-wide subnets take minutes on two cores): N_tot 12, 6 GLOW blocks with
     /// 128-wide subnets, batch 800, 400 steps at learning rate 3e-3 (the paper's 1e-3 needs
     /// more steps at this size), with the paper's loss weights, noise levels, ramp-up, kernel
-    /// and Adam betas. The INN's posteriors are still too narrow at this budget (MMD² ≈ 0.4 to
-    /// exact samples), which the "right mode" fraction does not penalise.
+    /// and Adam betas. At this budget the posteriors collapse onto the modes as training goes
+    /// on: after the last step nearly every sample lies within 3σ of the right mode, but the
+    /// posterior MMD² to exact samples is 0.36–0.70 (seeds 11–13); the kept parameters (steps
+    /// 45–137) have fewer samples that close (0.82–0.94) and a better MMD² (0.29–0.53). The
+    /// "right mode" fraction alone rewards the collapse; the MMD is the posterior's quality.
     #[test]
     fn learns_eight_modes_posterior() {
-        let mut rng = StdRng::seed_from_u64(11);
         let labels = LabelMap::All;
-        let data = eight_modes(20_000, labels, &mut rng);
-        let (x, y) = (data.x.cast::<f32>(), data.y_onehot.cast::<f32>());
-        let config = test_budget();
-        let mut inn = Inn::<f32>::new(config, 2, 8, 2, &mut rng).unwrap();
-        inn.fit(&x, &y, &mut rng).unwrap();
-        let mut near = 0.0;
-        for label in 0..8 {
-            let mut obs = DMatrix::zeros(1, 8);
-            obs[(0, label)] = 1.0f32;
-            let s = inn
-                .posterior(&obs, 500, &mut rng)
-                .unwrap()
-                .remove(0)
-                .cast::<f64>();
-            near += labels
-                .fraction_near_modes(label, &s, 3.0 * EIGHT_MODES_SIGMA)
-                .unwrap()
-                / 8.0;
-        }
-        assert!(near >= 0.9, "fraction near the right mode: {near}");
+        let run = |keep_best: bool| {
+            let mut rng = StdRng::seed_from_u64(11);
+            let data = eight_modes(20_000, labels, &mut rng);
+            let (x, y) = (data.x.cast::<f32>(), data.y_onehot.cast::<f32>());
+            let mut config = test_budget();
+            config.optim.keep_best = keep_best;
+            let mut inn = Inn::<f32>::new(config, 2, 8, 2, &mut rng).unwrap();
+            let report = inn.fit(&x, &y, &mut rng).unwrap();
+            let metrics =
+                crate::eval::eight_modes_metrics(&inn, labels, 1000, 1000, &mut rng).unwrap();
+            let mean = |f: fn(&crate::eval::LabelMetrics) -> f64| {
+                metrics.iter().map(f).sum::<f64>() / metrics.len() as f64
+            };
+            (
+                mean(|m| m.fraction_near_modes),
+                mean(|m| m.mmd),
+                report.kept.unwrap().step,
+            )
+        };
+        let (near, mmd, kept_step) = run(true);
+        let (near_last, mmd_last, last_step) = run(false);
+        assert_eq!(last_step, 399);
+        assert!(kept_step < last_step);
+        assert!(near >= 0.8, "fraction near the right mode: {near}");
+        assert!(near_last >= 0.95, "last parameters: {near_last}");
+        assert!(mmd < mmd_last, "kept MMD² {mmd} vs last {mmd_last}");
     }
 
     fn test_budget() -> InnConfig {

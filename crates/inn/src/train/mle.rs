@@ -1,29 +1,27 @@
 //! Maximum-likelihood training of a [`Flow`]: minibatch Adam on −mean ln p(x).
 
+use super::holdout::{chunked_mean, probe_rows, steps_per_epoch};
 use super::{
     Objective, OptimConfig, Piece, PieceLoss, Pieces, StepInfo, TrainReport, optimize, shard_rows,
+    split_rows,
 };
 use crate::{Error, Flow, Result};
 use autodiff::nalgebra::DMatrix;
 use autodiff::{Bound, Float, Params, Tape, Var, lit};
 use distributions::Density;
 use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 /// Options of [`MaximumLikelihood`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MleConfig {
-    /// The optimisation loop (steps, Adam, schedule, clipping, validation cadence, patience).
+    /// The optimisation loop: step cap, Adam, schedule, clipping, the validation fraction,
+    /// cadence and patience.
     pub optim: OptimConfig,
     /// Minibatch size; batches are drawn uniformly with replacement (as the FrEIA examples do).
     /// Default 512.
     pub batch_size: usize,
-    /// Fraction of the rows held out (after a seeded shuffle) for validation, in `[0, 1)`.
-    /// With a validation set, the validation NLL is evaluated every `optim.validate_every`
-    /// steps (default 100 when left at 0) and the best parameters are kept. Default 0.
-    pub val_fraction: f64,
     /// Run the bijector's data-dependent initialisation (ActNorm) on the first batch. Default `true`.
     pub data_init: bool,
 }
@@ -33,17 +31,17 @@ impl Default for MleConfig {
         Self {
             optim: OptimConfig::default(),
             batch_size: 512,
-            val_fraction: 0.0,
             data_init: true,
         }
     }
 }
 
 /// Fits a [`Flow`] to data by maximum likelihood: minimises the negative mean log-density
-/// `−(1/B) Σ ln p(x_i)` over minibatches with Adam.
+/// `−(1/B) Σ ln p(x_i)` over minibatches with Adam, validated on held-out rows (see
+/// [`optimize`] for early stopping and the kept parameters).
 ///
-/// A non-finite loss or gradient stops training with [`Error::Diverged`] and leaves the flow
-/// with the last parameters that gave a finite loss.
+/// A non-finite loss or gradient before any validation stops training with
+/// [`Error::Diverged`] and leaves the flow with the last parameters that gave a finite loss.
 #[derive(Clone, Debug, Default)]
 pub struct MaximumLikelihood {
     /// The options.
@@ -52,8 +50,10 @@ pub struct MaximumLikelihood {
 
 struct Nll<'a, T: Float> {
     shards: NllShards<'a, T>,
-    train: DMatrix<T>,
-    val: Option<DMatrix<T>>,
+    train: &'a DMatrix<T>,
+    val: Option<&'a DMatrix<T>>,
+    /// Training rows scored by the validation metric ([`Objective::training_loss`]).
+    probe: DMatrix<T>,
     batch_size: usize,
     rng: StdRng,
 }
@@ -61,6 +61,18 @@ struct Nll<'a, T: Float> {
 /// The mean NLL of minibatch shards, each weighted by its share of the rows.
 struct NllShards<'a, T: Float> {
     flow: &'a Flow<T>,
+}
+
+impl<T: Float> NllShards<'_, T> {
+    /// `−mean ln p(x)` of `rows` with candidate parameters `params`, chunk by chunk.
+    fn mean_nll(&self, params: &Params<T>, rows: &DMatrix<T>) -> Result<f64> {
+        let dist = self.flow.distribution();
+        let mean_log_p = chunked_mean(rows.nrows(), |start, len| {
+            let lp = dist.log_prob_matrix(params, &rows.rows(start, len).into_owned())?;
+            Ok(lp.iter().map(|v| v.to_f64()).sum())
+        })?;
+        Ok(-mean_log_p)
+    }
 }
 
 impl<T: Float> PieceLoss<T> for NllShards<'_, T> {
@@ -119,19 +131,23 @@ impl<T: Float> Objective<T> for Nll<'_, T> {
         }))
     }
 
+    /// The mean NLL of the held-out rows.
     fn validation_loss(&mut self, params: &Params<T>) -> Result<Option<f64>> {
-        let Some(val) = &self.val else {
-            return Ok(None);
-        };
-        // Evaluate with the candidate parameters, not the flow's stored ones.
-        let tape = Tape::no_grad();
-        let p = params.bind(&tape);
-        let lp = self
-            .shards
-            .flow
-            .distribution()
-            .log_prob(&p, tape.constant(val.clone()))?;
-        Ok(Some(-lp.mean().item().to_f64()))
+        match self.val {
+            Some(val) => Ok(Some(self.shards.mean_nll(params, val)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn training_loss(&mut self, params: &Params<T>) -> Result<Option<f64>> {
+        match &self.val {
+            Some(_) => Ok(Some(self.shards.mean_nll(params, &self.probe)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn steps_per_epoch(&self) -> usize {
+        steps_per_epoch(self.train.nrows(), self.batch_size)
     }
 }
 
@@ -141,8 +157,12 @@ impl MaximumLikelihood {
         Self { config }
     }
 
-    /// Trains `flow` on `data` (`n × d`, one sample per row). `rng` seeds the split and the
+    /// Trains `flow` on `data` (`n × d`, one sample per row), holding out
+    /// `config.optim.val_fraction` of the rows for validation. `rng` seeds the split and the
     /// minibatches; `on_step` sees every step (loss curves).
+    ///
+    /// # Errors
+    /// A wrong width, an empty or non-finite table, an option out of range; [`Error::Diverged`].
     pub fn fit<T: Float, R: Rng + ?Sized>(
         &self,
         flow: &mut Flow<T>,
@@ -150,32 +170,38 @@ impl MaximumLikelihood {
         rng: &mut R,
         on_step: Option<&mut dyn FnMut(&StepInfo)>,
     ) -> Result<TrainReport> {
-        let c = &self.config;
         distributions::check_batch("MaximumLikelihood::fit", data, flow.dim())?;
+        let (train, val) = split_rows(data.nrows(), self.config.optim.val_fraction, rng)?;
+        let val = (!val.is_empty()).then(|| data.select_rows(val.iter()));
+        self.fit_with_validation(
+            flow,
+            &data.select_rows(train.iter()),
+            val.as_ref(),
+            rng,
+            on_step,
+        )
+    }
+
+    /// Trains `flow` on `train` and validates on `val` (both `n × d`, one sample per row;
+    /// `None`: no validation, `config.optim.val_fraction` is ignored).
+    ///
+    /// # Errors
+    /// As [`MaximumLikelihood::fit`].
+    pub fn fit_with_validation<T: Float, R: Rng + ?Sized>(
+        &self,
+        flow: &mut Flow<T>,
+        train: &DMatrix<T>,
+        val: Option<&DMatrix<T>>,
+        rng: &mut R,
+        on_step: Option<&mut dyn FnMut(&StepInfo)>,
+    ) -> Result<TrainReport> {
+        let c = &self.config;
+        distributions::check_batch("MaximumLikelihood::fit training rows", train, flow.dim())?;
+        if let Some(v) = val {
+            distributions::check_batch("MaximumLikelihood::fit validation rows", v, flow.dim())?;
+        }
         if c.batch_size == 0 {
             return Err(Error::Config("batch_size must be at least 1".into()));
-        }
-        if !(0.0..1.0).contains(&c.val_fraction) {
-            return Err(Error::Config(format!(
-                "val_fraction {} is not in [0, 1)",
-                c.val_fraction
-            )));
-        }
-        let mut rows: Vec<usize> = (0..data.nrows()).collect();
-        let n_val = (c.val_fraction * data.nrows() as f64).round() as usize;
-        if n_val > 0 {
-            rows.shuffle(rng);
-        }
-        if n_val >= data.nrows() {
-            return Err(Error::Config(
-                "the validation split leaves no training rows".into(),
-            ));
-        }
-        let train = data.select_rows(rows[n_val..].iter());
-        let val = (n_val > 0).then(|| data.select_rows(rows[..n_val].iter()));
-        let mut optim = c.optim.clone();
-        if val.is_some() && optim.validate_every == 0 {
-            optim.validate_every = 100;
         }
         let mut minibatch_rng = StdRng::seed_from_u64(rng.random());
         if c.data_init {
@@ -188,27 +214,22 @@ impl MaximumLikelihood {
             bijector.data_init(flow_params, &first, None)?;
         }
         let mut params = flow.params().clone();
+        let probe =
+            train.select_rows(probe_rows(train.nrows(), val.map_or(0, |v| v.nrows())).iter());
         let mut objective = Nll {
             shards: NllShards { flow },
             train,
             val,
+            probe,
             batch_size: c.batch_size,
             rng: minibatch_rng,
         };
-        let result = optimize(&mut params, &optim, &mut objective, on_step);
+        let result = optimize(&mut params, &c.optim, &mut objective, on_step);
         // Divergence restores `params` to the last good values: keep them in either case.
         flow.params_mut().copy_from(&params)?;
         let report = result?;
-        flow.metadata_mut().insert(
-            "training".into(),
-            serde_json::json!({
-                "method": "maximum_likelihood",
-                "steps": report.losses.len(),
-                "final_loss": report.final_loss(50),
-                "best_validation": report.best.map(|b| b.1),
-                "seconds": report.seconds,
-            }),
-        );
+        flow.metadata_mut()
+            .insert("training".into(), report.summary("maximum_likelihood"));
         Ok(report)
     }
 }
@@ -376,12 +397,13 @@ mod tests {
         let cfg = MleConfig {
             optim: OptimConfig {
                 steps: 200,
-                validate_every: 20,
+                validate_every: crate::train::ValidateEvery::Steps(20),
+                patience: None,
+                val_fraction: 0.2,
                 progress: false,
                 ..OptimConfig::default()
             },
             batch_size: 128,
-            val_fraction: 0.2,
             ..MleConfig::default()
         };
         let report = MaximumLikelihood::new(cfg)
@@ -421,7 +443,6 @@ mod tests {
             },
             batch_size: 64,
             data_init: false,
-            ..MleConfig::default()
         };
         match MaximumLikelihood::new(cfg).fit(&mut flow, &data, &mut rng, None) {
             Err(Error::Diverged { .. }) => {}
@@ -452,7 +473,10 @@ mod tests {
             .to_string();
         assert!(e.contains("row 4"), "{e}");
         let bad = MaximumLikelihood::new(MleConfig {
-            val_fraction: 1.5,
+            optim: OptimConfig {
+                val_fraction: 1.5,
+                ..OptimConfig::default()
+            },
             ..MleConfig::default()
         });
         assert!(matches!(
@@ -492,8 +516,9 @@ mod shard_tests {
         ] {
             let make = || Nll {
                 shards: NllShards { flow: &flow },
-                train: data.clone(),
+                train: &data,
                 val: None,
+                probe: data.clone(),
                 batch_size: batch,
                 rng: StdRng::seed_from_u64(11),
             };

@@ -38,16 +38,28 @@ pub fn run(args: &InfoArgs) -> Outcome {
     if let Some(s) = &meta.y_scale {
         println!("y mean / std:   {:?} / {:?}", s.mean, s.std);
     }
+    let cap = t
+        .max_steps
+        .map_or(String::new(), |m| format!(" of at most {m}"));
+    let decay = t
+        .weight_decay
+        .map_or(String::new(), |w| format!(", weight decay {w}"));
     println!(
-        "training:       {} ({} rows, {} held out), {} steps, batch {}, lr {}, seed {}, {:.1} s",
+        "training:       {} ({} rows, {} held out), {} steps{cap}, batch {}, lr {}{decay}, seed {}, {:.1} s",
         t.data, t.train_rows, t.val_rows, t.steps, t.batch, t.lr, t.seed, t.seconds
     );
+    if let Some(stop) = &t.stop {
+        println!("stopped by:     {stop}");
+    }
+    let at = t
+        .best_step
+        .map_or(String::new(), |s| format!(" (step {s}, best validation)"));
     match t.val_loss {
         Some(v) => println!(
-            "final loss:     {}: train {:.4}, validation {v:.4}",
+            "saved model{at}: {}: train {:.4}, validation {v:.4}",
             t.loss_name, t.train_loss
         ),
-        None => println!("final loss:     {}: train {:.4}", t.loss_name, t.train_loss),
+        None => println!("saved model:    {}: train {:.4}", t.loss_name, t.train_loss),
     }
     Ok(())
 }

@@ -90,22 +90,37 @@ pub struct Training {
     pub train_rows: usize,
     /// Rows held out for validation.
     pub val_rows: usize,
-    /// Optimiser steps.
+    /// Optimiser steps run.
     pub steps: usize,
+    /// The step cap (`--steps`); absent in files written before early stopping.
+    #[serde(default)]
+    pub max_steps: Option<usize>,
     /// Minibatch size.
     pub batch: usize,
     /// Adam learning rate.
     pub lr: f64,
+    /// Decoupled weight decay, when set.
+    #[serde(default)]
+    pub weight_decay: Option<f64>,
     /// Seed.
     pub seed: u64,
     /// The name of the reported losses (e.g. `NLL (nats/sample, data units)`).
     pub loss_name: String,
-    /// Final training loss.
+    /// Training loss of the saved parameters.
     pub train_loss: f64,
-    /// Final validation loss, when rows were held out.
+    /// Validation loss of the saved parameters, when rows were held out.
     pub val_loss: Option<f64>,
+    /// The step (1-based) whose validated parameters were saved.
+    #[serde(default)]
+    pub best_step: Option<usize>,
+    /// Why training stopped (step cap, patience, divergence).
+    #[serde(default)]
+    pub stop: Option<String>,
     /// Wall-clock seconds of the training loop.
     pub seconds: f64,
+    /// Of which evaluating the validation loss.
+    #[serde(default)]
+    pub validation_seconds: f64,
 }
 
 /// The command line's annotations of a model.
