@@ -417,6 +417,27 @@ fn fit_reports_how_the_model_was_selected() {
     assert!(info.contains("stopped by:     patience"), "{info}");
 }
 
+/// Model files written by the release before this one (format version 1, without the
+/// options added since) load, and draw exactly the samples the old binary drew from them.
+#[test]
+fn version_1_model_files_still_load_and_sample_the_same() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    for (kind, y) in [("cinn", Some("1.5")), ("flow", None), ("inn", Some("1.5"))] {
+        let model = data.join(format!("v1_{kind}.inn"));
+        let mut args = vec!["sample", "--model", p(&model), "-n", "5", "--seed", "2"];
+        if let Some(y) = y {
+            args.extend(["--y", y]);
+        }
+        let drawn = inn(&args);
+        assert_eq!(drawn.status.code(), Some(0), "{kind}: {}", stderr(&drawn));
+        let expected =
+            std::fs::read_to_string(data.join(format!("v1_{kind}.samples.csv"))).unwrap();
+        assert_eq!(stdout(&drawn), expected, "{kind}");
+        let info = stdout(&inn(&["info", "--model", p(&model)]));
+        assert!(info.contains("version 1"), "{info}");
+    }
+}
+
 /// A tiny cINN on the circle data, for the tests that need a model file.
 fn tiny_model(dir: &Path) -> PathBuf {
     let runs = dir.join("runs.csv");

@@ -48,7 +48,8 @@ struct Row {
 
 struct FlowFigure {
     rows: Vec<Row>,
-    steps: usize,
+    /// Steps run by the two flows.
+    steps: (usize, usize),
 }
 
 /// Trains (or reuses) the flows, samples them and evaluates their densities on grids.
@@ -61,7 +62,10 @@ pub fn run(ctx: &Context) -> Result<Vec<PathBuf>> {
     for (model, (x_range, y_range)) in flows.flows.iter().zip(ranges) {
         rows.push(row(model, x_range, y_range, n, cells)?);
     }
-    let steps = flows.flows[0].curve.losses.len();
+    let steps = (
+        flows.flows[0].curve.losses.len(),
+        flows.flows[1].curve.losses.len(),
+    );
     ctx.render("flow_two_moons", &FlowFigure { rows, steps })
 }
 
@@ -116,8 +120,8 @@ impl Chart for FlowFigure {
     {
         let root = root.titled(
             &format!(
-                "Normalizing flow (8 RealNVP couplings, {} maximum-likelihood steps): sampling and density",
-                self.steps
+                "Normalizing flow (8 RealNVP couplings, maximum likelihood: {} and {} steps, best held-out parameters): sampling and density",
+                self.steps.0, self.steps.1
             ),
             style::font(style::TITLE),
         )?;

@@ -128,7 +128,7 @@ impl Chart for EightModesFigure {
     {
         let root = root.titled(
             &format!(
-                "Eight modes (Ardizzone et al. 2018), labels = some: posterior samples per label (INN {} steps, cINN {} steps)",
+                "Eight modes (Ardizzone et al. 2018), labels = some: posterior samples per label (INN {} steps, cINN {} steps; best held-out parameters)",
                 self.steps.0, self.steps.1
             ),
             style::font(style::TITLE - 2),

@@ -57,7 +57,8 @@ struct Row {
 
 struct Transform {
     rows: Vec<Row>,
-    steps: usize,
+    /// Steps run by the NICE and the RealNVP stack.
+    steps: (usize, usize),
 }
 
 /// Trains (or reuses) the two stacks and maps the grids and samples both ways.
@@ -68,7 +69,10 @@ pub fn run(ctx: &Context) -> Result<Vec<PathBuf>> {
     for model in [&flows.nice, &flows.real_nvp] {
         rows.push(map_both_ways(model, n)?);
     }
-    let steps = flows.nice.curve.losses.len();
+    let steps = (
+        flows.nice.curve.losses.len(),
+        flows.real_nvp.curve.losses.len(),
+    );
     ctx.render("nice_rnvp_transform", &Transform { rows, steps })
 }
 
@@ -150,8 +154,8 @@ impl Chart for Transform {
     {
         let root = root.titled(
             &format!(
-                "Coupling flows (4 blocks, each + ActNorm) trained on two moons for {} steps: a grid and samples mapped both ways",
-                self.steps
+                "Coupling flows (4 blocks, each + ActNorm) trained on two moons ({} and {} steps, best held-out parameters): a grid and samples mapped both ways",
+                self.steps.0, self.steps.1
             ),
             style::font(style::TITLE - 4),
         )?;

@@ -606,7 +606,12 @@ pub fn optimize<T: Float>(
                     since_best = 0;
                 } else {
                     since_best += 1;
+                    // A decay only matters to the steps after it: none after the last step or
+                    // the one that ends the run.
+                    let continues =
+                        step + 1 < config.steps && config.patience.is_none_or(|p| since_best < p);
                     if let (Some(plateau), Some(b)) = (config.plateau, &best)
+                        && continues
                         && plateau.patience > 0
                         && since_best.is_multiple_of(plateau.patience)
                     {
@@ -885,6 +890,28 @@ mod tests {
             optimize(&mut p, &bad, &mut Quadratic::new(id, None, true), None),
             Err(Error::Config(_))
         ));
+    }
+
+    /// No decay (and no restore) at the validation that ends a run: the parameters of the last
+    /// step stay when `keep_best` is off.
+    #[test]
+    fn no_plateau_restore_at_the_end_of_a_run() {
+        let (mut p, id) = store();
+        let cfg = OptimConfig {
+            keep_best: false,
+            patience: Some(6),
+            validate_every: ValidateEvery::Steps(5),
+            plateau: Some(Plateau {
+                patience: 3,
+                factor: 0.5,
+            }),
+            ..config(2000, 0.05)
+        };
+        let r = optimize(&mut p, &cfg, &mut Quadratic::new(id, None, true), None).unwrap();
+        assert_eq!(r.stop, StopReason::Patience);
+        let last = *r.val_losses.last().unwrap();
+        assert!(r.lr_decays.iter().all(|&d| d < last.0));
+        assert_eq!((p.get(id)[(0, 0)] - 2.0).abs(), last.1);
     }
 
     /// Without `keep_best` the last parameters stay, scored by the last validation.
