@@ -35,7 +35,7 @@ impl Bijector<f64> for Faulty {
         self.inner.dim()
     }
 
-    fn forward_with<'t>(
+    fn forward_unchecked<'t>(
         &self,
         p: &Bound<'t, f64>,
         x: Var<'t, f64>,
@@ -49,7 +49,7 @@ impl Bijector<f64> for Faulty {
         })
     }
 
-    fn inverse_with<'t>(
+    fn inverse_unchecked<'t>(
         &self,
         p: &Bound<'t, f64>,
         y: Var<'t, f64>,

@@ -73,7 +73,6 @@ pub fn run(root: &Path, options: &Options) -> Result<()> {
         PeerMode::Skip
     } else if peer::installed() {
         PeerMode::Run {
-            anchors: root.join("..").join("shared").join("anchors"),
             assets: root.join("xtask").join("assets"),
         }
     } else {
@@ -140,9 +139,7 @@ impl Runner {
 enum PeerMode {
     /// Run the scripts.
     Run {
-        /// The anchor scripts' folder.
-        anchors: PathBuf,
-        /// `xtask/assets` (the sampling peer).
+        /// `xtask/assets`, where the peer scripts live.
         assets: PathBuf,
     },
     /// Python, torch or FrEIA is missing.
@@ -205,7 +202,7 @@ fn table_report(level: Level, chosen: &[Case], runner: &Runner, peer_mode: &Peer
         let (peer, peer_rss) = match peer_mode {
             PeerMode::Skip => (PeerCell::Skipped, None),
             PeerMode::NotInstalled => (PeerCell::NotInstalled, None),
-            PeerMode::Run { anchors, assets } => match peer::plan(case, level, anchors, assets) {
+            PeerMode::Run { assets } => match peer::plan(case, level, assets) {
                 None => (PeerCell::NoPeer, None),
                 Some(plan) => {
                     eprintln!("bench: {} (peer) …", case.id);

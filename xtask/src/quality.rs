@@ -9,10 +9,11 @@
 
 use inn::Flow;
 use inn::autodiff::nalgebra::DMatrix;
+use inn::data::LabelMap;
 use inn::data::toy::{LinearGaussian, MixtureDensity, eight_modes, pixel_images};
-use inn::data::{LabelMap, save_csv};
 use inn::eval::{C2stConfig, c2st};
 use inn::train::ConditionalInn;
+use inn_cli::save_csv;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use std::fmt::Write as _;
@@ -175,7 +176,15 @@ pub fn run(root: &Path, options: &Options) -> Result<()> {
 /// Builds the `inn` binary in release mode and returns its path.
 fn build_cli(root: &Path) -> Result<PathBuf> {
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--release", "--quiet", "-p", "inn", "--bin", "inn"])
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "-p",
+            "inn-cli",
+            "--bin",
+            "inn",
+        ])
         .current_dir(root)
         .status()?;
     if !status.success() {
@@ -187,14 +196,6 @@ fn build_cli(root: &Path) -> Result<PathBuf> {
 /// Columns `prefix0, prefix1, …`.
 fn names(prefix: &str, n: usize) -> Vec<String> {
     (0..n).map(|i| format!("{prefix}{i}")).collect()
-}
-
-/// `[a | b]`.
-fn hstack(a: &DMatrix<f64>, b: &DMatrix<f64>) -> DMatrix<f64> {
-    let mut m = DMatrix::zeros(a.nrows(), a.ncols() + b.ncols());
-    m.columns_mut(0, a.ncols()).copy_from(a);
-    m.columns_mut(a.ncols(), b.ncols()).copy_from(b);
-    m
 }
 
 /// Writes the table, runs `inn fit` with `extra` options, and returns the model path, the
@@ -337,7 +338,17 @@ fn linear_gaussian(case: &Case<'_>) -> Result<Scores> {
     let mut rng = StdRng::seed_from_u64(case.rows as u64);
     let (theta, y) = problem.simulate(case.rows, &mut rng);
     let (xn, yn) = (names("theta", problem.x_dim()), names("y", problem.y_dim()));
-    let (path, seconds, meta) = fit(case, (&xn, &yn), &hstack(&theta, &y), &[])?;
+    let (path, seconds, meta) = fit(
+        case,
+        (&xn, &yn),
+        &DMatrix::from_columns(
+            &theta
+                .column_iter()
+                .chain(y.column_iter())
+                .collect::<Vec<_>>(),
+        ),
+        &[],
+    )?;
     let model = FittedCinn::load(&path, &meta)?;
     let mut test_rng = StdRng::seed_from_u64(7);
     let (tt, ty) = problem.simulate(TEST_ROWS, &mut test_rng);
@@ -362,7 +373,18 @@ fn eight_modes_cinn(case: &Case<'_>) -> Result<Scores> {
     let mut rng = StdRng::seed_from_u64(case.rows as u64);
     let data = eight_modes(case.rows, labels, &mut rng);
     let (xn, yn) = (names("x", 2), names("label", 8));
-    let (path, seconds, meta) = fit(case, (&xn, &yn), &hstack(&data.x, &data.y_onehot), &[])?;
+    let (path, seconds, meta) = fit(
+        case,
+        (&xn, &yn),
+        &DMatrix::from_columns(
+            &data
+                .x
+                .column_iter()
+                .chain(data.y_onehot.column_iter())
+                .collect::<Vec<_>>(),
+        ),
+        &[],
+    )?;
     let model = FittedCinn::load(&path, &meta)?;
     let mut test_rng = StdRng::seed_from_u64(7);
     let test = eight_modes(TEST_ROWS, labels, &mut test_rng);

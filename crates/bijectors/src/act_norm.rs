@@ -1,7 +1,6 @@
 //! ActNorm (Kingma & Dhariwal 2018, "Glow: Generative Flow with Invertible 1×1 Convolutions"):
 //! a per-feature affine map initialised from data so that its first outputs are standardised.
 
-use crate::boundary::check_inputs;
 use crate::{Bijector, BlockSpec, Error, Output, Result, check_batch, check_cond};
 use autodiff::nalgebra::DMatrix;
 use autodiff::{Bound, Float, ParamId, Params, Var, lit};
@@ -132,25 +131,29 @@ impl<T: Float> Bijector<T> for ActNorm {
         self.dim
     }
 
-    fn forward_with<'t>(
+    fn name(&self) -> &'static str {
+        Self::KIND
+    }
+
+    fn forward_unchecked<'t>(
         &self,
         p: &Bound<'t, T>,
         x: Var<'t, T>,
-        cond: Option<Var<'t, T>>,
+        _cond: Option<Var<'t, T>>,
     ) -> Result<Output<'t, T>> {
-        let n = check_inputs(Self::KIND, x, self.dim, cond, 0)?;
+        let n = x.nrows();
         let log_s = p.get(self.log_scale);
         let y = x.add(p.get(self.bias))?.mul(log_s.exp())?;
         Ok((y, Self::log_det(log_s, n)?))
     }
 
-    fn inverse_with<'t>(
+    fn inverse_unchecked<'t>(
         &self,
         p: &Bound<'t, T>,
         y: Var<'t, T>,
-        cond: Option<Var<'t, T>>,
+        _cond: Option<Var<'t, T>>,
     ) -> Result<Output<'t, T>> {
-        let n = check_inputs(Self::KIND, y, self.dim, cond, 0)?;
+        let n = y.nrows();
         let log_s = p.get(self.log_scale);
         let x = y.mul(log_s.neg().exp())?.sub(p.get(self.bias))?;
         Ok((x, Self::log_det(log_s, n)?.neg()))
@@ -177,15 +180,9 @@ impl<T: Float> Bijector<T> for ActNorm {
                     "act_norm: data_init needs at least 2 samples, got {n}"
                 )));
             }
-            let mean = x.row_mean();
-            let var = DMatrix::from_fn(1, self.dim, |_, j| {
-                x.column(j)
-                    .iter()
-                    .fold(T::zero(), |acc, &v| acc + (v - mean[j]) * (v - mean[j]))
-                    / lit::<T>(n as f64)
-            });
-            let log_s = var.map(|v| -(v.sqrt() + lit(self.eps)).ln());
-            params.get_mut(self.bias).copy_from(&(-mean));
+            // Population moments of every column (1 × d), as Glow's ActNorm uses.
+            let log_s = x.row_variance().map(|v| -(v.sqrt() + lit(self.eps)).ln());
+            params.get_mut(self.bias).copy_from(&(-x.row_mean()));
             params.get_mut(self.log_scale).copy_from(&log_s);
             self.initialized.store(true, Ordering::Release);
         }

@@ -1,5 +1,6 @@
 //! The [`Bijector`] trait: an invertible map with its log-determinant, both directions differentiable.
 
+use crate::boundary::check_inputs;
 use crate::{Error, Result};
 use autodiff::nalgebra::DMatrix;
 use autodiff::{Bound, Float, Params, Tape, Var};
@@ -25,16 +26,50 @@ pub trait Bijector<T: Float>: Send + Sync + std::fmt::Debug {
     /// Width `d` of the batches the block maps.
     fn dim(&self) -> usize;
 
-    /// `y = f(x; c)` and `ln|det ∂y/∂x|` per sample (`n × 1`).
+    /// The block's kind name, for error messages and model files (`"real_nvp"`, …).
+    fn name(&self) -> &'static str {
+        "bijector"
+    }
+
+    /// `y = f(x; c)` and `ln|det ∂y/∂x|` per sample (`n × 1`), after validating the input:
+    /// `d` columns, at least one row, finite entries, and a condition of the right shape
+    /// (errors name the block and the first bad entry).
     fn forward_with<'t>(
+        &self,
+        p: &Bound<'t, T>,
+        x: Var<'t, T>,
+        cond: Option<Var<'t, T>>,
+    ) -> Result<Output<'t, T>> {
+        check_inputs(self.name(), x, self.dim(), cond, self.cond_dim())?;
+        self.forward_unchecked(p, x, cond)
+    }
+
+    /// `x = f⁻¹(y; c)` and `ln|det ∂x/∂y|` per sample (`n × 1`), after validating the input
+    /// as [`Bijector::forward_with`] does.
+    fn inverse_with<'t>(
+        &self,
+        p: &Bound<'t, T>,
+        y: Var<'t, T>,
+        cond: Option<Var<'t, T>>,
+    ) -> Result<Output<'t, T>> {
+        check_inputs(self.name(), y, self.dim(), cond, self.cond_dim())?;
+        self.inverse_unchecked(p, y, cond)
+    }
+
+    /// The forward map itself, without validating its input: for a caller that validated the
+    /// batch once at its own boundary (a [`Chain`](crate::Chain) checks its input at entry and
+    /// runs its blocks unchecked, so a pass scans the batch once, not once per block). The
+    /// caller guarantees the shapes; a non-finite entry propagates into the output (where a
+    /// trainer sees it as a non-finite loss) instead of being an error.
+    fn forward_unchecked<'t>(
         &self,
         p: &Bound<'t, T>,
         x: Var<'t, T>,
         cond: Option<Var<'t, T>>,
     ) -> Result<Output<'t, T>>;
 
-    /// `x = f⁻¹(y; c)` and `ln|det ∂x/∂y|` per sample (`n × 1`).
-    fn inverse_with<'t>(
+    /// The inverse map without validating its input (see [`Bijector::forward_unchecked`]).
+    fn inverse_unchecked<'t>(
         &self,
         p: &Bound<'t, T>,
         y: Var<'t, T>,

@@ -1,6 +1,5 @@
 //! A sequence of blocks applied one after another; its log-determinant is the sum of theirs.
 
-use crate::boundary::check_inputs;
 use crate::registry::block_from_spec;
 use crate::{Bijector, BlockSpec, Error, Output, Result, check_batch, check_cond};
 use autodiff::nalgebra::DMatrix;
@@ -110,15 +109,14 @@ impl<T: Float> Chain<T> {
         cond: Option<Var<'t, T>>,
         inverse: bool,
     ) -> Result<Output<'t, T>> {
-        check_inputs(KIND, x, self.dim, cond, self.cond_dim)?;
         let mut h = x;
         let mut log_det: Option<Var<'t, T>> = None;
         let mut step = |block: &dyn Bijector<T>| -> Result<()> {
             let c = Self::cond_for(block, cond);
             let (next, ld) = if inverse {
-                block.inverse_with(p, h, c)?
+                block.inverse_unchecked(p, h, c)?
             } else {
-                block.forward_with(p, h, c)?
+                block.forward_unchecked(p, h, c)?
             };
             h = next;
             log_det = Some(match log_det {
@@ -153,7 +151,11 @@ impl<T: Float> Bijector<T> for Chain<T> {
         self.cond_dim
     }
 
-    fn forward_with<'t>(
+    fn name(&self) -> &'static str {
+        KIND
+    }
+
+    fn forward_unchecked<'t>(
         &self,
         p: &Bound<'t, T>,
         x: Var<'t, T>,
@@ -162,7 +164,7 @@ impl<T: Float> Bijector<T> for Chain<T> {
         self.run(p, x, cond, false)
     }
 
-    fn inverse_with<'t>(
+    fn inverse_unchecked<'t>(
         &self,
         p: &Bound<'t, T>,
         y: Var<'t, T>,

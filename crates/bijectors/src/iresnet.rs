@@ -27,7 +27,7 @@ mod spectral;
 
 pub use log_det::series_truncation_bound;
 
-use crate::{Bijector, BlockSpec, Error, Output, Result, check_batch, check_cond};
+use crate::{Bijector, BlockSpec, Error, Output, Result, check_batch};
 use autodiff::nalgebra::DMatrix;
 use autodiff::nn::{Activation, Init, Linear};
 use autodiff::{Bound, Float, Params, Tape, Var, lit};
@@ -565,7 +565,6 @@ impl IResNet {
         raw: &[(Var<'t, T>, Var<'t, T>)],
         x: Var<'t, T>,
     ) -> Result<Output<'t, T>> {
-        check_batch(KIND, &x.value(), self.dim)?;
         let (branch, _) = self.branch(raw)?;
         let ev = branch.eval(x)?;
         let y = x.add(ev.value)?;
@@ -752,23 +751,25 @@ impl<T: Float> Bijector<T> for IResNet {
         self.dim
     }
 
-    fn forward_with<'t>(
+    fn name(&self) -> &'static str {
+        KIND
+    }
+
+    fn forward_unchecked<'t>(
         &self,
         p: &Bound<'t, T>,
         x: Var<'t, T>,
-        cond: Option<Var<'t, T>>,
+        _cond: Option<Var<'t, T>>,
     ) -> Result<Output<'t, T>> {
-        check_cond::<T>(KIND, cond.map(|c| c.to_matrix()).as_ref(), 0, x.nrows())?;
         self.forward_layers(&self.raw(p), x)
     }
 
-    fn inverse_with<'t>(
+    fn inverse_unchecked<'t>(
         &self,
         p: &Bound<'t, T>,
         y: Var<'t, T>,
-        cond: Option<Var<'t, T>>,
+        _cond: Option<Var<'t, T>>,
     ) -> Result<Output<'t, T>> {
-        check_cond::<T>(KIND, cond.map(|c| c.to_matrix()).as_ref(), 0, y.nrows())?;
         let (x, ld, _) = self.inverse_layers(&self.raw(p), y)?;
         Ok((x, ld))
     }

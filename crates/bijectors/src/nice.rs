@@ -1,7 +1,7 @@
 //! NICE additive coupling (Dinh, Krueger & Bengio 2014, "NICE: Non-linear Independent
 //! Components Estimation"): one half shifted by a network of the other, log-det 0.
 
-use crate::boundary::{check_inputs, zero_log_det};
+use crate::boundary::zero_log_det;
 use crate::coupling::{SubnetConfig, check_subnet, split_lens, subnet_input};
 use crate::{Bijector, BlockSpec, Error, Output, Result};
 use autodiff::nn::Mlp;
@@ -119,7 +119,6 @@ impl Nice {
         cond: Option<Var<'t, T>>,
         inverse: bool,
     ) -> Result<Output<'t, T>> {
-        check_inputs(Self::KIND, x, self.config.dim, cond, self.config.cond_dim)?;
         let len1 = self.config.dim / 2;
         let x1 = x.slice_cols(0, len1)?;
         let x2 = x.slice_cols(len1, self.config.dim - len1)?;
@@ -148,7 +147,11 @@ impl<T: Float> Bijector<T> for Nice {
         self.config.cond_dim
     }
 
-    fn forward_with<'t>(
+    fn name(&self) -> &'static str {
+        Self::KIND
+    }
+
+    fn forward_unchecked<'t>(
         &self,
         p: &Bound<'t, T>,
         x: Var<'t, T>,
@@ -157,7 +160,7 @@ impl<T: Float> Bijector<T> for Nice {
         self.shift(p, x, cond, false)
     }
 
-    fn inverse_with<'t>(
+    fn inverse_unchecked<'t>(
         &self,
         p: &Bound<'t, T>,
         y: Var<'t, T>,

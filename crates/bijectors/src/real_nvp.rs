@@ -1,7 +1,6 @@
 //! RealNVP affine coupling in its two-sided form (Dinh, Sohl-Dickstein & Bengio 2017, "Density
 //! estimation using Real NVP"; the form of FrEIA's `RNVPCouplingBlock` / `GLOWCouplingBlock`).
 
-use crate::boundary::check_inputs;
 use crate::coupling::{SubnetConfig, check_subnet, split_lens, subnet_input};
 use crate::{Bijector, BlockSpec, Error, Output, Result};
 use autodiff::nn::Mlp;
@@ -261,13 +260,16 @@ impl<T: Float> Bijector<T> for RealNvp {
         self.config.cond_dim
     }
 
-    fn forward_with<'t>(
+    fn name(&self) -> &'static str {
+        Self::KIND
+    }
+
+    fn forward_unchecked<'t>(
         &self,
         p: &Bound<'t, T>,
         x: Var<'t, T>,
         cond: Option<Var<'t, T>>,
     ) -> Result<Output<'t, T>> {
-        check_inputs(Self::KIND, x, self.config.dim, cond, self.config.cond_dim)?;
         let (x1, x2) = self.halves(x)?;
         let (s2, t2) = self.scale_shift(p, Side::Two, x2, cond)?;
         let y1 = x1.mul(s2.exp())?.add(t2)?;
@@ -277,13 +279,12 @@ impl<T: Float> Bijector<T> for RealNvp {
         Ok((concat_cols(&[y1, y2])?, log_det))
     }
 
-    fn inverse_with<'t>(
+    fn inverse_unchecked<'t>(
         &self,
         p: &Bound<'t, T>,
         y: Var<'t, T>,
         cond: Option<Var<'t, T>>,
     ) -> Result<Output<'t, T>> {
-        check_inputs(Self::KIND, y, self.config.dim, cond, self.config.cond_dim)?;
         let (y1, y2) = self.halves(y)?;
         let (s1, t1) = self.scale_shift(p, Side::One, y1, cond)?;
         let x2 = y2.sub(t1)?.mul(s1.neg().exp())?;

@@ -30,6 +30,16 @@ pub trait Density<T: Float>: Send + Sync + std::fmt::Debug {
     /// `ln p(x)` per sample: `n × d → n × 1`, recorded on `x`'s tape.
     fn log_prob<'t>(&self, p: &Bound<'t, T>, x: Var<'t, T>) -> Result<Var<'t, T>>;
 
+    /// `ln p(x)` without validating `x`, for a caller that validated its own input once: a
+    /// [`TransformedDistribution`](crate::TransformedDistribution) checks the data batch at
+    /// entry and evaluates its base on the latent codes unchecked, so a value that overflows
+    /// inside the flow reaches the loss as a non-finite number (which a trainer treats as
+    /// divergence) instead of failing as a bad input. The caller guarantees the width. The
+    /// default validates anyway (densities whose formula needs checked inputs keep it).
+    fn log_prob_unchecked<'t>(&self, p: &Bound<'t, T>, x: Var<'t, T>) -> Result<Var<'t, T>> {
+        self.log_prob(p, x)
+    }
+
     /// `n` independent draws (`n × d`, one per row); `n = 0` is [`Error::EmptyBatch`].
     fn sample(&self, params: &Params<T>, n: usize, rng: &mut dyn RngCore) -> Result<DMatrix<T>>;
 

@@ -94,6 +94,10 @@ impl<T: Float> Density<T> for DiagonalNormal {
 
     fn log_prob<'t>(&self, p: &Bound<'t, T>, x: Var<'t, T>) -> Result<Var<'t, T>> {
         check_var("DiagonalNormal::log_prob", x, self.dim)?;
+        self.log_prob_unchecked(p, x)
+    }
+
+    fn log_prob_unchecked<'t>(&self, p: &Bound<'t, T>, x: Var<'t, T>) -> Result<Var<'t, T>> {
         diagonal_normal_log_prob(x, p.get(self.mean), p.get(self.log_scale))
     }
 

@@ -119,6 +119,10 @@ impl<T: Float> Density<T> for GaussianMixture {
 
     fn log_prob<'t>(&self, p: &Bound<'t, T>, x: Var<'t, T>) -> Result<Var<'t, T>> {
         check_var("GaussianMixture::log_prob", x, self.dim)?;
+        self.log_prob_unchecked(p, x)
+    }
+
+    fn log_prob_unchecked<'t>(&self, p: &Bound<'t, T>, x: Var<'t, T>) -> Result<Var<'t, T>> {
         mixture_log_prob(
             x,
             p.get(self.logits),

@@ -146,13 +146,13 @@ pub struct MaxEntReport {
 /// # #[derive(Debug)] struct Affine { s: autodiff::ParamId, m: autodiff::ParamId }
 /// # impl Bijector<f64> for Affine {
 /// #     fn dim(&self) -> usize { 1 }
-/// #     fn forward_with<'t>(&self, p: &Bound<'t, f64>, x: Var<'t, f64>, _: Option<Var<'t, f64>>)
+/// #     fn forward_unchecked<'t>(&self, p: &Bound<'t, f64>, x: Var<'t, f64>, _: Option<Var<'t, f64>>)
 /// #         -> bijectors::Result<(Var<'t, f64>, Var<'t, f64>)> {
 /// #         let (s, m) = (p.get(self.s), p.get(self.m));
 /// #         let ones = x.tape().constant(DMatrix::from_element(x.nrows(), 1, 1.0));
 /// #         Ok((x.sub(m)?.mul(s.neg().exp())?, ones.mul(s.neg())?))
 /// #     }
-/// #     fn inverse_with<'t>(&self, p: &Bound<'t, f64>, z: Var<'t, f64>, _: Option<Var<'t, f64>>)
+/// #     fn inverse_unchecked<'t>(&self, p: &Bound<'t, f64>, z: Var<'t, f64>, _: Option<Var<'t, f64>>)
 /// #         -> bijectors::Result<(Var<'t, f64>, Var<'t, f64>)> {
 /// #         let (s, m) = (p.get(self.s), p.get(self.m));
 /// #         let ones = z.tape().constant(DMatrix::from_element(z.nrows(), 1, 1.0));

@@ -35,7 +35,7 @@ impl<T: Float> Bijector<T> for ElementwiseAffine {
     fn dim(&self) -> usize {
         self.dim
     }
-    fn forward_with<'t>(
+    fn forward_unchecked<'t>(
         &self,
         p: &Bound<'t, T>,
         x: Var<'t, T>,
@@ -45,7 +45,7 @@ impl<T: Float> Bijector<T> for ElementwiseAffine {
         let z = x.sub(p.get(self.shift))?.mul(s.neg().exp())?;
         Ok((z, per_sample(x, s.sum().neg())?))
     }
-    fn inverse_with<'t>(
+    fn inverse_unchecked<'t>(
         &self,
         p: &Bound<'t, T>,
         z: Var<'t, T>,
@@ -101,7 +101,7 @@ impl<T: Float> Bijector<T> for Triangular2 {
     fn dim(&self) -> usize {
         2
     }
-    fn forward_with<'t>(
+    fn forward_unchecked<'t>(
         &self,
         p: &Bound<'t, T>,
         x: Var<'t, T>,
@@ -123,7 +123,7 @@ impl<T: Float> Bijector<T> for Triangular2 {
             per_sample(x, s.sum().neg())?,
         ))
     }
-    fn inverse_with<'t>(
+    fn inverse_unchecked<'t>(
         &self,
         p: &Bound<'t, T>,
         z: Var<'t, T>,
@@ -174,7 +174,7 @@ impl<T: Float> Bijector<T> for ConditionalAffine {
     fn cond_dim(&self) -> usize {
         self.cond_dim
     }
-    fn forward_with<'t>(
+    fn forward_unchecked<'t>(
         &self,
         p: &Bound<'t, T>,
         x: Var<'t, T>,
@@ -190,7 +190,7 @@ impl<T: Float> Bijector<T> for ConditionalAffine {
             .mul(log_scale.neg().exp())?;
         Ok((z, log_scale.sum_cols().neg()))
     }
-    fn inverse_with<'t>(
+    fn inverse_unchecked<'t>(
         &self,
         p: &Bound<'t, T>,
         z: Var<'t, T>,

@@ -31,12 +31,12 @@ use rand::RngCore;
 /// # #[derive(Debug)] struct Halve;
 /// # impl Bijector<f64> for Halve {
 /// #     fn dim(&self) -> usize { 2 }
-/// #     fn forward_with<'t>(&self, _: &Bound<'t, f64>, x: Var<'t, f64>, _: Option<Var<'t, f64>>)
+/// #     fn forward_unchecked<'t>(&self, _: &Bound<'t, f64>, x: Var<'t, f64>, _: Option<Var<'t, f64>>)
 /// #         -> bijectors::Result<(Var<'t, f64>, Var<'t, f64>)> {
 /// #         let ld = x.tape().constant(DMatrix::from_element(x.nrows(), 1, -2.0 * 2f64.ln()));
 /// #         Ok((x.scale(0.5), ld))
 /// #     }
-/// #     fn inverse_with<'t>(&self, _: &Bound<'t, f64>, y: Var<'t, f64>, _: Option<Var<'t, f64>>)
+/// #     fn inverse_unchecked<'t>(&self, _: &Bound<'t, f64>, y: Var<'t, f64>, _: Option<Var<'t, f64>>)
 /// #         -> bijectors::Result<(Var<'t, f64>, Var<'t, f64>)> {
 /// #         let ld = y.tape().constant(DMatrix::from_element(y.nrows(), 1, 2.0 * 2f64.ln()));
 /// #         Ok((y.scale(2.0), ld))
@@ -99,8 +99,9 @@ impl<T: Float> TransformedDistribution<T> {
     ) -> Result<Var<'t, T>> {
         check_var("TransformedDistribution::log_prob", x, self.dim())?;
         self.check_condition(cond.map(|c| c.value()).as_deref(), x.nrows())?;
-        let (z, log_det) = self.bijector.forward_with(p, x, cond)?;
-        Ok(self.base.log_prob(p, z)?.add(log_det)?)
+        // Validated once here; the bijector and the base run unchecked on what follows.
+        let (z, log_det) = self.bijector.forward_unchecked(p, x, cond)?;
+        Ok(self.base.log_prob_unchecked(p, z)?.add(log_det)?)
     }
 
     /// [`TransformedDistribution::log_prob_cond`] on plain matrices, without recording gradients.
@@ -130,8 +131,8 @@ impl<T: Float> TransformedDistribution<T> {
     ) -> Result<(Var<'t, T>, Var<'t, T>)> {
         check_var("TransformedDistribution::sample_from_latent", z, self.dim())?;
         self.check_condition(cond.map(|c| c.value()).as_deref(), z.nrows())?;
-        let log_pz = self.base.log_prob(p, z)?;
-        let (x, log_det_inverse) = self.bijector.inverse_with(p, z, cond)?;
+        let log_pz = self.base.log_prob_unchecked(p, z)?;
+        let (x, log_det_inverse) = self.bijector.inverse_unchecked(p, z, cond)?;
         Ok((x, log_pz.sub(log_det_inverse)?))
     }
 

@@ -98,7 +98,7 @@ fn main() -> inn::Result<()> {
     let converged: Vec<usize> = (0..N_POINTS).filter(|&i| inversion.converged[i]).collect();
     println!(
         "\ngradient descent (Adam lr {}, ≤ {} steps, tol {:.0e} on the MSE) in {:.2} s:",
-        opts.lr,
+        opts.adam.lr,
         opts.steps,
         opts.tol,
         t.elapsed().as_secs_f64()

@@ -171,7 +171,7 @@ fn main() -> inn::Result<()> {
     evaluate("cINN", &cinn, &cinn_report, args.labels, &test, &mut rng)?;
 
     std::fs::create_dir_all(&args.out).map_err(|e| inn::Error::Model {
-        path: args.out.display().to_string(),
+        path: args.out.clone(),
         reason: e.to_string(),
     })?;
     let (inn_path, cinn_path) = (

@@ -20,9 +20,60 @@ pub enum Error {
     /// From a fixed-point iteration.
     #[error(transparent)]
     FixedPoint(#[from] fixedpoint::Error),
-    /// From loading or generating data.
-    #[error(transparent)]
-    Data(#[from] crate::data::DataError),
+    /// An input matrix (of a data generator or test problem) holds NaN or ±infinity.
+    #[error("{what}: entry at row {row}, column {column} is not finite ({value})")]
+    NonFiniteInput {
+        /// Which input.
+        what: &'static str,
+        /// 0-based row index.
+        row: usize,
+        /// 0-based column index.
+        column: usize,
+        /// The value.
+        value: f64,
+    },
+    /// An input matrix has the wrong shape.
+    #[error("{what}: expected {expected}, got a {rows}×{columns} matrix")]
+    ShapeMismatch {
+        /// Which input.
+        what: &'static str,
+        /// The expected shape, in words (for example `"n×2 with n ≥ 1"`).
+        expected: &'static str,
+        /// Rows of the input.
+        rows: usize,
+        /// Columns of the input.
+        columns: usize,
+    },
+    /// A numeric parameter is outside its allowed range.
+    #[error("parameter `{name}` = {value}: {reason}")]
+    InvalidParameter {
+        /// Parameter name.
+        name: &'static str,
+        /// The value given.
+        value: f64,
+        /// The allowed range.
+        reason: &'static str,
+    },
+    /// A class label is not produced by the label map.
+    #[error("label {label} is not used by label map `{map}` (its labels are 0..{n_labels})")]
+    InvalidLabel {
+        /// The label.
+        label: usize,
+        /// Name of the label map.
+        map: &'static str,
+        /// Number of labels of the map.
+        n_labels: usize,
+    },
+    /// A name that is not one of the known toy data sets or label maps.
+    #[error("unknown {what} `{name}`; known: {}", known.join(", "))]
+    UnknownName {
+        /// What kind of name (`"toy data set"`, `"label map"`).
+        what: &'static str,
+        /// The name given.
+        name: String,
+        /// The known names.
+        known: Vec<&'static str>,
+    },
     /// Training produced a non-finite loss or gradient; the parameters were restored to the
     /// last values that gave a finite loss.
     #[error(
@@ -40,13 +91,40 @@ pub enum Error {
     #[error("invalid configuration: {0}")]
     Config(String),
     /// A model file is missing, truncated, corrupt, or of another format version.
-    #[error("model file {path}: {reason}")]
+    #[error("model file {}: {reason}", path.display())]
     Model {
         /// The file.
-        path: String,
+        path: std::path::PathBuf,
         /// What is wrong with it.
         reason: String,
     },
+}
+
+impl Error {
+    /// Whether this is a non-finite value (NaN or ±∞) found by a check inside the computation:
+    /// during a training step this means the run diverged, and the optimisation loop treats it
+    /// as it treats a non-finite loss (stop, restore the last good parameters).
+    pub fn is_non_finite(&self) -> bool {
+        use autodiff::Error as A;
+        use bijectors::Error as B;
+        use distributions::Error as D;
+        let autodiff = |e: &A| matches!(e, A::NonFinite { .. });
+        let bijector = |e: &B| match e {
+            B::NonFinite { .. } => true,
+            B::Autodiff(a) => autodiff(a),
+            _ => false,
+        };
+        match self {
+            Error::Autodiff(a) => autodiff(a),
+            Error::Bijector(b) => bijector(b),
+            Error::Distribution(D::NonFinite { .. }) => true,
+            Error::Distribution(D::Autodiff(a)) => autodiff(a),
+            Error::Distribution(D::Bijector(b)) => bijector(b),
+            Error::Discrepancy(discrepancy::Error::NonFinite { .. }) => true,
+            Error::Discrepancy(discrepancy::Error::Autodiff(a)) => autodiff(a),
+            _ => false,
+        }
+    }
 }
 
 /// `Result` with this crate's [`Error`](enum@Error).

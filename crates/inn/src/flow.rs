@@ -187,17 +187,17 @@ impl<T: Float> Flow<T> {
         let file: FlowFile<T> = model_file::load(path, Self::KIND)?;
         if file.dtype != T::NAME {
             return Err(Error::Model {
-                path: path.display().to_string(),
+                path: path.to_path_buf(),
                 reason: format!("holds {} parameters, requested {}", file.dtype, T::NAME),
             });
         }
         let bijector = block_from_spec::<T>(&file.spec).map_err(|e| Error::Model {
-            path: path.display().to_string(),
+            path: path.to_path_buf(),
             reason: format!("architecture: {e}"),
         })?;
         check_params_match(&file.spec, bijector.as_ref(), &file.params).map_err(|reason| {
             Error::Model {
-                path: path.display().to_string(),
+                path: path.to_path_buf(),
                 reason,
             }
         })?;

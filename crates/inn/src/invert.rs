@@ -3,7 +3,8 @@
 
 use crate::{Error, Result};
 use autodiff::nalgebra::DMatrix;
-use autodiff::{Float, Tape, Var};
+use autodiff::optim::{Adam, AdamConfig, Optimizer};
+use autodiff::{Float, ParamId, Params, Tape, Var};
 use rand::Rng;
 use rand_distr::{Distribution, Normal, Uniform};
 use rayon::prelude::*;
@@ -14,14 +15,10 @@ use serde::{Deserialize, Serialize};
 pub struct InvertOptions {
     /// Maximum Adam steps per start. Default 2000.
     pub steps: usize,
-    /// Adam learning rate on `x`. Default 1e-2.
-    pub lr: f64,
-    /// Adam first-moment decay. Default 0.9.
-    pub beta1: f64,
-    /// Adam second-moment decay. Default 0.999.
-    pub beta2: f64,
-    /// Adam denominator guard. Default 1e-8.
-    pub eps: f64,
+    /// The optimiser on `x` ([`autodiff::optim::Adam`], one per start, so every start moves as
+    /// if it were optimised alone). Default: PyTorch's Adam with learning rate 1e-2 (a start
+    /// moves by about `lr` per step, and inputs are on the scale of a standardised table).
+    pub adam: AdamConfig,
     /// A start has converged when its final loss is `≤ tol`. Default 1e-8 (for the MSE: the
     /// output within 1e-4 of the target).
     pub tol: f64,
@@ -39,10 +36,10 @@ impl Default for InvertOptions {
     fn default() -> Self {
         Self {
             steps: 2000,
-            lr: 1e-2,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
+            adam: AdamConfig {
+                lr: 1e-2,
+                ..AdamConfig::default()
+            },
             tol: 1e-8,
             stop_at_tol: true,
             cluster_eps: 1e-2,
@@ -57,14 +54,18 @@ impl InvertOptions {
         if self.steps == 0 || self.chunk_size == 0 {
             return bad("steps and chunk_size must be at least 1");
         }
-        if !(self.lr.is_finite() && self.lr > 0.0) {
-            return bad("lr must be positive");
+        let a = &self.adam;
+        if !(a.lr.is_finite() && a.lr > 0.0) {
+            return bad("adam.lr must be positive");
         }
-        if !((0.0..1.0).contains(&self.beta1) && (0.0..1.0).contains(&self.beta2)) {
-            return bad("betas must be in [0, 1)");
+        if !((0.0..1.0).contains(&a.beta1) && (0.0..1.0).contains(&a.beta2)) {
+            return bad("adam betas must be in [0, 1)");
         }
-        if !(self.eps.is_finite() && self.eps > 0.0) {
-            return bad("eps must be positive");
+        if !(a.eps.is_finite() && a.eps > 0.0) {
+            return bad("adam.eps must be positive");
+        }
+        if !(a.weight_decay.is_finite() && a.weight_decay >= 0.0) {
+            return bad("adam.weight_decay must be finite and >= 0");
         }
         let non_negative = |v: f64| v.is_finite() && v >= 0.0;
         if !(non_negative(self.tol) && non_negative(self.cluster_eps)) {
@@ -269,7 +270,9 @@ where
     Ok(l)
 }
 
-/// Adam on the rows of `x`, each row with its own loss; rows stop independently.
+/// Adam on the rows of `x`, each row with its own loss and its own optimiser; rows stop
+/// independently (a stopped row never moves again, so every running row's optimiser has taken
+/// exactly as many steps as the loop).
 fn descend<T, F, L>(
     f: &F,
     loss: &L,
@@ -282,14 +285,18 @@ where
     F: for<'s> Fn(&'s Tape<T>, Var<'s, T>) -> Result<Var<'s, T>>,
     L: for<'s> Fn(Var<'s, T>, Var<'s, T>) -> Result<Var<'s, T>>,
 {
-    let (k, d) = x.shape();
-    let mut m1 = DMatrix::<T>::zeros(k, d);
-    let mut m2 = DMatrix::<T>::zeros(k, d);
+    let k = x.nrows();
+    let mut rows: Vec<(Params<T>, ParamId, Adam<T>)> = (0..k)
+        .map(|i| {
+            let mut p = Params::new();
+            let id = p.add("x", x.rows(i, 1).into_owned())?;
+            Ok((p, id, Adam::new(opts.adam)))
+        })
+        .collect::<Result<_>>()?;
     let mut active = vec![true; k];
     let mut failed = vec![false; k];
     let mut steps = vec![0usize; k];
-    let (b1, b2) = (opts.beta1, opts.beta2);
-    for t in 1..=opts.steps {
+    for _ in 0..opts.steps {
         let tape = Tape::new();
         let xv = tape.var(x.clone());
         let per_row = row_losses(f, loss, &tape, xv, target)?;
@@ -307,24 +314,17 @@ where
             break;
         }
         let grad = tape.backward(per_row.sum())?.wrt(xv);
-        let step: T = T::of_f64(opts.lr / (1.0 - b1.powi(t as i32)));
-        let bc2 = T::of_f64((1.0 - b2.powi(t as i32)).sqrt());
-        let (tb1, tb2, teps) = (T::of_f64(b1), T::of_f64(b2), T::of_f64(opts.eps));
-        for i in 0..k {
+        for (i, (params, id, adam)) in rows.iter_mut().enumerate() {
             if !active[i] {
                 continue;
             }
-            if grad.row(i).iter().any(|g| !g.is_finite()) {
+            // A non-finite gradient is refused by the optimiser and stops this start only.
+            if adam.step(params, &[grad.rows(i, 1).into_owned()]).is_err() {
                 active[i] = false;
                 failed[i] = true;
                 continue;
             }
-            for j in 0..d {
-                let g = grad[(i, j)];
-                m1[(i, j)] = tb1 * m1[(i, j)] + (T::one() - tb1) * g;
-                m2[(i, j)] = tb2 * m2[(i, j)] + (T::one() - tb2) * g * g;
-                x[(i, j)] -= step * m1[(i, j)] / (m2[(i, j)].sqrt() / bc2 + teps);
-            }
+            x.set_row(i, &params.get(*id).row(0));
             steps[i] += 1;
         }
     }
@@ -608,7 +608,7 @@ mod tests {
                 ..o.clone()
             },
             InvertOptions {
-                lr: -1.0,
+                adam: AdamConfig { lr: -1.0, ..o.adam },
                 ..o.clone()
             },
             InvertOptions {
@@ -620,7 +620,10 @@ mod tests {
                 ..o.clone()
             },
             InvertOptions {
-                beta1: 1.0,
+                adam: AdamConfig {
+                    beta1: 1.0,
+                    ..o.adam
+                },
                 ..o.clone()
             },
         ] {

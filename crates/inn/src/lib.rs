@@ -50,7 +50,7 @@
 //! Density estimation works the same way with [`Flow`] and
 //! [`train::MaximumLikelihood`]; the bidirectional INN of Ardizzone et al. (2018) is
 //! [`train::Inn`]; gradient-descent inversion from many starts is
-//! [`invert::gradient_descent`]. The `inn` binary (`cargo install --path crates/inn`) does
+//! [`invert::gradient_descent`]. The `inn` binary (`cargo install --path crates/inn-cli`) does
 //! all of it from a CSV file.
 
 pub mod data;

@@ -38,7 +38,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 pub fn save<P: Serialize>(path: impl AsRef<Path>, kind: &str, payload: &P) -> Result<()> {
     let path = path.as_ref();
     let err = |reason: String| Error::Model {
-        path: path.display().to_string(),
+        path: path.to_path_buf(),
         reason,
     };
     let text = serde_json::to_string(payload).map_err(|e| err(format!("cannot encode: {e}")))?;
@@ -57,7 +57,7 @@ pub fn save<P: Serialize>(path: impl AsRef<Path>, kind: &str, payload: &P) -> Re
 pub fn load<P: DeserializeOwned>(path: impl AsRef<Path>, kind: &str) -> Result<P> {
     let path = path.as_ref();
     let err = |reason: String| Error::Model {
-        path: path.display().to_string(),
+        path: path.to_path_buf(),
         reason,
     };
     let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
@@ -94,7 +94,7 @@ pub fn load<P: DeserializeOwned>(path: impl AsRef<Path>, kind: &str) -> Result<P
 pub fn peek_kind(path: impl AsRef<Path>) -> Result<(String, u32)> {
     let path = path.as_ref();
     let err = |reason: String| Error::Model {
-        path: path.display().to_string(),
+        path: path.to_path_buf(),
         reason,
     };
     let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;

@@ -1,6 +1,7 @@
-//! The peer's side of each row: the PyTorch/FrEIA anchor scripts (`../shared/anchors` from the
-//! workspace root, and `xtask/assets/peer_sampling.py`), run with the row's configuration in one
-//! Python process that repeats the script and then prints its peak RSS.
+//! The peer's side of each row: the PyTorch/FrEIA scripts in `xtask/assets` (`peer_mle.py`,
+//! `peer_inn_eight_modes.py`, `peer_mmd.py`, `peer_sampling.py`; they ship with the repository,
+//! so a clone measures the peer once `pip install torch FrEIA` has run), run with the row's
+//! configuration in one Python process that repeats the script and then prints its peak RSS.
 
 use super::cases::{Case, Level, Work};
 use crate::figures::Result;
@@ -47,14 +48,14 @@ pub struct PeerPlan {
 }
 
 /// The peer plan of `case`, or `None` where there is no peer (i-ResNet inversion).
-pub fn plan(case: &Case, level: Level, anchors: &Path, assets: &Path) -> Option<PeerPlan> {
+pub fn plan(case: &Case, level: Level, assets: &Path) -> Option<PeerPlan> {
     let quick = level != Level::Full;
     let s = |v: usize| v.to_string();
     match case.work {
         Work::Mle { dim, hidden, batch } => {
             let (reps, seconds) = if quick { (1, 1.5) } else { (5, 3.0) };
             Some(PeerPlan {
-                script: anchors.join("freia_mle_bench.py"),
+                script: assets.join("peer_mle.py"),
                 args: vec![
                     "--dim".into(),
                     s(dim),
@@ -76,7 +77,7 @@ pub fn plan(case: &Case, level: Level, anchors: &Path, assets: &Path) -> Option<
         Work::Inn { batch, .. } => {
             let (reps, epochs, its) = if quick { (1, 2, 4) } else { (5, 4, 8) };
             Some(PeerPlan {
-                script: anchors.join("freia_inn_eight_modes.py"),
+                script: assets.join("peer_inn_eight_modes.py"),
                 args: vec![
                     "--epochs".into(),
                     s(epochs),
@@ -97,7 +98,7 @@ pub fn plan(case: &Case, level: Level, anchors: &Path, assets: &Path) -> Option<
         Work::Mmd { .. } => {
             let reps = if quick { 1 } else { 5 };
             Some(PeerPlan {
-                script: anchors.join("torch_mmd_bench.py"),
+                script: assets.join("peer_mmd.py"),
                 args: Vec::new(),
                 reps,
                 line_has: "torch.float32",
@@ -209,12 +210,7 @@ mod tests {
 
     fn plan_for(id: &str) -> Option<PeerPlan> {
         let case = cases(Level::Quick).into_iter().find(|c| c.id == id)?;
-        plan(
-            &case,
-            Level::Quick,
-            Path::new("anchors"),
-            Path::new("assets"),
-        )
+        plan(&case, Level::Quick, Path::new("assets"))
     }
 
     #[test]

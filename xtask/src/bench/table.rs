@@ -81,7 +81,7 @@ pub fn render(rows: &[Row]) -> String {
         .map(|r| {
             let peer = match &r.peer {
                 PeerCell::Measured { ms, .. } => millis(Some(*ms)),
-                PeerCell::NotInstalled => "peer not installed".into(),
+                PeerCell::NotInstalled => "peer not installed (pip install torch FrEIA)".into(),
                 PeerCell::NoPeer => "—".into(),
                 PeerCell::Skipped => "skipped".into(),
                 PeerCell::Failed => "failed".into(),

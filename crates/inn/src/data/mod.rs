@@ -1,7 +1,8 @@
-//! Data: seeded toy problems and numeric tables loaded from CSV and `.npy` files.
+//! Data: seeded toy problems and test problems with known answers.
 //!
 //! Every batch is an `n × d` [`nalgebra::DMatrix<f64>`], one sample per row; convert to f32
-//! with `.cast::<f32>()` for training.
+//! with `.cast::<f32>()` for training. Reading and writing tables (CSV, TSV, `.npy`) belongs to
+//! the command line (`crates/inn-cli`), so this library needs no file-format dependencies.
 //!
 //! - [`toy`]: the 2-D benchmark densities of FFJORD and i-ResNet ([`toy::two_moons`],
 //!   [`toy::eight_gaussians`], [`toy::checkerboard`], [`toy::rings`], [`toy::pinwheel`],
@@ -11,15 +12,10 @@
 //!   exact posterior ([`toy::LinearGaussian`]), a 4-D Gaussian mixture with exact log-density
 //!   ([`toy::MixtureDensity`]) and a table of dequantised 8×8 digit-like images
 //!   ([`toy::pixel_images`]).
-//! - [`table`]: [`Table`], a matrix with column names, loaded from CSV ([`Table::load_csv`]) or
-//!   `.npy` ([`Table::load_npy`]) files, saved with [`save_csv`], with column selection by name
-//!   or index range ([`Table::select`]).
-//! - [`DataError`]: every error, naming the file, the 1-based line and the 0-based column.
+//!
+//! Errors are [`crate::Error`]'s `NonFiniteInput`, `ShapeMismatch`, `InvalidParameter`,
+//! `InvalidLabel` and `UnknownName`.
 
-mod error;
-pub mod table;
 pub mod toy;
 
-pub use error::DataError;
-pub use table::{CsvOptions, HeaderMode, Table, save_csv};
 pub use toy::{EightModes, LabelMap, ToyDataset};

@@ -36,7 +36,7 @@ use rand::Rng;
 use rand::seq::SliceRandom;
 use rand_distr::StandardNormal;
 
-use super::error::{DataError, Result};
+use crate::{Error, Result};
 
 /// Draws one standard normal number.
 fn normal(rng: &mut impl Rng) -> f64 {
@@ -74,7 +74,7 @@ fn to_matrix(points: &[[f64; 2]]) -> DMatrix<f64> {
 /// ([`ToyDataset::Moons`]) is `2 · two_moons(n, 0.1) + (−1, −0.2)`.
 ///
 /// Returns an `n × 2` matrix, one sample per row. Errors with
-/// [`DataError::InvalidParameter`] when `noise` is negative or not finite.
+/// [`Error::InvalidParameter`] when `noise` is negative or not finite.
 ///
 /// ```
 /// use rand::SeedableRng;
@@ -83,11 +83,11 @@ fn to_matrix(points: &[[f64; 2]]) -> DMatrix<f64> {
 /// assert_eq!(x.shape(), (1000, 2));
 /// let mean = x.row_mean();
 /// assert!((mean[0] - 0.5).abs() < 0.05 && (mean[1] - 0.25).abs() < 0.05);
-/// # Ok::<(), inn::data::DataError>(())
+/// # Ok::<(), inn::Error>(())
 /// ```
 pub fn two_moons(n: usize, noise: f64, rng: &mut impl Rng) -> Result<DMatrix<f64>> {
     if !(noise.is_finite() && noise >= 0.0) {
-        return Err(DataError::InvalidParameter {
+        return Err(Error::InvalidParameter {
             name: "noise",
             value: noise,
             reason: "the noise standard deviation must be finite and ≥ 0",
@@ -299,7 +299,7 @@ impl fmt::Display for ToyDataset {
 }
 
 impl FromStr for ToyDataset {
-    type Err = DataError;
+    type Err = Error;
 
     fn from_str(s: &str) -> Result<Self> {
         let key = s.trim().to_ascii_lowercase();
@@ -312,7 +312,7 @@ impl FromStr for ToyDataset {
             "2spirals" | "spirals" | "two_spirals" => Some(ToyDataset::TwoSpirals),
             _ => None,
         };
-        found.ok_or_else(|| DataError::UnknownName {
+        found.ok_or_else(|| Error::UnknownName {
             what: "toy data set",
             name: s.to_owned(),
             known: ToyDataset::ALL.iter().map(|d| d.name()).collect(),
@@ -361,7 +361,7 @@ mod tests {
             ToyDataset::TwoSpirals
         );
         let err = "swissroll".parse::<ToyDataset>().unwrap_err();
-        assert!(matches!(err, DataError::UnknownName { .. }));
+        assert!(matches!(err, Error::UnknownName { .. }));
         let msg = err.to_string();
         assert!(
             msg.contains("swissroll") && msg.contains("2spirals"),
@@ -399,10 +399,7 @@ mod tests {
     fn moons_rejects_bad_noise() {
         for noise in [-0.1, f64::NAN, f64::INFINITY] {
             let err = two_moons(10, noise, &mut rng(0)).unwrap_err();
-            assert!(matches!(
-                err,
-                DataError::InvalidParameter { name: "noise", .. }
-            ));
+            assert!(matches!(err, Error::InvalidParameter { name: "noise", .. }));
             assert!(err.to_string().contains("noise"));
         }
     }

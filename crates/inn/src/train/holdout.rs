@@ -23,8 +23,9 @@ pub(crate) const CHUNK_ROWS: usize = 4096;
 /// ```
 ///
 /// # Errors
-/// [`Error::Config`] when `val_fraction` is not in `[0, 1)` or the split leaves no training
-/// rows.
+/// [`Error::Config`] when `val_fraction` is not in `[0, 1)`, when the split leaves no training
+/// rows, or when a positive `val_fraction` of `n` rounds to no validation row at all (a table
+/// too small for model selection: ask for `val_fraction = 0` to train without it).
 pub fn split_rows<R: Rng + ?Sized>(
     n: usize,
     val_fraction: f64,
@@ -36,6 +37,14 @@ pub fn split_rows<R: Rng + ?Sized>(
         )));
     }
     let n_val = (val_fraction * n as f64).round() as usize;
+    if val_fraction > 0.0 && n_val == 0 {
+        return Err(Error::Config(format!(
+            "{n} rows are too few to hold out {:.0}% for validation (that is no row; at least {} \
+             rows are needed); use val_fraction 0 to train without held-out model selection",
+            val_fraction * 100.0,
+            (0.5 / val_fraction).ceil() as usize
+        )));
+    }
     if n_val >= n {
         return Err(Error::Config(format!(
             "{n} rows leave none for training after holding out {n_val} for validation"
@@ -115,6 +124,12 @@ mod tests {
             split_rows(2, 0.9, &mut rng),
             Err(Error::Config(_))
         ));
+        // 10% of 4 rows is no row: model selection is impossible, and says so.
+        let e = split_rows(4, 0.1, &mut rng).unwrap_err().to_string();
+        assert!(e.contains("at least 5 rows"), "{e}");
+        assert_eq!(split_rows(5, 0.1, &mut rng).unwrap().1.len(), 1);
+        // Without validation a single row is a (training) split.
+        assert_eq!(split_rows(1, 0.0, &mut rng).unwrap(), (vec![0], vec![]));
     }
 
     #[test]

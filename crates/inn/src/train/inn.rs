@@ -1166,7 +1166,7 @@ impl<T: Float> Inn<T> {
         let file: InnFile<T> = model_file::load(path, Self::KIND)?;
         if file.scalar != T::NAME {
             return Err(Error::Model {
-                path: path.display().to_string(),
+                path: path.to_path_buf(),
                 reason: format!("holds {} parameters, expected {}", file.scalar, T::NAME),
             });
         }

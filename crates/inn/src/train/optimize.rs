@@ -551,12 +551,23 @@ pub fn optimize<T: Float>(
     for step in 0..config.steps {
         let lr = config.schedule.rate(config.adam.lr, step, config.steps) * lr_scale;
         adam.set_learning_rate(lr);
+        // The inputs were validated at the trainer's entry, so a non-finite value that a check
+        // inside the step finds (an intermediate of a block, a latent code) was made by the
+        // current parameters: the run diverged, exactly as when the loss itself is non-finite.
         let StepGradients {
             loss,
             mut grads,
             owner,
             mut spent,
-        } = loss_and_gradients_owned(params, objective, step, parts)?;
+        } = match loss_and_gradients_owned(params, objective, step, parts) {
+            Err(e) if e.is_non_finite() => StepGradients {
+                loss: f64::NAN,
+                grads: Vec::new(),
+                owner: None,
+                spent: Vec::new(),
+            },
+            other => other?,
+        };
         let grads_finite = autodiff::par::all_finite(&grads);
         if !loss.is_finite() || !grads_finite {
             match &best {

@@ -16,7 +16,7 @@ use nalgebra::DMatrix;
 use rand::Rng;
 use rand_distr::StandardNormal;
 
-use crate::data::error::{DataError, Result};
+use crate::{Error, Result};
 
 /// The octagon vertices (the eight mode centres), in the order of the reference code.
 pub const EIGHT_MODES_VERTICES: [[f64; 2]; 8] = [
@@ -87,11 +87,11 @@ impl LabelMap {
         (0..8).filter(|&m| self.labels()[m] == label).collect()
     }
 
-    /// The modes of `label`, or [`DataError::InvalidLabel`] when there are none.
+    /// The modes of `label`, or [`Error::InvalidLabel`] when there are none.
     fn checked_modes(self, label: usize) -> Result<Vec<usize>> {
         let modes = self.modes_for_label(label);
         if modes.is_empty() {
-            return Err(DataError::InvalidLabel {
+            return Err(Error::InvalidLabel {
                 label,
                 map: self.name(),
                 n_labels: self.n_labels(),
@@ -103,7 +103,7 @@ impl LabelMap {
     /// Draws `n` samples of the exact posterior p(x | label): pick one of the modes carrying
     /// `label` uniformly, add `σ · N(0, I)` with σ = [`EIGHT_MODES_SIGMA`].
     ///
-    /// Returns an `n × 2` matrix, one sample per row. Errors with [`DataError::InvalidLabel`]
+    /// Returns an `n × 2` matrix, one sample per row. Errors with [`Error::InvalidLabel`]
     /// when the map does not use `label`.
     pub fn posterior_sample(
         self,
@@ -127,8 +127,8 @@ impl LabelMap {
     /// computed with a log-sum-exp so far-away points give large negative values, not −∞.
     ///
     /// `x` is an `n × 2` batch, one point per row, `n ≥ 1`, all entries finite; returns an
-    /// `n × 1` column. Errors: [`DataError::InvalidLabel`], [`DataError::ShapeMismatch`],
-    /// [`DataError::NonFiniteInput`] (naming the first bad entry).
+    /// `n × 1` column. Errors: [`Error::InvalidLabel`], [`Error::ShapeMismatch`],
+    /// [`Error::NonFiniteInput`] (naming the first bad entry).
     pub fn posterior_log_prob(self, label: usize, x: &DMatrix<f64>) -> Result<DMatrix<f64>> {
         let modes = self.checked_modes(label)?;
         check_points(x, "posterior_log_prob input")?;
@@ -168,11 +168,11 @@ impl LabelMap {
     /// normal `z`, i.e. `1 − exp(−radius² / (2σ²))`: 0.98889 at `radius = 3σ` (the
     /// 1-D "99.7% within 3σ" rule does not hold in 2-D).
     ///
-    /// Errors as [`LabelMap::posterior_log_prob`], and [`DataError::InvalidParameter`] when
+    /// Errors as [`LabelMap::posterior_log_prob`], and [`Error::InvalidParameter`] when
     /// `radius` is negative or not finite.
     pub fn fraction_near_modes(self, label: usize, x: &DMatrix<f64>, radius: f64) -> Result<f64> {
         if !(radius.is_finite() && radius >= 0.0) {
-            return Err(DataError::InvalidParameter {
+            return Err(Error::InvalidParameter {
                 name: "radius",
                 value: radius,
                 reason: "the radius must be finite and ≥ 0",
@@ -193,7 +193,7 @@ fn squared_distance(x: &DMatrix<f64>, i: usize, mode: usize) -> f64 {
 /// Checks that `x` is a non-empty `n × 2` batch of finite numbers.
 fn check_points(x: &DMatrix<f64>, what: &'static str) -> Result<()> {
     if x.ncols() != 2 || x.nrows() == 0 {
-        return Err(DataError::ShapeMismatch {
+        return Err(Error::ShapeMismatch {
             what,
             expected: "an n×2 batch with n ≥ 1",
             rows: x.nrows(),
@@ -205,7 +205,7 @@ fn check_points(x: &DMatrix<f64>, what: &'static str) -> Result<()> {
         for j in 0..2 {
             let value = x[(i, j)];
             if !value.is_finite() {
-                return Err(DataError::NonFiniteInput {
+                return Err(Error::NonFiniteInput {
                     what,
                     row: i,
                     column: j,
@@ -224,13 +224,13 @@ impl fmt::Display for LabelMap {
 }
 
 impl FromStr for LabelMap {
-    type Err = DataError;
+    type Err = Error;
 
     fn from_str(s: &str) -> Result<Self> {
         LabelMap::ALL
             .into_iter()
             .find(|m| m.name().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| DataError::UnknownName {
+            .ok_or_else(|| Error::UnknownName {
                 what: "label map",
                 name: s.to_owned(),
                 known: LabelMap::ALL.iter().map(|m| m.name()).collect(),
@@ -338,7 +338,7 @@ mod tests {
             assert_eq!(used, (0..m.n_labels()).collect());
         }
         let err = "several".parse::<LabelMap>().unwrap_err();
-        assert!(matches!(err, DataError::UnknownName { .. }));
+        assert!(matches!(err, Error::UnknownName { .. }));
         assert!(err.to_string().contains("several"));
     }
 
@@ -454,7 +454,7 @@ mod tests {
         let err = map.posterior_sample(4, 10, &mut rng(0)).unwrap_err();
         assert!(matches!(
             err,
-            DataError::InvalidLabel {
+            Error::InvalidLabel {
                 label: 4,
                 map: "some",
                 n_labels: 4
@@ -465,7 +465,7 @@ mod tests {
         let err = map.posterior_log_prob(0, &x3).unwrap_err();
         assert!(matches!(
             err,
-            DataError::ShapeMismatch {
+            Error::ShapeMismatch {
                 rows: 5,
                 columns: 3,
                 ..
@@ -475,7 +475,7 @@ mod tests {
         let empty = DMatrix::zeros(0, 2);
         assert!(matches!(
             map.nearest_mode_distance(0, &empty),
-            Err(DataError::ShapeMismatch { rows: 0, .. })
+            Err(Error::ShapeMismatch { rows: 0, .. })
         ));
         let mut bad = DMatrix::zeros(4, 2);
         bad[(2, 1)] = f64::NAN;
@@ -483,7 +483,7 @@ mod tests {
         let err = map.posterior_log_prob(0, &bad).unwrap_err();
         assert!(matches!(
             err,
-            DataError::NonFiniteInput {
+            Error::NonFiniteInput {
                 row: 2,
                 column: 1,
                 ..
@@ -493,12 +493,12 @@ mod tests {
         let ok = DMatrix::zeros(1, 2);
         assert!(matches!(
             map.fraction_near_modes(0, &ok, -1.0),
-            Err(DataError::InvalidParameter { name: "radius", .. })
+            Err(Error::InvalidParameter { name: "radius", .. })
         ));
         let d = eight_modes(10, LabelMap::All, &mut rng(0));
         assert!(matches!(
             d.posterior_sample(8, 1, &mut rng(0)),
-            Err(DataError::InvalidLabel { label: 8, .. })
+            Err(Error::InvalidLabel { label: 8, .. })
         ));
         assert_eq!(d.modes_for_label(6), vec![6]);
         assert_eq!(

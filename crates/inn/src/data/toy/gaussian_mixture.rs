@@ -12,7 +12,7 @@ use nalgebra::{Cholesky, DMatrix, DVector, Dyn};
 use rand::Rng;
 use rand_distr::StandardNormal;
 
-use crate::data::error::{DataError, Result};
+use crate::{Error, Result};
 
 /// How far the weights may sum from 1.
 const WEIGHT_SUM_TOLERANCE: f64 = 1e-9;
@@ -43,7 +43,7 @@ const SYMMETRY_TOLERANCE: f64 = 1e-10;
 /// let x = mix.sample(5, &mut rand::rngs::StdRng::seed_from_u64(0));
 /// let lp = mix.log_prob(&x)?;
 /// assert_eq!((x.shape(), lp.shape()), ((5, 1), (5, 1)));
-/// # Ok::<(), inn::data::DataError>(())
+/// # Ok::<(), inn::Error>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct MixtureDensity {
@@ -88,9 +88,9 @@ impl MixtureDensity {
     /// covariance is symmetric (to a relative `1e-10`, then symmetrised) and positive definite
     /// (its Cholesky factorisation succeeds).
     ///
-    /// Errors: [`DataError::ShapeMismatch`] for counts and shapes (the stacked `K × d` means or
-    /// the offending covariance), [`DataError::NonFiniteInput`],
-    /// [`DataError::InvalidParameter`] for the weights and for a covariance that is not
+    /// Errors: [`Error::ShapeMismatch`] for counts and shapes (the stacked `K × d` means or
+    /// the offending covariance), [`Error::NonFiniteInput`],
+    /// [`Error::InvalidParameter`] for the weights and for a covariance that is not
     /// symmetric (value: its largest asymmetry) or not positive definite (value: its smallest
     /// eigenvalue).
     pub fn new(
@@ -101,7 +101,7 @@ impl MixtureDensity {
         let k = weights.len();
         let d = means.first().map_or(0, DVector::len);
         if k == 0 || means.len() != k || d == 0 {
-            return Err(DataError::ShapeMismatch {
+            return Err(Error::ShapeMismatch {
                 what: "mixture means",
                 expected: "one mean vector of length d ≥ 1 per weight, with at least one weight",
                 rows: means.len(),
@@ -109,7 +109,7 @@ impl MixtureDensity {
             });
         }
         if covs.len() != k {
-            return Err(DataError::ShapeMismatch {
+            return Err(Error::ShapeMismatch {
                 what: "mixture covariances",
                 expected: "one d×d covariance per weight",
                 rows: covs.len(),
@@ -118,7 +118,7 @@ impl MixtureDensity {
         }
         for &w in &weights {
             if !(w.is_finite() && w >= 0.0) {
-                return Err(DataError::InvalidParameter {
+                return Err(Error::InvalidParameter {
                     name: "weights",
                     value: w,
                     reason: "every mixture weight must be finite and ≥ 0",
@@ -127,7 +127,7 @@ impl MixtureDensity {
         }
         let total: f64 = weights.iter().sum();
         if (total - 1.0).abs() > WEIGHT_SUM_TOLERANCE {
-            return Err(DataError::InvalidParameter {
+            return Err(Error::InvalidParameter {
                 name: "weights",
                 value: total,
                 reason: "the mixture weights must sum to 1 within 1e-9",
@@ -135,7 +135,7 @@ impl MixtureDensity {
         }
         for mean in &means {
             if mean.len() != d {
-                return Err(DataError::ShapeMismatch {
+                return Err(Error::ShapeMismatch {
                     what: "mixture mean",
                     expected: "the same length d as the first mean",
                     rows: mean.len(),
@@ -150,7 +150,7 @@ impl MixtureDensity {
         let mut log_norms = Vec::with_capacity(k);
         for (cov, &w) in covs.iter().zip(&weights) {
             if cov.shape() != (d, d) {
-                return Err(DataError::ShapeMismatch {
+                return Err(Error::ShapeMismatch {
                     what: "mixture covariance",
                     expected: "d×d, d the length of the means",
                     rows: cov.nrows(),
@@ -161,7 +161,7 @@ impl MixtureDensity {
             let factor = chol.l();
             let whitener = factor
                 .solve_lower_triangular(&DMatrix::identity(d, d))
-                .ok_or(DataError::InvalidParameter {
+                .ok_or(Error::InvalidParameter {
                     name: "covs",
                     value: factor.diagonal().min(),
                     reason: "a covariance's Cholesky factor is singular",
@@ -338,12 +338,12 @@ impl MixtureDensity {
     /// mode get large negative values rather than −∞.
     ///
     /// `x` is an `n × d` batch, one sample per row, `n ≥ 1`; returns an `n × 1` column.
-    /// Errors: [`DataError::ShapeMismatch`] (wrong width or no rows),
-    /// [`DataError::NonFiniteInput`] naming the first bad entry in reading order.
+    /// Errors: [`Error::ShapeMismatch`] (wrong width or no rows),
+    /// [`Error::NonFiniteInput`] naming the first bad entry in reading order.
     pub fn log_prob(&self, x: &DMatrix<f64>) -> Result<DMatrix<f64>> {
         let d = self.dim();
         if x.ncols() != d || x.nrows() == 0 {
-            return Err(DataError::ShapeMismatch {
+            return Err(Error::ShapeMismatch {
                 what: "mixture log_prob input",
                 expected: "an n×d batch with n ≥ 1, d = dim()",
                 rows: x.nrows(),
@@ -375,7 +375,7 @@ impl MixtureDensity {
     /// deviation of `ln p(x_i)`). `Ĥ` is the average negative log-likelihood the exact density
     /// scores on held-out rows.
     ///
-    /// Returns `(Ĥ, standard error)`. Errors with [`DataError::InvalidParameter`] when `n < 2`.
+    /// Returns `(Ĥ, standard error)`. Errors with [`Error::InvalidParameter`] when `n < 2`.
     ///
     /// ```
     /// use inn::data::toy::MixtureDensity;
@@ -384,11 +384,11 @@ impl MixtureDensity {
     /// let mut rng = rand::rngs::StdRng::seed_from_u64(1);
     /// let (h, se) = mix.entropy_estimate(20_000, &mut rng)?;
     /// assert!((h - MixtureDensity::STANDARD_ENTROPY).abs() < 5.0 * se);
-    /// # Ok::<(), inn::data::DataError>(())
+    /// # Ok::<(), inn::Error>(())
     /// ```
     pub fn entropy_estimate(&self, n: usize, rng: &mut impl Rng) -> Result<(f64, f64)> {
         if n < 2 {
-            return Err(DataError::InvalidParameter {
+            return Err(Error::InvalidParameter {
                 name: "n",
                 value: n as f64,
                 reason: "an entropy estimate with a standard error needs at least 2 samples",
@@ -426,7 +426,7 @@ where
         for j in 0..m.ncols() {
             let value = m[(i, j)];
             if !value.is_finite() {
-                return Err(DataError::NonFiniteInput {
+                return Err(Error::NonFiniteInput {
                     what,
                     row: i,
                     column: j,
@@ -442,7 +442,7 @@ where
 /// [`SYMMETRY_TOLERANCE`] and positive definite; returns its symmetrisation `(Σ + Σᵀ)/2` and the
 /// Cholesky factorisation of that.
 ///
-/// Errors: [`DataError::NonFiniteInput`]; [`DataError::InvalidParameter`] named `name`, with the
+/// Errors: [`Error::NonFiniteInput`]; [`Error::InvalidParameter`] named `name`, with the
 /// largest asymmetry `|Σ_ij − Σ_ji|` or the smallest eigenvalue as its value.
 pub(super) fn spd_cholesky(
     cov: &DMatrix<f64>,
@@ -452,7 +452,7 @@ pub(super) fn spd_cholesky(
     let scale = cov.amax().max(1.0);
     let asymmetry = (cov - cov.transpose()).amax();
     if asymmetry > SYMMETRY_TOLERANCE * scale {
-        return Err(DataError::InvalidParameter {
+        return Err(Error::InvalidParameter {
             name,
             value: asymmetry,
             reason: "a covariance matrix must be symmetric (value: its largest |Σ_ij − Σ_ji|)",
@@ -461,7 +461,7 @@ pub(super) fn spd_cholesky(
     let sym = (cov + cov.transpose()) * 0.5;
     match Cholesky::new(sym.clone()) {
         Some(chol) => Ok((sym, chol)),
-        None => Err(DataError::InvalidParameter {
+        None => Err(Error::InvalidParameter {
             name,
             value: sym.clone().symmetric_eigenvalues().min(),
             reason: "a covariance matrix must be positive definite \
@@ -686,14 +686,14 @@ mod tests {
         };
         // Weights: negative, not summing to 1, NaN.
         let err = new(vec![-0.1, 1.1], ok_means.clone(), ok_covs.clone());
-        let DataError::InvalidParameter { name, value, .. } = err else {
+        let Error::InvalidParameter { name, value, .. } = err else {
             panic!("{err:?}")
         };
         assert_eq!((name, value), ("weights", -0.1));
         let err = new(vec![0.5, 0.5 + 1e-8], ok_means.clone(), ok_covs.clone());
         assert!(matches!(
             err,
-            DataError::InvalidParameter {
+            Error::InvalidParameter {
                 name: "weights",
                 ..
             }
@@ -705,18 +705,18 @@ mod tests {
         let err = new(vec![f64::NAN, 1.0], ok_means.clone(), ok_covs.clone());
         assert!(matches!(
             err,
-            DataError::InvalidParameter {
+            Error::InvalidParameter {
                 name: "weights",
                 ..
             }
         ));
         // Counts and shapes.
         let err = new(vec![], vec![], vec![]);
-        assert!(matches!(err, DataError::ShapeMismatch { rows: 0, .. }));
+        assert!(matches!(err, Error::ShapeMismatch { rows: 0, .. }));
         let err = new(vec![1.0], ok_means.clone(), ok_covs.clone());
         assert!(matches!(
             err,
-            DataError::ShapeMismatch {
+            Error::ShapeMismatch {
                 what: "mixture means",
                 rows: 2,
                 columns: 2,
@@ -726,7 +726,7 @@ mod tests {
         let err = new(vec![0.5, 0.5], ok_means.clone(), vec![eye.clone()]);
         assert!(matches!(
             err,
-            DataError::ShapeMismatch {
+            Error::ShapeMismatch {
                 what: "mixture covariances",
                 rows: 1,
                 ..
@@ -739,7 +739,7 @@ mod tests {
         );
         assert!(matches!(
             err,
-            DataError::ShapeMismatch {
+            Error::ShapeMismatch {
                 what: "mixture mean",
                 rows: 1,
                 ..
@@ -752,7 +752,7 @@ mod tests {
         );
         assert!(matches!(
             err,
-            DataError::ShapeMismatch {
+            Error::ShapeMismatch {
                 rows: 3,
                 columns: 3,
                 ..
@@ -767,7 +767,7 @@ mod tests {
         );
         assert!(matches!(
             err,
-            DataError::NonFiniteInput {
+            Error::NonFiniteInput {
                 row: 1,
                 column: 0,
                 ..
@@ -775,10 +775,7 @@ mod tests {
         ));
         let asym = DMatrix::from_row_slice(2, 2, &[1.0, 0.5, 0.4, 1.0]);
         let err = new(vec![0.5, 0.5], ok_means.clone(), vec![eye.clone(), asym]);
-        assert!(matches!(
-            err,
-            DataError::InvalidParameter { name: "covs", .. }
-        ));
+        assert!(matches!(err, Error::InvalidParameter { name: "covs", .. }));
         assert!(err.to_string().contains("symmetric"), "{err}");
         let indefinite = DMatrix::from_row_slice(2, 2, &[1.0, 2.0, 2.0, 1.0]);
         let err = new(
@@ -786,7 +783,7 @@ mod tests {
             ok_means.clone(),
             vec![eye.clone(), indefinite],
         );
-        let DataError::InvalidParameter { name, value, .. } = err else {
+        let Error::InvalidParameter { name, value, .. } = err else {
             panic!("{err:?}")
         };
         assert!(
@@ -807,7 +804,7 @@ mod tests {
         let mix = MixtureDensity::new(vec![0.5, 0.5], ok_means, ok_covs).unwrap();
         assert!(matches!(
             mix.log_prob(&DMatrix::zeros(3, 3)),
-            Err(DataError::ShapeMismatch {
+            Err(Error::ShapeMismatch {
                 rows: 3,
                 columns: 3,
                 ..
@@ -815,7 +812,7 @@ mod tests {
         ));
         assert!(matches!(
             mix.log_prob(&DMatrix::zeros(0, 2)),
-            Err(DataError::ShapeMismatch { rows: 0, .. })
+            Err(Error::ShapeMismatch { rows: 0, .. })
         ));
         let mut bad = DMatrix::zeros(3, 2);
         bad[(1, 1)] = f64::NAN;
@@ -823,7 +820,7 @@ mod tests {
         let err = mix.log_prob(&bad).unwrap_err();
         assert!(matches!(
             err,
-            DataError::NonFiniteInput {
+            Error::NonFiniteInput {
                 row: 1,
                 column: 1,
                 ..
@@ -831,7 +828,7 @@ mod tests {
         ));
         assert!(matches!(
             mix.entropy_estimate(1, &mut rng(0)),
-            Err(DataError::InvalidParameter { name: "n", .. })
+            Err(Error::InvalidParameter { name: "n", .. })
         ));
     }
 }

@@ -14,7 +14,7 @@ use rand::Rng;
 use rand_distr::StandardNormal;
 
 use super::gaussian_mixture::{check_finite, spd_cholesky};
-use crate::data::error::{DataError, Result};
+use crate::{Error, Result};
 
 /// The linear-Gaussian inverse problem `y = A θ + ε`, `θ ~ N(μ₀, Σ₀)`, `ε ~ N(0, σ² I_m)`, with
 /// `θ ∈ ℝ^d` (the parameters, "x" of a conditional model) and `y ∈ ℝ^m` (the observation).
@@ -37,7 +37,7 @@ use crate::data::error::{DataError, Result};
 /// let y0: Vec<f64> = y.row(0).iter().copied().collect();
 /// let draws = problem.posterior_sample(&y0, 1000, &mut rng)?;   // 1000 × 5
 /// assert_eq!((lp.shape(), draws.shape()), ((100, 1), (1000, 5)));
-/// # Ok::<(), inn::data::DataError>(())
+/// # Ok::<(), inn::Error>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct LinearGaussian {
@@ -74,8 +74,8 @@ impl LinearGaussian {
     /// symmetrised) and positive definite (its Cholesky factorisation succeeds); `σ` finite and
     /// `> 0`. `A` need not have full column rank: the prior keeps the posterior proper.
     ///
-    /// Errors: [`DataError::ShapeMismatch`], [`DataError::NonFiniteInput`],
-    /// [`DataError::InvalidParameter`] (`noise_std`; `prior_cov` with its largest asymmetry or
+    /// Errors: [`Error::ShapeMismatch`], [`Error::NonFiniteInput`],
+    /// [`Error::InvalidParameter`] (`noise_std`; `prior_cov` with its largest asymmetry or
     /// smallest eigenvalue; `prior_cov` also when the posterior precision is not numerically
     /// positive definite, which only an extremely ill-conditioned `Σ₀` can cause).
     pub fn new(
@@ -86,7 +86,7 @@ impl LinearGaussian {
     ) -> Result<Self> {
         let (m, d) = a.shape();
         if m == 0 || d == 0 {
-            return Err(DataError::ShapeMismatch {
+            return Err(Error::ShapeMismatch {
                 what: "forward matrix a",
                 expected: "an m×d matrix with m, d ≥ 1",
                 rows: m,
@@ -95,7 +95,7 @@ impl LinearGaussian {
         }
         check_finite(&a, "forward matrix a")?;
         if prior_mean.len() != d {
-            return Err(DataError::ShapeMismatch {
+            return Err(Error::ShapeMismatch {
                 what: "prior_mean",
                 expected: "a d×1 vector, d the number of columns of a",
                 rows: prior_mean.len(),
@@ -104,7 +104,7 @@ impl LinearGaussian {
         }
         check_finite(&prior_mean, "prior_mean")?;
         if prior_cov.shape() != (d, d) {
-            return Err(DataError::ShapeMismatch {
+            return Err(Error::ShapeMismatch {
                 what: "prior_cov",
                 expected: "a d×d matrix, d the number of columns of a",
                 rows: prior_cov.nrows(),
@@ -112,7 +112,7 @@ impl LinearGaussian {
             });
         }
         if !(noise_std.is_finite() && noise_std > 0.0) {
-            return Err(DataError::InvalidParameter {
+            return Err(Error::InvalidParameter {
                 name: "noise_std",
                 value: noise_std,
                 reason: "the noise standard deviation must be finite and > 0",
@@ -121,7 +121,7 @@ impl LinearGaussian {
         let (prior_cov, prior_chol) = spd_cholesky(&prior_cov, "prior_cov")?;
         let var = noise_std * noise_std;
         let precision = prior_chol.inverse() + a.transpose() * &a / var;
-        let ill_conditioned = |value: f64| DataError::InvalidParameter {
+        let ill_conditioned = |value: f64| Error::InvalidParameter {
             name: "prior_cov",
             value,
             reason: "the posterior precision Σ₀⁻¹ + AᵀA/σ² is not numerically positive definite \
@@ -260,8 +260,8 @@ impl LinearGaussian {
     /// `μ(y) = Σ (Σ₀⁻¹ μ₀ + Aᵀ y/σ²)` and the covariance `Σ = (Σ₀⁻¹ + AᵀA/σ²)⁻¹` (a copy of
     /// [`posterior_cov`](Self::posterior_cov)).
     ///
-    /// Errors: [`DataError::ShapeMismatch`] (reported as `1 × len`) when `y.len() ≠ m`,
-    /// [`DataError::NonFiniteInput`].
+    /// Errors: [`Error::ShapeMismatch`] (reported as `1 × len`) when `y.len() ≠ m`,
+    /// [`Error::NonFiniteInput`].
     pub fn posterior(&self, y: &[f64]) -> Result<(DVector<f64>, DMatrix<f64>)> {
         Ok((self.posterior_mean(y)?, self.posterior_cov.clone()))
     }
@@ -269,7 +269,7 @@ impl LinearGaussian {
     /// `μ(y) = mean_offset + gain · y` for one checked observation.
     fn posterior_mean(&self, y: &[f64]) -> Result<DVector<f64>> {
         if y.len() != self.y_dim() {
-            return Err(DataError::ShapeMismatch {
+            return Err(Error::ShapeMismatch {
                 what: "observation y",
                 expected: "one observation of length m = y_dim()",
                 rows: 1,
@@ -308,8 +308,8 @@ impl LinearGaussian {
     /// `theta` is an `n × d` batch and `y` an `n × m` batch, one sample per row, `n ≥ 1`; row
     /// `i` of `y` conditions row `i` of `theta`. Returns an `n × 1` column.
     ///
-    /// Errors: [`DataError::ShapeMismatch`] (wrong widths, no rows, or different row counts),
-    /// [`DataError::NonFiniteInput`] naming the first bad entry in reading order.
+    /// Errors: [`Error::ShapeMismatch`] (wrong widths, no rows, or different row counts),
+    /// [`Error::NonFiniteInput`] naming the first bad entry in reading order.
     pub fn posterior_log_prob(
         &self,
         theta: &DMatrix<f64>,
@@ -317,7 +317,7 @@ impl LinearGaussian {
     ) -> Result<DMatrix<f64>> {
         let (m, d) = self.a.shape();
         if theta.ncols() != d || theta.nrows() == 0 {
-            return Err(DataError::ShapeMismatch {
+            return Err(Error::ShapeMismatch {
                 what: "posterior_log_prob theta",
                 expected: "an n×d batch with n ≥ 1, d = x_dim()",
                 rows: theta.nrows(),
@@ -325,7 +325,7 @@ impl LinearGaussian {
             });
         }
         if y.ncols() != m || y.nrows() != theta.nrows() {
-            return Err(DataError::ShapeMismatch {
+            return Err(Error::ShapeMismatch {
                 what: "posterior_log_prob y",
                 expected: "an n×m batch, n the rows of theta, m = y_dim()",
                 rows: y.nrows(),
@@ -527,7 +527,7 @@ mod tests {
         };
         assert!(matches!(
             new(DMatrix::zeros(0, 2), mu.clone(), eye.clone(), 1.0),
-            DataError::ShapeMismatch {
+            Error::ShapeMismatch {
                 what: "forward matrix a",
                 rows: 0,
                 ..
@@ -535,7 +535,7 @@ mod tests {
         ));
         assert!(matches!(
             new(a.clone(), DVector::zeros(3), eye.clone(), 1.0),
-            DataError::ShapeMismatch {
+            Error::ShapeMismatch {
                 what: "prior_mean",
                 rows: 3,
                 ..
@@ -543,7 +543,7 @@ mod tests {
         ));
         assert!(matches!(
             new(a.clone(), mu.clone(), DMatrix::identity(3, 3), 1.0),
-            DataError::ShapeMismatch {
+            Error::ShapeMismatch {
                 what: "prior_cov",
                 rows: 3,
                 columns: 3,
@@ -553,7 +553,7 @@ mod tests {
         for s in [0.0, -1.0, f64::NAN, f64::INFINITY] {
             assert!(matches!(
                 new(a.clone(), mu.clone(), eye.clone(), s),
-                DataError::InvalidParameter {
+                Error::InvalidParameter {
                     name: "noise_std",
                     ..
                 }
@@ -563,7 +563,7 @@ mod tests {
         bad_a[(2, 1)] = f64::NAN;
         assert!(matches!(
             new(bad_a, mu.clone(), eye.clone(), 1.0),
-            DataError::NonFiniteInput {
+            Error::NonFiniteInput {
                 row: 2,
                 column: 1,
                 ..
@@ -571,14 +571,14 @@ mod tests {
         ));
         let indefinite = DMatrix::from_row_slice(2, 2, &[1.0, 0.0, 0.0, -0.5]);
         let err = new(a.clone(), mu.clone(), indefinite, 1.0);
-        let DataError::InvalidParameter { name, value, .. } = err else {
+        let Error::InvalidParameter { name, value, .. } = err else {
             panic!("{err:?}")
         };
         assert_eq!((name, value), ("prior_cov", -0.5));
         let asym = DMatrix::from_row_slice(2, 2, &[1.0, 0.1, 0.0, 1.0]);
         assert!(matches!(
             new(a.clone(), mu.clone(), asym, 1.0),
-            DataError::InvalidParameter {
+            Error::InvalidParameter {
                 name: "prior_cov",
                 ..
             }
@@ -587,7 +587,7 @@ mod tests {
         let p = LinearGaussian::new(a, mu, eye, 1.0).unwrap();
         assert!(matches!(
             p.posterior(&[1.0, 2.0]),
-            Err(DataError::ShapeMismatch {
+            Err(Error::ShapeMismatch {
                 rows: 1,
                 columns: 2,
                 ..
@@ -598,7 +598,7 @@ mod tests {
             .unwrap_err();
         assert!(matches!(
             err,
-            DataError::NonFiniteInput {
+            Error::NonFiniteInput {
                 row: 0,
                 column: 1,
                 ..
@@ -609,18 +609,18 @@ mod tests {
         assert!(p.posterior_log_prob(&theta, &y).is_ok());
         assert!(matches!(
             p.posterior_log_prob(&DMatrix::zeros(4, 3), &y),
-            Err(DataError::ShapeMismatch {
+            Err(Error::ShapeMismatch {
                 what: "posterior_log_prob theta",
                 ..
             })
         ));
         assert!(matches!(
             p.posterior_log_prob(&DMatrix::zeros(0, 2), &DMatrix::zeros(0, 3)),
-            Err(DataError::ShapeMismatch { rows: 0, .. })
+            Err(Error::ShapeMismatch { rows: 0, .. })
         ));
         assert!(matches!(
             p.posterior_log_prob(&theta, &DMatrix::zeros(5, 3)),
-            Err(DataError::ShapeMismatch {
+            Err(Error::ShapeMismatch {
                 what: "posterior_log_prob y",
                 rows: 5,
                 ..
@@ -631,7 +631,7 @@ mod tests {
         let err = p.posterior_log_prob(&theta, &bad_y).unwrap_err();
         assert!(matches!(
             err,
-            DataError::NonFiniteInput {
+            Error::NonFiniteInput {
                 row: 3,
                 column: 2,
                 ..

@@ -3,7 +3,7 @@
 
 use crate::args::EvalArgs;
 use crate::columns::{load_table, select_names};
-use crate::failure::Outcome;
+use crate::error::Result;
 use crate::model::{Model, Net};
 use inn::autodiff::nalgebra::DMatrix;
 use inn::eval::{INN_KERNEL_WIDTHS, calibration_error, calibration_levels, posterior_mmd};
@@ -18,7 +18,7 @@ const MIN_GROUP_ROWS: usize = 10;
 const MAX_GROUPS: usize = 20;
 
 /// Runs `inn eval`.
-pub fn run(args: &EvalArgs) -> Outcome {
+pub fn run(args: &EvalArgs) -> Result {
     let model = Model::load(&args.model)?;
     let meta = &model.meta;
     let table = load_table(&args.data)?;

@@ -3,7 +3,7 @@
 
 use crate::args::{FitArgs, Method, SubnetActivation};
 use crate::columns::{load_table, select_spec};
-use crate::failure::{Failure, Outcome};
+use crate::error::{Error, Result};
 use crate::model::{Meta, Model, Net, Training};
 use crate::scaler::Scaler;
 use inn::Flow;
@@ -29,14 +29,14 @@ const PARAMS_PER_VALUE_WARNING: f64 = 10.0;
 const GAP_PER_COLUMN_WARNING: f64 = 0.1;
 
 /// Runs `inn fit`.
-pub fn run(args: &FitArgs) -> Outcome {
+pub fn run(args: &FitArgs) -> Result {
     let table = load_table(&args.data)?;
     let x_table = select_spec(&table, &args.data, "--x", &args.x)?;
     let y_table = match &args.y {
         Some(spec) => Some(select_spec(&table, &args.data, "--y", spec)?),
         None if args.method == Method::Flow => None,
         None => {
-            return Err(Failure::Usage(format!(
+            return Err(Error::Usage(format!(
                 "--method {} needs the observation columns: add --y COLS (or use --method flow \
                  to fit a density to the --x columns)",
                 args.method.kind()
@@ -44,12 +44,12 @@ pub fn run(args: &FitArgs) -> Outcome {
         }
     };
     if args.method != Method::Inn && (args.z_dim.is_some() || args.n_tot.is_some()) {
-        return Err(Failure::Usage(
+        return Err(Error::Usage(
             "--z-dim and --n-tot apply to --method inn only".into(),
         ));
     }
     if args.method == Method::Flow && args.y_noise.is_some() {
-        return Err(Failure::Usage(
+        return Err(Error::Usage(
             "--y-noise applies to --method cinn and inn only".into(),
         ));
     }
@@ -62,19 +62,35 @@ pub fn run(args: &FitArgs) -> Outcome {
         None => (Vec::new(), None),
     };
     if let Some(dup) = x_names.iter().find(|n| y_names.contains(n)) {
-        return Err(Failure::Usage(format!(
+        return Err(Error::Usage(format!(
             "column `{dup}` is selected by both --x and --y"
         )));
     }
 
     let mut rng = StdRng::seed_from_u64(args.seed);
     let n = x_data.nrows();
+    if args.val_frac > 0.0 && (args.val_frac * n as f64).round() < 1.0 {
+        return Err(Error::Runtime(format!(
+            "{}: {n} row(s) are too few to hold out --val-frac {} for validation (that is no \
+             row; at least {} rows are needed): add rows, or pass --val-frac 0 to train without \
+             held-out model selection",
+            args.data.display(),
+            args.val_frac,
+            (0.5 / args.val_frac).ceil()
+        )));
+    }
     let (train_rows, val_rows) = split_rows(n, args.val_frac, &mut rng)
-        .map_err(|e| Failure::Runtime(format!("{}: {e}", args.data.display())))?;
+        .map_err(|e| Error::Runtime(format!("{}: {e}", args.data.display())))?;
     let split = Split {
         train: &train_rows,
         val: &val_rows,
     };
+    check_rows(
+        args,
+        &split,
+        (&x_names, &x_data),
+        (&y_names, y_data.as_ref()),
+    )?;
     let hidden = args.hidden.0.clone();
     let chosen = args.activation.unwrap_or(match args.method {
         Method::Flow => SubnetActivation::Tanh,
@@ -105,7 +121,12 @@ pub fn run(args: &FitArgs) -> Outcome {
         Method::Flow => {
             // The density is over x and y together when both are given.
             let all = match &y_data {
-                Some(y) => hstack(&x_data, y),
+                Some(y) => DMatrix::from_columns(
+                    &x_data
+                        .column_iter()
+                        .chain(y.column_iter())
+                        .collect::<Vec<_>>(),
+                ),
                 None => x_data.clone(),
             };
             let names: Vec<String> = x_names.iter().chain(&y_names).cloned().collect();
@@ -149,7 +170,7 @@ pub fn run(args: &FitArgs) -> Outcome {
         Method::Cinn | Method::Inn => {
             let y_data = y_data
                 .as_ref()
-                .ok_or_else(|| Failure::Usage("--y is required for cinn and inn".into()))?;
+                .ok_or_else(|| Error::Usage("--y is required for cinn and inn".into()))?;
             let x_scale = Scaler::fit(&split.train(&x_data));
             let y_scale = Scaler::fit(&split.train(y_data));
             let x_train = x_scale.apply(&split.train(&x_data));
@@ -213,7 +234,7 @@ pub fn run(args: &FitArgs) -> Outcome {
                 warn_if_oversized(model.params().n_scalars(), x_train.nrows(), x_dim + y_dim);
                 let report = model.fit_with_validation(&x_train, &y_train, val, &mut rng)?;
                 // Forward RMSE of y in data units, averaged over the y columns.
-                let rmse = |x: &DMatrix<f32>, y: &DMatrix<f32>| -> Result<f64, Failure> {
+                let rmse = |x: &DMatrix<f32>, y: &DMatrix<f32>| -> Result<f64> {
                     let pred = model.predict_y(x)?;
                     Ok(rmse_data_units(&pred, y, &y_scale))
                 };
@@ -328,8 +349,8 @@ impl FitSummary {
         log_det: f64,
         dim: usize,
         val_rows: &Option<DMatrix<f32>>,
-        train_nll: impl FnOnce() -> Result<f64, Failure>,
-    ) -> Result<FitSummary, Failure> {
+        train_nll: impl FnOnce() -> Result<f64>,
+    ) -> Result<FitSummary> {
         let (train, val) = match report.kept {
             Some(k) => (k.train, Some(k.validation)),
             None => (train_nll()?, None),
@@ -464,23 +485,85 @@ fn warn_if_oversized(n_params: usize, rows: usize, cols: usize) {
     }
 }
 
+/// The fewest training rows `inn fit` accepts: the standardisation needs a spread, and a
+/// model of one or two rows is a memorised point, not a density.
+const MIN_TRAIN_ROWS: usize = 3;
+
+/// Refuses tables no model can be meaningfully fitted to, and warns about legitimate but
+/// surprising ones: too few training rows, a modelled column that is constant on the training
+/// rows (its density is a point mass, so the NLL has no minimum), a constant observation column
+/// (it carries no information), fewer training rows than a minibatch, training without held-out
+/// rows.
+fn check_rows(
+    args: &FitArgs,
+    split: &Split<'_>,
+    x: (&[String], &DMatrix<f64>),
+    y: (&[String], Option<&DMatrix<f64>>),
+) -> Result {
+    let data = args.data.display();
+    let n_train = split.train.len();
+    if n_train < MIN_TRAIN_ROWS {
+        return Err(Error::Runtime(format!(
+            "{data}: {n_train} training row(s) ({} in the table, {} held out): fitting a model \
+             needs at least {MIN_TRAIN_ROWS}, and a useful one many more",
+            n_train + split.val.len(),
+            split.val.len()
+        )));
+    }
+    let constant = |m: &DMatrix<f64>| -> Vec<(usize, f64)> {
+        let train = split.train(m);
+        let var = train.row_variance();
+        (0..m.ncols())
+            .filter(|&j| var[j] == 0.0)
+            .map(|j| (j, train[(0, j)]))
+            .collect()
+    };
+    // The flow models the y columns too; the cINN and INN condition on them.
+    let mut modelled = vec![(x.0, x.1)];
+    if args.method == Method::Flow {
+        modelled.extend(y.1.map(|m| (y.0, m)));
+    } else if let Some(m) = y.1 {
+        for (j, v) in constant(m) {
+            eprintln!(
+                "warning: observation column `{}` is constant ({v}) on the {n_train} training \
+                 rows: it carries no information about x",
+                y.0[j]
+            );
+        }
+    }
+    for (names, m) in modelled {
+        if let Some(&(j, v)) = constant(m).first() {
+            return Err(Error::Runtime(format!(
+                "{data}: column `{}` is constant ({v}) on the {n_train} training rows: its \
+                 density is a point mass, which no invertible network can fit (the NLL falls \
+                 without bound). Drop it from the modelled columns and add it back as a constant",
+                names[j]
+            )));
+        }
+    }
+    if (args.batch as usize) > n_train {
+        eprintln!(
+            "warning: --batch {} is more than the {n_train} training rows: every step uses all \
+             of them (full-batch training)",
+            args.batch
+        );
+    }
+    if split.val.is_empty() {
+        eprintln!(
+            "warning: --val-frac 0 holds out no rows: training runs to --steps {} and saves the \
+             last parameters, with no held-out model selection or early stopping",
+            args.steps
+        );
+    }
+    Ok(())
+}
+
 /// Mean NLL (nats/row) of standardised rows under N(0, I): the diagonal Gaussian fitted (by
 /// maximum likelihood) to the training rows the standardisation came from.
 fn diagonal_gaussian_nll(rows: &DMatrix<f32>) -> f64 {
     let half_ln_2pi = 0.5 * (2.0 * std::f64::consts::PI).ln();
     let sq: f64 = rows.iter().map(|v| f64::from(*v) * f64::from(*v)).sum();
     rows.ncols() as f64 * half_ln_2pi + 0.5 * sq / rows.nrows().max(1) as f64
-}
-
-/// `[a, b]` side by side (same rows).
-fn hstack(a: &DMatrix<f64>, b: &DMatrix<f64>) -> DMatrix<f64> {
-    DMatrix::from_fn(a.nrows(), a.ncols() + b.ncols(), |i, j| {
-        if j < a.ncols() {
-            a[(i, j)]
-        } else {
-            b[(i, j - a.ncols())]
-        }
-    })
 }
 
 /// Root mean squared error in data units between standardised predictions and targets.

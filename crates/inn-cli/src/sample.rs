@@ -2,7 +2,7 @@
 
 use crate::args::SampleArgs;
 use crate::columns::{load_table, observations_from_args, observations_from_table};
-use crate::failure::{Failure, Outcome};
+use crate::error::{Error, Result};
 use crate::model::{Model, Net};
 use inn::autodiff::nalgebra::DMatrix;
 use rand::SeedableRng;
@@ -13,7 +13,7 @@ use std::io::Write;
 type Block = (Option<usize>, DMatrix<f64>);
 
 /// Runs `inn sample`.
-pub fn run(args: &SampleArgs) -> Outcome {
+pub fn run(args: &SampleArgs) -> Result {
     let model = Model::load(&args.model)?;
     let meta = &model.meta;
     let n = args.n as usize;
@@ -22,7 +22,7 @@ pub fn run(args: &SampleArgs) -> Outcome {
     let (header, rows): (Vec<String>, Vec<Block>) = match &model.net {
         Net::Flow(flow) => {
             if has_obs {
-                return Err(Failure::Usage(format!(
+                return Err(Error::Usage(format!(
                     "{} is a flow (a density over {}): it takes no --y or --y-file; \
                      `inn sample --model {} -n N` draws from it",
                     args.model.display(),
@@ -35,7 +35,7 @@ pub fn run(args: &SampleArgs) -> Outcome {
         }
         Net::Inn(_) | Net::Cinn(_) => {
             let y_scale = meta.y_scale.as_ref().ok_or_else(|| {
-                Failure::Runtime(format!(
+                Error::Runtime(format!(
                     "model file {}: no standardisation of y recorded",
                     args.model.display()
                 ))
@@ -45,7 +45,7 @@ pub fn run(args: &SampleArgs) -> Outcome {
             } else if !args.y.is_empty() {
                 observations_from_args(&args.y, &meta.y_names)?
             } else {
-                return Err(Failure::Usage(format!(
+                return Err(Error::Usage(format!(
                     "{} samples the posterior p(x | y): give the observation with --y VALUES \
                      (columns {}) or --y-file FILE",
                     args.model.display(),
@@ -68,14 +68,14 @@ pub fn run(args: &SampleArgs) -> Outcome {
     match &args.out {
         Some(path) => {
             let file = std::fs::File::create(path)
-                .map_err(|e| Failure::Runtime(format!("{}: {e}", path.display())))?;
+                .map_err(|e| Error::Runtime(format!("{}: {e}", path.display())))?;
             write_csv(std::io::BufWriter::new(file), &header, &rows)
-                .map_err(|e| Failure::Runtime(format!("{}: {e}", path.display())))?;
+                .map_err(|e| Error::Runtime(format!("{}: {e}", path.display())))?;
             let total: usize = rows.iter().map(|(_, m)| m.nrows()).sum();
             eprintln!("wrote {total} samples to {}", path.display());
         }
         None => write_csv(std::io::stdout().lock(), &header, &rows)
-            .map_err(|e| Failure::Runtime(format!("stdout: {e}")))?,
+            .map_err(|e| Error::Runtime(format!("stdout: {e}")))?,
     }
     Ok(())
 }

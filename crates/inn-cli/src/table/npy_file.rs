@@ -7,7 +7,7 @@ use nalgebra::DMatrix;
 use npyz::{DType, NpyFile, NpyHeader, Order, TypeChar};
 
 use super::{Table, default_names};
-use crate::data::error::{DataError, Result};
+use crate::error::{Error, Result};
 
 /// The two element types we read.
 #[derive(Clone, Copy)]
@@ -18,15 +18,15 @@ enum Element {
 
 /// See [`Table::load_npy`].
 pub(super) fn load_npy(path: &Path) -> Result<Table> {
-    let corrupt = |reason: String| DataError::CorruptNpy {
+    let corrupt = |reason: String| Error::CorruptNpy {
         path: path.to_path_buf(),
         reason,
     };
-    let unsupported = |reason: String| DataError::UnsupportedNpy {
+    let unsupported = |reason: String| Error::UnsupportedNpy {
         path: path.to_path_buf(),
         reason,
     };
-    let bytes = std::fs::read(path).map_err(|source| DataError::Io {
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
     })?;
@@ -88,7 +88,7 @@ pub(super) fn load_npy(path: &Path) -> Result<Table> {
         return Err(corrupt(format!("shape {shape:?} is too large")));
     };
     if rows == 0 || columns == 0 {
-        return Err(DataError::EmptyTable {
+        return Err(Error::EmptyTable {
             path: path.to_path_buf(),
             what: format!("the array has shape {shape:?}"),
         });
@@ -121,7 +121,7 @@ pub(super) fn load_npy(path: &Path) -> Result<Table> {
         for column in 0..columns {
             let value = data[(row, column)];
             if !value.is_finite() {
-                return Err(DataError::NonFiniteEntry {
+                return Err(Error::NonFiniteEntry {
                     path: path.to_path_buf(),
                     row,
                     column,
@@ -139,7 +139,7 @@ pub(super) fn load_npy(path: &Path) -> Result<Table> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::table::scratch_path;
+    use crate::table::scratch_path;
     use npyz::WriterBuilder;
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
@@ -216,27 +216,24 @@ mod tests {
     fn unsupported_dtype_and_shape() {
         let path = write_npy("ints.npy", &[2, 2], Order::C, &[1_i64, 2, 3, 4]);
         let err = load_npy(&path).unwrap_err();
-        assert!(matches!(err, DataError::UnsupportedNpy { .. }), "{err:?}");
+        assert!(matches!(err, Error::UnsupportedNpy { .. }), "{err:?}");
         let msg = err.to_string();
         assert!(msg.contains("ints.npy") && msg.contains("<i8"), "{msg}");
 
         let path = write_npy("cube.npy", &[2, 1, 2], Order::C, &[1.0_f64, 2.0, 3.0, 4.0]);
         let err = load_npy(&path).unwrap_err();
-        assert!(matches!(err, DataError::UnsupportedNpy { .. }), "{err:?}");
+        assert!(matches!(err, Error::UnsupportedNpy { .. }), "{err:?}");
         assert!(err.to_string().contains("3 dimensions"), "{err}");
 
         let path = write_npy("scalar.npy", &[], Order::C, &[1.0_f64]);
-        assert!(matches!(
-            load_npy(&path),
-            Err(DataError::UnsupportedNpy { .. })
-        ));
+        assert!(matches!(load_npy(&path), Err(Error::UnsupportedNpy { .. })));
     }
 
     #[test]
     fn empty_array_is_an_error() {
         let path = write_npy("empty.npy", &[0, 3], Order::C, &[] as &[f64]);
         let err = load_npy(&path).unwrap_err();
-        assert!(matches!(err, DataError::EmptyTable { .. }), "{err:?}");
+        assert!(matches!(err, Error::EmptyTable { .. }), "{err:?}");
         assert!(err.to_string().contains("empty.npy"), "{err}");
     }
 
@@ -249,7 +246,7 @@ mod tests {
         assert!(
             matches!(
                 err,
-                DataError::NonFiniteEntry {
+                Error::NonFiniteEntry {
                     row: 2,
                     column: 0,
                     ..
@@ -271,18 +268,18 @@ mod tests {
         let path = scratch_path("text.npy");
         std::fs::write(&path, b"x,y\n1,2\n").unwrap();
         let err = load_npy(&path).unwrap_err();
-        assert!(matches!(err, DataError::CorruptNpy { .. }), "{err:?}");
+        assert!(matches!(err, Error::CorruptNpy { .. }), "{err:?}");
         assert!(err.to_string().contains("text.npy"), "{err}");
         // Truncated data, and trailing garbage.
         let path = scratch_path("short.npy");
         std::fs::write(&path, &good[..good.len() - 3]).unwrap();
         let err = load_npy(&path).unwrap_err();
-        assert!(matches!(err, DataError::CorruptNpy { .. }), "{err:?}");
+        assert!(matches!(err, Error::CorruptNpy { .. }), "{err:?}");
         assert!(err.to_string().contains("needs 96 data bytes"), "{err}");
         let mut long = good.clone();
         long.push(0);
         std::fs::write(&path, &long).unwrap();
-        assert!(matches!(load_npy(&path), Err(DataError::CorruptNpy { .. })));
+        assert!(matches!(load_npy(&path), Err(Error::CorruptNpy { .. })));
         // A header claiming an absurd shape must not allocate or overflow.
         // The new shape takes the place of header padding, so the header length stays valid.
         let old = b"(3, 4, ), }";
@@ -297,14 +294,11 @@ mod tests {
             assert_eq!(bytes.len(), good.len());
             std::fs::write(&path, &bytes).unwrap();
             let err = load_npy(&path).unwrap_err();
-            assert!(
-                matches!(err, DataError::CorruptNpy { .. }),
-                "{shape}: {err:?}"
-            );
+            assert!(matches!(err, Error::CorruptNpy { .. }), "{shape}: {err:?}");
         }
         // Missing file.
         let err = load_npy(&scratch_path("missing.npy")).unwrap_err();
-        assert!(matches!(err, DataError::Io { .. }));
+        assert!(matches!(err, Error::Io { .. }));
         assert!(err.to_string().contains("missing.npy"), "{err}");
     }
 

@@ -464,6 +464,75 @@ fn tiny_model(dir: &Path) -> PathBuf {
     model
 }
 
+/// `inn fit` on `text` (a CSV table with columns `a,b,y`) with extra options.
+fn fit_table(dir: &Path, name: &str, text: &str, extra: &[&str]) -> Output {
+    let data = dir.join(format!("{name}.csv"));
+    std::fs::write(&data, text).expect("cannot write the table");
+    let out = dir.join(format!("{name}.inn"));
+    let mut args = vec!["fit", "--data", p(&data), "--out", p(&out), "--steps", "20"];
+    args.extend_from_slice(&["--blocks", "2", "--hidden", "8"]);
+    args.extend_from_slice(extra);
+    inn(&args)
+}
+
+#[test]
+fn tables_too_small_or_degenerate_for_a_model_are_refused_with_the_reason() {
+    let dir = scratch("degenerate");
+    let flow = ["--method", "flow", "--x", "a,b"];
+    // One row: no row can be held out, and the message says what to do.
+    assert_fails(
+        &fit_table(&dir, "one", "a,b,y\n1,2,3\n", &flow),
+        1,
+        &["one.csv", "1 row(s) are too few", "--val-frac 0"],
+    );
+    // Without validation, one row is still not a table a density can be fitted to.
+    let mut no_val = flow.to_vec();
+    no_val.extend_from_slice(&["--val-frac", "0"]);
+    assert_fails(
+        &fit_table(&dir, "one_noval", "a,b,y\n1,2,3\n", &no_val),
+        1,
+        &["1 training row(s)", "at least 3"],
+    );
+    // A column that never changes: its density is a point mass.
+    let mut rng = StdRng::seed_from_u64(5);
+    let mut constant = String::from("a,b,y\n");
+    for _ in 0..200 {
+        let v: f64 = rng.sample(StandardNormal);
+        let w: f64 = rng.sample(StandardNormal);
+        constant.push_str(&format!("{v},4.5,{w}\n"));
+    }
+    assert_fails(
+        &fit_table(&dir, "constant", &constant, &flow),
+        1,
+        &["column `b` is constant (4.5)", "point mass"],
+    );
+    // A constant observation column is legitimate for a cINN (it carries no information),
+    // so it is a warning; so are a minibatch larger than the table and training without
+    // held-out rows.
+    let cinn = [
+        "--method",
+        "cinn",
+        "--x",
+        "a,y",
+        "--y",
+        "b",
+        "--batch",
+        "512",
+        "--val-frac",
+        "0",
+    ];
+    let o = fit_table(&dir, "constant_y", &constant, &cinn);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    for w in [
+        "observation column `b` is constant",
+        "--batch 512 is more than the 200 training rows",
+        "--val-frac 0 holds out no rows",
+    ] {
+        assert!(err.contains(w), "stderr lacks {w:?}: {err}");
+    }
+}
+
 #[test]
 fn a_missing_data_file_is_named() {
     let dir = scratch("missing");

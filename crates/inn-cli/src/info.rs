@@ -2,11 +2,11 @@
 //! training summary.
 
 use crate::args::InfoArgs;
-use crate::failure::Outcome;
+use crate::error::Result;
 use crate::model::Model;
 
 /// Runs `inn info`.
-pub fn run(args: &InfoArgs) -> Outcome {
+pub fn run(args: &InfoArgs) -> Result {
     let model = Model::load(&args.model)?;
     let meta = &model.meta;
     let t = &meta.training;

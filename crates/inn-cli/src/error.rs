@@ -1,4 +1,5 @@
-//! `DataError`: everything that can go wrong while generating, loading, saving or selecting data.
+//! [`Error`]: everything the `inn` command line can fail with — a usage error (exit code 2),
+//! a table that cannot be read or written, or a failure of the library (exit code 1).
 //!
 //! Conventions used in every message: `line` is 1-based, as a text editor shows it (for a row
 //! with a quoted line break, the line where the row starts); `column` and `row` are 0-based
@@ -7,10 +8,19 @@
 
 use std::path::PathBuf;
 
-/// The error type of [`crate::data`].
+/// The error type of the `inn` command line and its table I/O.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum DataError {
+pub enum Error {
+    /// The arguments do not make sense together or for this model (exit code 2, like clap's).
+    #[error("{0}")]
+    Usage(String),
+    /// The command was well formed but could not be carried out on this input.
+    #[error("{0}")]
+    Runtime(String),
+    /// From the library: training, a model file, a bijector, ….
+    #[error(transparent)]
+    Inn(#[from] inn::Error),
     /// The file could not be opened, read or written.
     #[error("{}: {source}", path.display())]
     Io {
@@ -162,7 +172,7 @@ pub enum DataError {
         /// What is wrong.
         reason: String,
     },
-    /// [`crate::data::table::Table::load`] does not know the file's extension.
+    /// [`crate::table::Table::load`] does not know the file's extension.
     #[error("{}: unknown file type (expected extension .csv, .tsv or .npy)", path.display())]
     UnknownExtension {
         /// The file.
@@ -177,7 +187,7 @@ pub enum DataError {
         columns: usize,
     },
     /// No column name is non-empty and non-numeric, so a CSV header made of them would be read
-    /// back as a data row (see [`crate::data::HeaderMode::Auto`]).
+    /// back as a data row (see [`crate::table::HeaderMode::Auto`]).
     #[error(
         "column names {names:?} would not be detected as a CSV header: at least one must be non-empty and not a number"
     )]
@@ -197,49 +207,17 @@ pub enum DataError {
         /// The value.
         value: f64,
     },
-    /// An input matrix has the wrong shape.
-    #[error("{what}: expected {expected}, got a {rows}×{columns} matrix")]
-    ShapeMismatch {
-        /// Which input.
-        what: &'static str,
-        /// The expected shape, in words (for example `"n×2 with n ≥ 1"`).
-        expected: &'static str,
-        /// Rows of the input.
-        rows: usize,
-        /// Columns of the input.
-        columns: usize,
-    },
-    /// A numeric parameter is outside its allowed range.
-    #[error("parameter `{name}` = {value}: {reason}")]
-    InvalidParameter {
-        /// Parameter name.
-        name: &'static str,
-        /// The value given.
-        value: f64,
-        /// The allowed range.
-        reason: &'static str,
-    },
-    /// A class label is not produced by the label map.
-    #[error("label {label} is not used by label map `{map}` (its labels are 0..{n_labels})")]
-    InvalidLabel {
-        /// The label.
-        label: usize,
-        /// Name of the label map.
-        map: &'static str,
-        /// Number of labels of the map.
-        n_labels: usize,
-    },
-    /// A name that is not one of the known toy data sets or label maps.
-    #[error("unknown {what} `{name}`; known: {}", known.join(", "))]
-    UnknownName {
-        /// What kind of name (`"toy data set"`, `"label map"`).
-        what: &'static str,
-        /// The name given.
-        name: String,
-        /// The known names.
-        known: Vec<&'static str>,
-    },
 }
 
-/// `Result` with [`DataError`].
-pub type Result<T> = std::result::Result<T, DataError>;
+impl Error {
+    /// The process exit code: 2 for usage errors, 1 for everything else.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Usage(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// `Result` with [`Error`].
+pub type Result<T = ()> = std::result::Result<T, Error>;

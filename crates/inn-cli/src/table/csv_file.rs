@@ -7,7 +7,7 @@ use csv::{ByteRecord, ReaderBuilder, Trim, WriterBuilder};
 use nalgebra::DMatrix;
 
 use super::{Table, default_names};
-use crate::data::error::{DataError, Result};
+use crate::error::{Error, Result};
 
 /// Whether the first row of a CSV file is a header of column names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -57,23 +57,23 @@ fn parse_cell(cell: &[u8]) -> Option<f64> {
     std::str::from_utf8(cell).ok()?.parse::<f64>().ok()
 }
 
-/// Converts a `csv` error into a [`DataError`], keeping I/O errors as [`DataError::Io`].
-fn csv_error(path: &Path, err: csv::Error) -> DataError {
+/// Converts a `csv` error into a [`Error`], keeping I/O errors as [`Error::Io`].
+fn csv_error(path: &Path, err: csv::Error) -> Error {
     let line = err.position().map_or(0, |p| p.line());
     if err.is_io_error() {
         if let csv::ErrorKind::Io(source) = err.into_kind() {
-            return DataError::Io {
+            return Error::Io {
                 path: path.to_path_buf(),
                 source,
             };
         }
         // `is_io_error` guarantees the kind above; keep a readable error regardless.
-        return DataError::Io {
+        return Error::Io {
             path: path.to_path_buf(),
             source: std::io::Error::other("CSV I/O error"),
         };
     }
-    DataError::Csv {
+    Error::Csv {
         path: path.to_path_buf(),
         line,
         source: err,
@@ -141,7 +141,7 @@ impl<'a> LineLocator<'a> {
 
 /// See [`Table::load_csv`].
 pub(super) fn load_csv(path: &Path, options: &CsvOptions) -> Result<Table> {
-    let bytes = std::fs::read(path).map_err(|source| DataError::Io {
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
     })?;
@@ -202,7 +202,7 @@ pub(super) fn load_csv(path: &Path, options: &CsvOptions) -> Result<Table> {
         }
         let names = names.as_deref().unwrap_or_default();
         if record.len() != width {
-            return Err(DataError::RaggedRow {
+            return Err(Error::RaggedRow {
                 path: path.to_path_buf(),
                 line,
                 first_line,
@@ -212,7 +212,7 @@ pub(super) fn load_csv(path: &Path, options: &CsvOptions) -> Result<Table> {
         }
         for (column, cell) in record.iter().enumerate() {
             let name = || names.get(column).cloned().unwrap_or_default();
-            let value = parse_cell(cell).ok_or_else(|| DataError::NonNumeric {
+            let value = parse_cell(cell).ok_or_else(|| Error::NonNumeric {
                 path: path.to_path_buf(),
                 line,
                 column,
@@ -220,7 +220,7 @@ pub(super) fn load_csv(path: &Path, options: &CsvOptions) -> Result<Table> {
                 cell: cell_text(cell),
             })?;
             if !value.is_finite() {
-                return Err(DataError::NonFiniteCell {
+                return Err(Error::NonFiniteCell {
                     path: path.to_path_buf(),
                     line,
                     column,
@@ -233,7 +233,7 @@ pub(super) fn load_csv(path: &Path, options: &CsvOptions) -> Result<Table> {
         n_rows += 1;
     }
     if n_rows == 0 {
-        return Err(DataError::EmptyTable {
+        return Err(Error::EmptyTable {
             path: path.to_path_buf(),
             what: "the file has no data rows".to_owned(),
         });
@@ -248,10 +248,10 @@ pub(super) fn load_csv(path: &Path, options: &CsvOptions) -> Result<Table> {
 /// file with a header row, overwriting `path`. Values are written in Rust's shortest
 /// round-trip form, so [`Table::load_csv`] reads back exactly the same numbers and names.
 ///
-/// Errors: [`DataError::NameCountMismatch`] (`names.len() ≠ d`), [`DataError::NumericHeader`]
+/// Errors: [`Error::NameCountMismatch`] (`names.len() ≠ d`), [`Error::NumericHeader`]
 /// (no name is non-empty and non-numeric, so the header would not be detected on load),
-/// [`DataError::NonFiniteInput`] (naming the first NaN/inf entry, which the loader would reject),
-/// [`DataError::Io`].
+/// [`Error::NonFiniteInput`] (naming the first NaN/inf entry, which the loader would reject),
+/// [`Error::Io`].
 pub fn save_csv(
     path: impl AsRef<Path>,
     names: &[impl AsRef<str>],
@@ -259,7 +259,7 @@ pub fn save_csv(
 ) -> Result<()> {
     let path = path.as_ref();
     if names.len() != matrix.ncols() {
-        return Err(DataError::NameCountMismatch {
+        return Err(Error::NameCountMismatch {
             names: names.len(),
             columns: matrix.ncols(),
         });
@@ -269,7 +269,7 @@ pub fn save_csv(
         !n.is_empty() && n.parse::<f64>().is_err()
     });
     if !recognisable {
-        return Err(DataError::NumericHeader {
+        return Err(Error::NumericHeader {
             names: names.iter().map(|n| n.as_ref().to_owned()).collect(),
         });
     }
@@ -277,7 +277,7 @@ pub fn save_csv(
         for j in 0..matrix.ncols() {
             let value = matrix[(i, j)];
             if !value.is_finite() {
-                return Err(DataError::NonFiniteInput {
+                return Err(Error::NonFiniteInput {
                     what: "save_csv matrix",
                     row: i,
                     column: j,
@@ -286,7 +286,7 @@ pub fn save_csv(
             }
         }
     }
-    let file = File::create(path).map_err(|source| DataError::Io {
+    let file = File::create(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
     })?;
@@ -300,7 +300,7 @@ pub fn save_csv(
         row.extend((0..matrix.ncols()).map(|j| format!("{:?}", matrix[(i, j)])));
         writer.write_record(&row).map_err(|e| csv_error(path, e))?;
     }
-    writer.flush().map_err(|source| DataError::Io {
+    writer.flush().map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
     })
@@ -309,7 +309,7 @@ pub fn save_csv(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::table::scratch_path;
+    use crate::table::scratch_path;
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
 
@@ -376,7 +376,7 @@ mod tests {
         let err = load_csv(&with, &opts).unwrap_err();
         assert!(matches!(
             err,
-            DataError::NonNumeric {
+            Error::NonNumeric {
                 line: 1,
                 column: 0,
                 ..
@@ -406,7 +406,7 @@ mod tests {
         let path = scratch_path("does-not-exist.csv");
         let err = load(&path).unwrap_err();
         assert!(
-            matches!(&err, DataError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+            matches!(&err, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
         );
         assert!(err.to_string().contains("does-not-exist.csv"), "{err}");
     }
@@ -417,7 +417,7 @@ mod tests {
         let err = load(&path).unwrap_err();
         assert!(matches!(
             err,
-            DataError::RaggedRow {
+            Error::RaggedRow {
                 line: 3,
                 first_line: 1,
                 expected: 3,
@@ -434,7 +434,7 @@ mod tests {
         let path = write("trailing.csv", b"1,2\n3,4,\n");
         assert!(matches!(
             load(&path),
-            Err(DataError::RaggedRow {
+            Err(Error::RaggedRow {
                 line: 2,
                 found: 3,
                 ..
@@ -448,7 +448,7 @@ mod tests {
         let path = write("text.csv", b"x,y\n\"1\n\",2\n\n3,abc\n");
         let err = load(&path).unwrap_err();
         assert!(
-            matches!(&err, DataError::NonNumeric { line: 5, column: 1, name, cell, .. }
+            matches!(&err, Error::NonNumeric { line: 5, column: 1, name, cell, .. }
             if name == "y" && cell == "abc"),
             "{err:?}"
         );
@@ -475,7 +475,7 @@ mod tests {
             assert!(
                 matches!(
                     err,
-                    DataError::NonNumeric {
+                    Error::NonNumeric {
                         line: 5,
                         column: 1,
                         ..
@@ -491,7 +491,7 @@ mod tests {
         assert!(
             matches!(
                 err,
-                DataError::NonNumeric {
+                Error::NonNumeric {
                     line: 2,
                     column: 1,
                     ..
@@ -505,7 +505,7 @@ mod tests {
         assert!(
             matches!(
                 err,
-                DataError::NonNumeric {
+                Error::NonNumeric {
                     line: 2,
                     column: 1,
                     ..
@@ -525,7 +525,7 @@ mod tests {
             let path = write(file, format!("a,b,c\n1,2,3\n4,5,{cell}\n").as_bytes());
             let err = load(&path).unwrap_err();
             assert!(
-                matches!(&err, DataError::NonFiniteCell { line: 3, column: 2, name, .. } if name == "c"),
+                matches!(&err, Error::NonFiniteCell { line: 3, column: 2, name, .. } if name == "c"),
                 "{err:?}"
             );
             let msg = err.to_string();
@@ -541,7 +541,7 @@ mod tests {
         let path = write("overflow.csv", b"1e999\n");
         assert!(matches!(
             load(&path),
-            Err(DataError::NonFiniteCell {
+            Err(Error::NonFiniteCell {
                 line: 1,
                 column: 0,
                 ..
@@ -558,10 +558,7 @@ mod tests {
         ] {
             let path = write(file, content);
             let err = load(&path).unwrap_err();
-            assert!(
-                matches!(err, DataError::EmptyTable { .. }),
-                "{file}: {err:?}"
-            );
+            assert!(matches!(err, Error::EmptyTable { .. }), "{file}: {err:?}");
             assert!(err.to_string().contains(file), "{err}");
         }
     }
@@ -573,7 +570,7 @@ mod tests {
         let err = save_csv(&path, &["a", "b"], &m).unwrap_err();
         assert!(matches!(
             err,
-            DataError::NonFiniteInput {
+            Error::NonFiniteInput {
                 row: 1,
                 column: 1,
                 ..
@@ -582,17 +579,17 @@ mod tests {
         let ok = DMatrix::zeros(2, 2);
         assert!(matches!(
             save_csv(&path, &["a"], &ok),
-            Err(DataError::NameCountMismatch {
+            Err(Error::NameCountMismatch {
                 names: 1,
                 columns: 2
             })
         ));
         let err = save_csv(&path, &["1", "2.5"], &ok).unwrap_err();
-        assert!(matches!(err, DataError::NumericHeader { .. }));
+        assert!(matches!(err, Error::NumericHeader { .. }));
         let dir = scratch_path("no-such-dir").join("x.csv");
         assert!(matches!(
             save_csv(&dir, &["a", "b"], &ok),
-            Err(DataError::Io { .. })
+            Err(Error::Io { .. })
         ));
     }
 

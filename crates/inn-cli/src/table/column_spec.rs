@@ -1,18 +1,18 @@
 //! Column selections such as `x,y` or `0..3,5`: parsing and resolution to column indices.
 //!
-//! The syntax is documented on [`crate::data::Table::column_indices`].
+//! The syntax is documented on [`crate::table::Table::column_indices`].
 
-use crate::data::error::{DataError, Result};
+use crate::error::{Error, Result};
 
 /// Resolves the selection `spec` against the column `names` into 0-based column indices.
 pub(super) fn resolve(spec: &str, names: &[String]) -> Result<Vec<usize>> {
     let n_columns = names.len();
-    let bad = |token: &str, reason: String| DataError::BadColumnSpec {
+    let bad = |token: &str, reason: String| Error::BadColumnSpec {
         token: token.to_owned(),
         spec: spec.to_owned(),
         reason,
     };
-    let out_of_range = |index: usize| DataError::ColumnOutOfRange {
+    let out_of_range = |index: usize| Error::ColumnOutOfRange {
         index,
         spec: spec.to_owned(),
         n_columns,
@@ -81,7 +81,7 @@ pub(super) fn resolve(spec: &str, names: &[String]) -> Result<Vec<usize>> {
             let matches: Vec<usize> = (0..n_columns).filter(|&j| names[j] == token).collect();
             match matches.as_slice() {
                 [] => {
-                    return Err(DataError::UnknownColumn {
+                    return Err(Error::UnknownColumn {
                         name: token.to_owned(),
                         spec: spec.to_owned(),
                         available: names.to_vec(),
@@ -89,7 +89,7 @@ pub(super) fn resolve(spec: &str, names: &[String]) -> Result<Vec<usize>> {
                 }
                 [j] => indices.push(*j),
                 _ => {
-                    return Err(DataError::AmbiguousColumn {
+                    return Err(Error::AmbiguousColumn {
                         name: token.to_owned(),
                         spec: spec.to_owned(),
                         indices: matches,
@@ -122,7 +122,7 @@ mod tests {
     #[test]
     fn unknown_name_lists_the_columns() {
         let err = resolve("x,q", &names(&["x", "y"])).unwrap_err();
-        assert!(matches!(&err, DataError::UnknownColumn { name, .. } if name == "q"));
+        assert!(matches!(&err, Error::UnknownColumn { name, .. } if name == "q"));
         let msg = err.to_string();
         assert!(msg.contains("`q`") && msg.contains("x, y"), "{msg}");
     }
@@ -130,7 +130,7 @@ mod tests {
     #[test]
     fn ambiguous_name_is_an_error() {
         let err = resolve("a", &names(&["a", "b", "a"])).unwrap_err();
-        assert!(matches!(&err, DataError::AmbiguousColumn { indices, .. } if indices == &[0, 2]));
+        assert!(matches!(&err, Error::AmbiguousColumn { indices, .. } if indices == &[0, 2]));
         assert!(err.to_string().contains("[0, 2]"), "{err}");
     }
 
@@ -140,7 +140,7 @@ mod tests {
         for (spec, index) in [("3", 3), ("0,7", 7), ("0..5", 3), ("4..", 4), ("3..4", 3)] {
             let err = resolve(spec, &n).unwrap_err();
             assert!(
-                matches!(err, DataError::ColumnOutOfRange { index: i, n_columns: 3, .. } if i == index),
+                matches!(err, Error::ColumnOutOfRange { index: i, n_columns: 3, .. } if i == index),
                 "{spec}: {err:?}"
             );
             let msg = err.to_string();
@@ -167,7 +167,7 @@ mod tests {
         ] {
             let err = resolve(spec, &n).unwrap_err();
             assert!(
-                matches!(&err, DataError::BadColumnSpec { token: t, .. } if t == token),
+                matches!(&err, Error::BadColumnSpec { token: t, .. } if t == token),
                 "{spec}: {err:?}"
             );
             assert!(err.to_string().contains(&format!("`{spec}`")), "{err}");

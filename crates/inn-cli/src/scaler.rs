@@ -16,17 +16,16 @@ pub struct Scaler {
 impl Scaler {
     /// The means and standard deviations of the columns of `data` (at least one row).
     pub fn fit(data: &DMatrix<f64>) -> Scaler {
-        let n = data.nrows().max(1) as f64;
-        let mut mean = Vec::with_capacity(data.ncols());
-        let mut std = Vec::with_capacity(data.ncols());
-        for col in data.column_iter() {
-            let m = col.sum() / n;
-            let var = col.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / n;
-            let s = var.sqrt();
-            mean.push(m);
-            std.push(if s > 0.0 && s.is_finite() { s } else { 1.0 });
+        let std = data
+            .row_variance()
+            .iter()
+            .map(|v| v.sqrt())
+            .map(|s| if s > 0.0 && s.is_finite() { s } else { 1.0 })
+            .collect();
+        Scaler {
+            mean: data.row_mean().iter().copied().collect(),
+            std,
         }
-        Scaler { mean, std }
     }
 
     /// Number of columns.

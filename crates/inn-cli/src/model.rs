@@ -1,7 +1,7 @@
 //! `Model`: a trained network with what the command line adds to it — column names,
 //! standardisation and a training summary — saved in the model file's `metadata` map.
 
-use crate::failure::{Failure, Outcome};
+use crate::error::{Error, Result};
 use crate::scaler::Scaler;
 use inn::Flow;
 use inn::autodiff::nalgebra::DMatrix;
@@ -43,11 +43,11 @@ impl Net {
         y_obs: &DMatrix<f32>,
         n: usize,
         rng: &mut StdRng,
-    ) -> Outcome<Vec<DMatrix<f32>>> {
+    ) -> Result<Vec<DMatrix<f32>>> {
         match self {
             Net::Inn(m) => Ok(m.posterior(y_obs, n, rng)?),
             Net::Cinn(m) => Ok(m.posterior(y_obs, n, rng)?),
-            Net::Flow(_) => Err(Failure::Usage(
+            Net::Flow(_) => Err(Error::Usage(
                 "a flow models a density, not a posterior: it takes no observations".into(),
             )),
         }
@@ -154,9 +154,9 @@ pub struct Model {
 
 impl Model {
     /// Writes the network and its annotations (in its `metadata` map) to `path`.
-    pub fn save(net: &mut Net, meta: &Meta, path: &Path) -> Outcome {
+    pub fn save(net: &mut Net, meta: &Meta, path: &Path) -> Result {
         let meta_value = serde_json::to_value(meta)
-            .map_err(|e| Failure::Runtime(format!("cannot encode the model metadata: {e}")))?;
+            .map_err(|e| Error::Runtime(format!("cannot encode the model metadata: {e}")))?;
         net.metadata_mut().insert(META_KEY.into(), meta_value);
         match net {
             Net::Flow(m) => m.save(path)?,
@@ -168,10 +168,10 @@ impl Model {
 
     /// Reads a model written by `inn fit`: checks the format name and version, dispatches on the
     /// kind, and reads the annotations.
-    pub fn load(path: &Path) -> Outcome<Model> {
+    pub fn load(path: &Path) -> Result<Model> {
         let (kind, version) = model_file::peek_kind(path)?;
         if version != model_file::FORMAT_VERSION {
-            return Err(Failure::Runtime(format!(
+            return Err(Error::Runtime(format!(
                 "model file {}: format version {version}, this build of inn reads version {} \
                  (refit the model with this version, or use the inn release that wrote it)",
                 path.display(),
@@ -183,31 +183,30 @@ impl Model {
             "inn" => Net::Inn(Inn::load(path)?),
             "cinn" => Net::Cinn(ConditionalInn::load(path)?),
             other => {
-                return Err(Failure::Runtime(format!(
+                return Err(Error::Runtime(format!(
                     "model file {}: holds a {other:?} model; inn reads flow, inn and cinn models",
                     path.display()
                 )));
             }
         };
         let meta = net.metadata().get(META_KEY).ok_or_else(|| {
-            Failure::Runtime(format!(
+            Error::Runtime(format!(
                 "model file {}: no column names or standardisation recorded (it was not \
                      written by `inn fit`)",
                 path.display()
             ))
         })?;
         let meta: Meta = serde_json::from_value(meta.clone()).map_err(|e| {
-            Failure::Runtime(format!("model file {}: bad metadata: {e}", path.display()))
+            Error::Runtime(format!("model file {}: bad metadata: {e}", path.display()))
         })?;
-        check_widths(&net, &meta).map_err(|reason| {
-            Failure::Runtime(format!("model file {}: {reason}", path.display()))
-        })?;
+        check_widths(&net, &meta)
+            .map_err(|reason| Error::Runtime(format!("model file {}: {reason}", path.display())))?;
         Ok(Model { net, meta, version })
     }
 }
 
 /// The annotations must describe the network's widths.
-fn check_widths(net: &Net, meta: &Meta) -> Result<(), String> {
+fn check_widths(net: &Net, meta: &Meta) -> std::result::Result<(), String> {
     let (x_dim, y_dim) = match net {
         Net::Flow(f) => (f.dim(), 0),
         Net::Inn(m) => (m.x_dim(), m.y_dim()),

@@ -6,7 +6,6 @@
 mod args;
 mod columns;
 mod evaluate;
-mod failure;
 mod fit;
 mod info;
 mod model;
@@ -14,6 +13,7 @@ mod sample;
 mod scaler;
 
 use clap::Parser;
+use inn_cli::{error, table};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -26,9 +26,9 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(failure) => {
-            eprintln!("error: {failure}");
-            ExitCode::from(failure.exit_code())
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(error.exit_code())
         }
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! One sample per row, one variable per column, as every batch in this workspace. Loading checks
 //! everything a file can get wrong (missing file, ragged rows, non-numeric or non-finite cells,
-//! empty tables, bad `.npy` headers) and returns a [`DataError`] naming the file, the 1-based line
+//! empty tables, bad `.npy` headers) and returns a [`Error`] naming the file, the 1-based line
 //! and the 0-based column with its name; no file content makes it panic.
 
 mod column_spec;
@@ -15,7 +15,7 @@ use std::path::Path;
 
 use nalgebra::DMatrix;
 
-use super::error::{DataError, Result};
+use crate::error::{Error, Result};
 
 /// A batch of samples with column names: `data` is `n × d`, one sample per row, and
 /// `names[j]` names column `j`.
@@ -26,11 +26,11 @@ pub struct Table {
 }
 
 impl Table {
-    /// Builds a table; errors with [`DataError::NameCountMismatch`] unless there is exactly one
+    /// Builds a table; errors with [`Error::NameCountMismatch`] unless there is exactly one
     /// name per column of `data` (an `n × d` batch, one sample per row).
     pub fn new(names: Vec<String>, data: DMatrix<f64>) -> Result<Table> {
         if names.len() != data.ncols() {
-            return Err(DataError::NameCountMismatch {
+            return Err(Error::NameCountMismatch {
                 names: names.len(),
                 columns: data.ncols(),
             });
@@ -77,12 +77,12 @@ impl Table {
     /// surrounding spaces are ignored) and every row must have as many fields as the first.
     /// Empty lines are skipped. Files without a header get the column names `c0, c1, …`.
     ///
-    /// Errors ([`DataError`]): `Io` (missing or unreadable file), `RaggedRow`, `NonNumeric`
+    /// Errors ([`Error`]): `Io` (missing or unreadable file), `RaggedRow`, `NonNumeric`
     /// (also for empty cells), `NonFiniteCell` (NaN, inf), `EmptyTable` (no data rows), each
     /// naming the file, the 1-based line and the 0-based column with its name.
     ///
     /// ```
-    /// use inn::data::{CsvOptions, Table};
+    /// use inn_cli::table::{CsvOptions, Table};
     /// let path = std::env::temp_dir().join(format!("inn-doc-load-csv-{}.csv", std::process::id()));
     /// std::fs::write(&path, "x,y,label\n0.5,1.5,0\n-1,2e-3,1\n")?;
     /// let table = Table::load_csv(&path, &CsvOptions::default())?;
@@ -101,7 +101,7 @@ impl Table {
     /// one column), of dtype float32 or float64 in either byte order, stored in C or Fortran
     /// order. float32 values are widened to f64 exactly. Columns are named `c0, c1, …`.
     ///
-    /// Errors ([`DataError`]): `Io`, `CorruptNpy` (not an `.npy` file, bad header, data shorter or
+    /// Errors ([`Error`]): `Io`, `CorruptNpy` (not an `.npy` file, bad header, data shorter or
     /// longer than the header says), `UnsupportedNpy` (another dtype, or 0-D / 3-D and higher
     /// arrays), `EmptyTable` (a zero-length dimension), `NonFiniteEntry` (naming row and column).
     pub fn load_npy(path: impl AsRef<Path>) -> Result<Table> {
@@ -110,7 +110,7 @@ impl Table {
 
     /// Loads a file by its extension (case-insensitive): `.csv` as comma-separated and `.tsv`
     /// as tab-separated with [`HeaderMode::Auto`], `.npy` as [`Table::load_npy`]. Other
-    /// extensions are a [`DataError::UnknownExtension`].
+    /// extensions are a [`Error::UnknownExtension`].
     pub fn load(path: impl AsRef<Path>) -> Result<Table> {
         let path = path.as_ref();
         let ext = path
@@ -127,7 +127,7 @@ impl Table {
                 },
             ),
             Some("npy") => Table::load_npy(path),
-            _ => Err(DataError::UnknownExtension {
+            _ => Err(Error::UnknownExtension {
                 path: path.to_path_buf(),
             }),
         }
@@ -150,9 +150,9 @@ impl Table {
     /// comma cannot be selected by name. Items may repeat or overlap; the result has one column
     /// per selected index.
     ///
-    /// Errors: [`DataError::BadColumnSpec`] (empty item, malformed or empty range),
-    /// [`DataError::ColumnOutOfRange`], [`DataError::UnknownColumn`],
-    /// [`DataError::AmbiguousColumn`] (the name occurs twice in the header).
+    /// Errors: [`Error::BadColumnSpec`] (empty item, malformed or empty range),
+    /// [`Error::ColumnOutOfRange`], [`Error::UnknownColumn`],
+    /// [`Error::AmbiguousColumn`] (the name occurs twice in the header).
     pub fn column_indices(&self, spec: &str) -> Result<Vec<usize>> {
         column_spec::resolve(spec, &self.names)
     }
@@ -190,7 +190,7 @@ mod tests {
         let err = Table::new(vec!["a".into()], DMatrix::zeros(3, 2)).unwrap_err();
         assert!(matches!(
             err,
-            DataError::NameCountMismatch {
+            Error::NameCountMismatch {
                 names: 1,
                 columns: 2
             }
@@ -211,7 +211,7 @@ mod tests {
         assert_eq!(t.data(), &DMatrix::from_row_slice(1, 2, &[1.0, 2.0]));
         let other = scratch_path("dispatch.parquet");
         let err = Table::load(&other).unwrap_err();
-        assert!(matches!(err, DataError::UnknownExtension { .. }));
+        assert!(matches!(err, Error::UnknownExtension { .. }));
         assert!(err.to_string().contains("dispatch.parquet"), "{err}");
     }
 

@@ -1,0 +1,114 @@
+//! A value that overflows *inside* a chain during training is divergence: the run ends with
+//! `Error::Diverged` and the last good parameters, exactly as for a non-finite loss — not with
+//! the bijector's "non-finite input" error from the next block, which would skip the restore.
+
+use inn::Flow;
+use inn::autodiff::nalgebra::DMatrix;
+use inn::autodiff::{Bound, Params, Tape, Var};
+use inn::bijectors::StackConfig;
+use inn::prelude::Density;
+use inn::train::{Objective, OptimConfig, optimize};
+use rand::SeedableRng;
+
+/// `−mean ln p(x)` of a fixed batch, multiplied by `scale` from step `from` on. The scaled batch
+/// is finite (1e37 < f32::MAX ≈ 3.4e38), but the first coupling block multiplies it by up to
+/// e² and adds a shift, so the second block receives ±∞: the overflow happens mid-chain.
+struct Overflowing<'a> {
+    flow: &'a Flow<f32>,
+    batch: DMatrix<f32>,
+    from: usize,
+    scale: f32,
+}
+
+impl Objective<f32> for Overflowing<'_> {
+    fn loss<'t>(
+        &mut self,
+        tape: &'t Tape<f32>,
+        p: &Bound<'t, f32>,
+        step: usize,
+    ) -> inn::Result<Var<'t, f32>> {
+        let x = if step >= self.from {
+            &self.batch * self.scale
+        } else {
+            self.batch.clone()
+        };
+        assert!(
+            x.iter().all(|v| v.is_finite()),
+            "the input itself is finite"
+        );
+        Ok(self
+            .flow
+            .distribution()
+            .log_prob(p, tape.constant(x))?
+            .mean()
+            .neg())
+    }
+}
+
+fn flow() -> Flow<f32> {
+    let config = StackConfig {
+        dim: 2,
+        blocks: 4,
+        hidden: vec![16],
+        ..StackConfig::default()
+    };
+    Flow::coupling_stack(&config, &mut rand::rngs::StdRng::seed_from_u64(3)).unwrap()
+}
+
+fn run(steps: usize, from: usize, params: &mut Params<f32>, flow: &Flow<f32>) -> inn::Result<()> {
+    let batch = DMatrix::from_fn(64, 2, |i, j| ((i * 7 + j * 3) as f32 * 0.37).sin() * 30.0);
+    let config = OptimConfig {
+        steps,
+        progress: false,
+        data_parallel: false,
+        // A visible step so that parameters move from step to step.
+        adam: inn::autodiff::optim::AdamConfig {
+            lr: 1e-2,
+            ..Default::default()
+        },
+        ..OptimConfig::default()
+    };
+    let mut objective = Overflowing {
+        flow,
+        batch,
+        from,
+        scale: 1e37 / 30.0,
+    };
+    optimize(params, &config, &mut objective, None).map(|_| ())
+}
+
+#[test]
+fn an_overflow_inside_a_chain_is_divergence_with_the_last_good_parameters() {
+    let f = flow();
+    // The scaled batch does overflow inside the chain, not at its entry.
+    let big = DMatrix::from_element(1, 2, 1e37f32);
+    let first = f.bijector().forward_matrix(f.params(), &big);
+    assert!(
+        first.is_err() || first.unwrap().0.iter().any(|v| !v.is_finite()),
+        "the chain must overflow on the scaled batch"
+    );
+
+    let mut params = f.params().clone();
+    let err = run(100, 5, &mut params, &f).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            inn::Error::Diverged {
+                step: 5,
+                restored_step: 4,
+                ..
+            }
+        ),
+        "expected divergence at step 5, got: {err}"
+    );
+    // Restored: the parameters step 4 evaluated (its loss was the last finite one), i.e. those
+    // after the updates of steps 0..=3 — the same as a clean run of 4 steps. Step 4's update
+    // produced parameters no loss has vouched for.
+    let mut clean = f.params().clone();
+    run(4, usize::MAX, &mut clean, &f).unwrap();
+    assert!(
+        params == clean,
+        "not the parameters of the last finite loss"
+    );
+    assert!(params != *f.params(), "the good steps moved the parameters");
+}
