@@ -44,6 +44,19 @@ pub enum Error {
         /// Column of the first bad entry.
         col: usize,
     },
+    /// Training met a non-finite loss, gradient or intermediate value; the parameters were
+    /// restored to the last values that gave a finite loss.
+    #[error(
+        "training diverged at step {step} (loss {loss}); parameters restored to step {restored_step}"
+    )]
+    Diverged {
+        /// The step whose loss or gradient was not finite.
+        step: usize,
+        /// The loss at that step (NaN when a value inside the step was not finite).
+        loss: f64,
+        /// The step whose parameters were restored.
+        restored_step: usize,
+    },
     /// A named parameter does not exist, or exists twice.
     #[error("parameter error: {0}")]
     Param(String),

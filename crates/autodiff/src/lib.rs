@@ -44,16 +44,20 @@ mod ops;
 pub mod optim;
 pub mod par;
 mod params;
-#[doc(hidden)]
-pub mod pool;
+mod pool;
 pub mod simd;
 mod tape;
+pub mod train;
 
 pub use error::{Error, Result, all_finite, check_finite};
 pub use float::{Float, lit};
 pub use grad_check::{GradCheckOptions, GradCheckReport, grad_check};
 pub use ops::{concat_cols, concat_rows, pairwise_sq_dist, row_sq_norms};
 pub use params::{Bound, ParamId, Params};
+/// The training loop's buffer hand-back, reachable only so that its test can run in a process
+/// of its own (it inspects every worker's cache); not part of the API.
+#[doc(hidden)]
+pub use pool::return_to_workers as __return_to_workers;
 pub use pool::{cached_bytes, release_buffers};
 pub use tape::{Gradients, Tape, Var};
 

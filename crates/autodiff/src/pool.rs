@@ -65,8 +65,9 @@ thread_local! {
     static POOL_F64: RefCell<Pool<f64>> = RefCell::new(Pool::default());
 }
 
-/// Access to the calling thread's pool of one scalar type (implemented for `f32`, `f64`).
-#[doc(hidden)]
+/// Access to the calling thread's pool of one scalar type (implemented for `f32`, `f64`). A
+/// supertrait of [`Float`] that no one outside this crate can name or implement (the module is
+/// private): the buffer cache is an implementation detail of the tape.
 pub trait Pooled: Sized {
     /// Runs `f` on this thread's pool; `None` while the thread is being torn down.
     fn with_pool<R>(f: impl FnOnce(&mut Pool<Self>) -> R) -> Option<R>;

@@ -1,8 +1,8 @@
-//! `pool::return_to_workers` hands buffers back to the workers named as their owners. One test
+//! The pool's `return_to_workers` hands buffers back to the workers named as their owners. One test
 //! in its own process, so that no other test's tapes touch the global pool's caches.
 
+use autodiff::__return_to_workers as return_to_workers;
 use autodiff::nalgebra::DMatrix;
-use autodiff::pool::return_to_workers;
 use autodiff::{cached_bytes, release_buffers};
 
 fn set(n: usize) -> Vec<DMatrix<f32>> {

@@ -87,10 +87,10 @@ pub(crate) fn check_count(what: &'static str, n: usize) -> Result<()> {
 }
 
 /// An `n × d` matrix of independent standard-normal draws.
-pub(crate) fn standard_normal_matrix<T: Float>(
+pub(crate) fn standard_normal_matrix<T: Float, R: rand::Rng + ?Sized>(
     n: usize,
     d: usize,
-    rng: &mut dyn RngCore,
+    rng: &mut R,
 ) -> DMatrix<T> {
     use rand_distr::Distribution;
     // Filled row by row so that the first rows of a larger draw equal a smaller draw.

@@ -105,7 +105,7 @@ impl<T: Float> Density<T> for DiagonalNormal {
         check_count("DiagonalNormal::sample", n)?;
         let mean = shaped_param(params, self.mean, (1, self.dim), "mean")?;
         let log_scale = shaped_param(params, self.log_scale, (1, self.dim), "log_scale")?;
-        let mut x = standard_normal_matrix::<T>(n, self.dim, rng);
+        let mut x = standard_normal_matrix::<T, _>(n, self.dim, rng);
         for j in 0..self.dim {
             let (mu, sigma) = (mean[j], log_scale[j].exp());
             x.column_mut(j).apply(|v| *v = mu + sigma * *v);

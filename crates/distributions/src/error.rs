@@ -57,3 +57,17 @@ pub enum Error {
 
 /// `Result` with this crate's [`enum@Error`].
 pub type Result<T> = std::result::Result<T, Error>;
+
+impl autodiff::train::TrainError for Error {
+    fn is_non_finite(&self) -> bool {
+        use autodiff::Error as A;
+        let autodiff = |e: &A| matches!(e, A::NonFinite { .. });
+        match self {
+            Error::NonFinite { .. } => true,
+            Error::Autodiff(a) => autodiff(a),
+            Error::Bijector(bijectors::Error::NonFinite { .. }) => true,
+            Error::Bijector(bijectors::Error::Autodiff(a)) => autodiff(a),
+            _ => false,
+        }
+    }
+}

@@ -138,7 +138,7 @@ impl<T: Float> Density<T> for GaussianMixture {
         let log_scales = shaped_param(params, self.log_scales, shape, "log_scales")?;
         let pick = rand::distr::weighted::WeightedIndex::new(self.weights(params)?)
             .map_err(|e| Error::Config(format!("GaussianMixture weights: {e}")))?;
-        let mut x = standard_normal_matrix::<T>(n, self.dim, rng);
+        let mut x = standard_normal_matrix::<T, _>(n, self.dim, rng);
         for i in 0..n {
             let k = pick.sample(rng);
             for j in 0..self.dim {

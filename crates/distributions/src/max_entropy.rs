@@ -3,10 +3,11 @@
 use crate::density::standard_normal_matrix;
 use crate::{Error, Result, StandardNormal};
 use autodiff::nalgebra::DMatrix;
-use autodiff::optim::{Adam, Optimizer, clip_grad_norm};
-use autodiff::{Float, Params, Tape, Var, lit};
+use autodiff::optim::AdamConfig;
+use autodiff::train::{Batches, Minibatch, Objective, OptimConfig, Split, optimize};
+use autodiff::{Bound, Float, Params, Tape, Var, lit};
 use bijectors::Bijector;
-use rand::RngCore;
+use rand::Rng;
 use serde::{Deserialize, Serialize};
 use std::marker::PhantomData;
 
@@ -196,7 +197,7 @@ impl<T: Float, F> std::fmt::Debug for MaxEntropy<T, F> {
 impl<T, F> MaxEntropy<T, F>
 where
     T: Float,
-    F: for<'t> Fn(Var<'t, T>) -> autodiff::Result<Var<'t, T>>,
+    F: for<'t> Fn(Var<'t, T>) -> autodiff::Result<Var<'t, T>> + Sync,
 {
     /// A problem with constraint statistics `T` (a map from a batch `n × d` to `n × m`, one
     /// statistic per column, built from differentiable `Var` operations) and targets `b`
@@ -233,11 +234,16 @@ where
     /// `x = f⁻¹(z)`, `z ~ N(0, I)`, approaches the maximum-entropy density under the
     /// constraints; returns the final estimates. A fit that leaves the constraints violated
     /// is not an error: read [`MaxEntReport::violation`].
-    pub fn fit(
+    ///
+    /// Each round runs [`MaxEntConfig::inner_steps`] steps of the shared training loop
+    /// ([`autodiff::train::optimize`], a fresh Adam at the round's rate) on the round's
+    /// augmented Lagrangian. A step with a non-finite value ends the fit with an error, the
+    /// parameters restored to the last ones that gave a finite loss.
+    pub fn fit<R: Rng + ?Sized>(
         &self,
         params: &mut Params<T>,
         bijector: &dyn Bijector<T>,
-        rng: &mut dyn RngCore,
+        rng: &mut R,
     ) -> Result<MaxEntReport> {
         if bijector.cond_dim() != 0 {
             return Err(Error::Config(
@@ -248,23 +254,40 @@ where
         let d = bijector.dim();
         let m = self.targets.len();
         let base_entropy = StandardNormal::new(d)?.entropy();
-        let mut adam = Adam::<T>::with_lr(cfg.lr);
         let mut lambda = vec![0.0; m];
         let mut penalty = cfg.penalty;
+        let mut lr = cfg.lr;
         let mut previous = self.evaluate(params, bijector, base_entropy, rng)?;
         let mut history = Vec::with_capacity(cfg.rounds);
         for round in 0..cfg.rounds {
-            for step in 0..cfg.inner_steps {
-                self.step(params, bijector, &lambda, penalty, &mut adam, rng)
-                    .map_err(|e| match e {
-                        Error::Autodiff(autodiff::Error::NonFinite { what, .. }) => {
-                            Error::MaxEntropy(format!(
-                                "non-finite {what} at round {round}, step {step}"
-                            ))
-                        }
-                        other => other,
-                    })?;
-            }
+            let lagrangian = Lagrangian {
+                problem: self,
+                bijector,
+                lambda: &lambda,
+                penalty,
+            };
+            let optim = OptimConfig {
+                steps: cfg.inner_steps,
+                adam: AdamConfig {
+                    lr,
+                    ..AdamConfig::default()
+                },
+                clip_norm: cfg.clip,
+                patience: None,
+                plateau: None,
+                progress: false,
+                ..OptimConfig::default()
+            };
+            let batches = Batches {
+                rows: &[],
+                batch_size: cfg.batch,
+            };
+            optimize(params, &optim, &lagrangian, batches, rng, None).map_err(|e| match e {
+                Error::Autodiff(autodiff::Error::Diverged { step, .. }) => {
+                    Error::MaxEntropy(format!("non-finite loss at round {round}, step {step}"))
+                }
+                other => other,
+            })?;
             let current = self.evaluate(params, bijector, base_entropy, rng)?;
             history.push(MaxEntRound {
                 entropy: current.entropy,
@@ -278,7 +301,7 @@ where
             if resolvable && current.violation > cfg.decrease * previous.violation {
                 penalty = (penalty * cfg.growth).min(cfg.max_penalty);
             }
-            adam.set_learning_rate(adam.learning_rate() * cfg.lr_decay);
+            lr *= cfg.lr_decay;
             previous = current;
         }
         let last = self.evaluate(params, bijector, base_entropy, rng)?;
@@ -308,60 +331,16 @@ where
         Ok(t)
     }
 
-    /// One Adam step on `−mean ln|det ∂g/∂z| + λᵀR̂ + (c/2) Û` with `Û` the pairwise
-    /// (U-statistic) estimate of `‖R‖²` (the constant `H(p_Z)` dropped).
-    fn step(
-        &self,
-        params: &mut Params<T>,
-        bijector: &dyn Bijector<T>,
-        lambda: &[f64],
-        penalty: f64,
-        adam: &mut Adam<T>,
-        rng: &mut dyn RngCore,
-    ) -> Result<()> {
-        let (n, m) = (self.config.batch, self.targets.len());
-        let tape = Tape::new();
-        let p = params.bind(&tape);
-        let z = tape.constant(standard_normal_matrix::<T>(n, bijector.dim(), rng));
-        let (x, log_det) = bijector.inverse(&p, z)?;
-        let t = self.statistics(x)?;
-        let b = tape.constant(DMatrix::from_fn(1, m, |_, j| lit(self.targets[j])));
-        let lam = tape.constant(DMatrix::from_fn(1, m, |_, j| lit(lambda[j])));
-        // Per-sample residuals Dᵢ = T(xᵢ) − b, their sum S, and the U-statistic
-        // (‖S‖² − Σᵢ‖Dᵢ‖²) / (n(n−1)) = mean over pairs i ≠ k of DᵢᵀDₖ, unbiased for ‖R‖².
-        let residuals = t.sub(b)?;
-        let total = residuals.sum_rows();
-        let r = total.scale(lit(1.0 / n as f64));
-        let pairs = total
-            .square()
-            .sum()
-            .sub(residuals.square().sum())?
-            .scale(lit(1.0 / (n as f64 * (n as f64 - 1.0))));
-        let loss = log_det
-            .mean()
-            .neg()
-            .add(r.mul(lam)?.sum())?
-            .add(pairs.scale(lit(0.5 * penalty)))?;
-        autodiff::check_finite("loss", &loss.value())?;
-        let mut grads = tape.backward(loss)?;
-        let mut grads = p.gradients(&mut grads);
-        if let Some(c) = self.config.clip {
-            clip_grad_norm(&mut grads, c);
-        }
-        adam.step(params, &grads)?;
-        Ok(())
-    }
-
     /// Entropy, moments and constraint residual on a fresh evaluation batch.
     fn evaluate(
         &self,
         params: &Params<T>,
         bijector: &dyn Bijector<T>,
         base_entropy: f64,
-        rng: &mut dyn RngCore,
+        rng: &mut (impl Rng + ?Sized),
     ) -> Result<Evaluation> {
         let n = self.config.eval_batch;
-        let z = standard_normal_matrix::<T>(n, bijector.dim(), rng);
+        let z = standard_normal_matrix::<T, _>(n, bijector.dim(), rng);
         let tape = Tape::no_grad();
         let p = params.bind(&tape);
         let (x, log_det) = bijector.inverse(&p, tape.constant(z))?;
@@ -390,6 +369,66 @@ where
             violation,
             residual_std_error: var_sum.sqrt(),
         })
+    }
+}
+
+/// One round's augmented Lagrangian `−mean ln|det ∂g/∂z| + λᵀR̂ + (c/2) Û` on a batch of latent
+/// draws `z ~ N(0, I)` pushed through the inverse, with `Û` the pairwise (U-statistic)
+/// estimate of `‖R‖²` (the constant `H(p_Z)` dropped).
+struct Lagrangian<'a, T: Float, F> {
+    problem: &'a MaxEntropy<T, F>,
+    bijector: &'a dyn Bijector<T>,
+    lambda: &'a [f64],
+    penalty: f64,
+}
+
+impl<T, F> Objective<T> for Lagrangian<'_, T, F>
+where
+    T: Float,
+    F: for<'t> Fn(Var<'t, T>) -> autodiff::Result<Var<'t, T>> + Sync,
+{
+    type Error = Error;
+
+    /// `data` is `[z]` (`n × d`).
+    fn loss<'t>(
+        &self,
+        tape: &'t Tape<T>,
+        p: &Bound<'t, T>,
+        batch: &Minibatch<'_, T>,
+    ) -> Result<Var<'t, T>> {
+        let z = tape.constant(batch.data[0].clone());
+        let (n, m) = (z.nrows(), self.problem.targets.len());
+        let (x, log_det) = self.bijector.inverse(p, z)?;
+        let t = self.problem.statistics(x)?;
+        let b = tape.constant(DMatrix::from_fn(1, m, |_, j| lit(self.problem.targets[j])));
+        let lam = tape.constant(DMatrix::from_fn(1, m, |_, j| lit(self.lambda[j])));
+        // Per-sample residuals Dᵢ = T(xᵢ) − b, their sum S, and the U-statistic
+        // (‖S‖² − Σᵢ‖Dᵢ‖²) / (n(n−1)) = mean over pairs i ≠ k of DᵢᵀDₖ, unbiased for ‖R‖².
+        let residuals = t.sub(b)?;
+        let total = residuals.sum_rows();
+        let r = total.scale(lit(1.0 / n as f64));
+        let pairs = total
+            .square()
+            .sum()
+            .sub(residuals.square().sum())?
+            .scale(lit(1.0 / (n as f64 * (n as f64 - 1.0))));
+        Ok(log_det
+            .mean()
+            .neg()
+            .add(r.mul(lam)?.sum())?
+            .add(pairs.scale(lit(0.5 * self.penalty)))?)
+    }
+
+    fn noise<R: Rng + ?Sized>(&self, rows: usize, rng: &mut R) -> Vec<DMatrix<T>> {
+        vec![standard_normal_matrix(rows, self.bijector.dim(), rng)]
+    }
+
+    /// The pairwise penalty couples all rows: the batch is not split.
+    fn split(&self, _step: usize) -> Split {
+        Split::Terms {
+            whole: vec![0],
+            row_means: Vec::new(),
+        }
     }
 }
 

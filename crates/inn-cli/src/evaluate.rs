@@ -4,7 +4,7 @@
 use crate::args::EvalArgs;
 use crate::columns::{load_table, select_names};
 use crate::error::Result;
-use crate::model::{Model, Net};
+use crate::model::{Model, posterior};
 use inn::autodiff::nalgebra::DMatrix;
 use inn::eval::{INN_KERNEL_WIDTHS, calibration_error, calibration_levels, posterior_mmd};
 use rand::SeedableRng;
@@ -32,42 +32,39 @@ pub fn run(args: &EvalArgs) -> Result {
         args.data.display(),
         x.nrows()
     );
-    let (Some(y_scale), Net::Inn(_) | Net::Cinn(_)) = (&meta.y_scale, &model.net) else {
-        if let Net::Flow(flow) = &model.net {
-            let lp = flow.log_prob(&x_std)?;
-            let mean = mean_f64(&lp) - meta.x_scale.log_det();
+    let net = &model.net;
+    let (Some(y_scale), (_, 1..)) = (&meta.y_scale, net.widths()) else {
+        // A density over the columns: its mean log-density.
+        if let Some(lp) = net.log_density(&x_std, None) {
+            let mean = mean_f64(&lp?) - meta.x_scale.log_det();
             println!("mean log-density: {mean:.4} nats/sample (data units)");
         }
         return Ok(());
     };
     let y = select_names(&table, &args.data, &meta.y_names)?;
     let y_std = y_scale.apply(&y);
-    match &model.net {
-        Net::Cinn(m) => {
-            let lp = m.log_prob(&x_std, &y_std)?;
-            let mean = mean_f64(&lp) - meta.x_scale.log_det();
-            println!("mean log p(x | y): {mean:.4} nats/sample (data units)");
-        }
-        Net::Inn(m) => {
-            let pred = m.predict_y(&x_std)?;
-            let per_column: Vec<String> = meta
-                .y_names
-                .iter()
-                .enumerate()
-                .map(|(j, name)| {
-                    let mse = (0..pred.nrows())
-                        .map(|i| (f64::from(pred[(i, j)] - y_std[(i, j)]) * y_scale.std[j]).powi(2))
-                        .sum::<f64>()
-                        / pred.nrows() as f64;
-                    format!("{name} {:.4}", mse.sqrt())
-                })
-                .collect();
-            println!(
-                "forward prediction RMSE of y (data units): {}",
-                per_column.join(", ")
-            );
-        }
-        Net::Flow(_) => {}
+    if let Some(lp) = net.log_density(&x_std, Some(&y_std)) {
+        let mean = mean_f64(&lp?) - meta.x_scale.log_det();
+        println!("mean log p(x | y): {mean:.4} nats/sample (data units)");
+    }
+    if let Some(pred) = net.predict_y(&x_std) {
+        let pred = pred?;
+        let per_column: Vec<String> = meta
+            .y_names
+            .iter()
+            .enumerate()
+            .map(|(j, name)| {
+                let mse = (0..pred.nrows())
+                    .map(|i| (f64::from(pred[(i, j)] - y_std[(i, j)]) * y_scale.std[j]).powi(2))
+                    .sum::<f64>()
+                    / pred.nrows() as f64;
+                format!("{name} {:.4}", mse.sqrt())
+            })
+            .collect();
+        println!(
+            "forward prediction RMSE of y (data units): {}",
+            per_column.join(", ")
+        );
     }
 
     let n_samples = args.samples as usize;
@@ -75,9 +72,7 @@ pub fn run(args: &EvalArgs) -> Result {
     let mut rows: Vec<usize> = (0..x.nrows()).collect();
     rows.shuffle(&mut rng);
     rows.truncate(m);
-    let posteriors = model
-        .net
-        .posterior(&y_std.select_rows(&rows), n_samples, &mut rng)?;
+    let posteriors = posterior(net, &y_std.select_rows(&rows), n_samples, &mut rng)?;
     let calibration = calibration_error(
         &posteriors,
         &x_std.select_rows(&rows),
@@ -106,7 +101,7 @@ pub fn run(args: &EvalArgs) -> Result {
     let mut all_rows: Vec<usize> = (0..x.nrows()).collect();
     for group in &groups {
         let y_obs = y_std.select_rows(&group[..1]);
-        let post = model.net.posterior(&y_obs, n_samples, &mut rng)?;
+        let post = posterior(net, &y_obs, n_samples, &mut rng)?;
         let reference = x_std.select_rows(group);
         mmd_sum += posterior_mmd(&post[0], &reference, &INN_KERNEL_WIDTHS)?;
         all_rows.shuffle(&mut rng);

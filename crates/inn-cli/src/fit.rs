@@ -165,7 +165,7 @@ pub fn run(args: &FitArgs) -> Result {
                 "activation": act_name,
                 "dim": names.len(), "x_columns": x_names, "y_columns": y_names,
             });
-            (Net::Flow(flow), names, scale, None, arch, outcome)
+            (Box::new(flow) as Net, names, scale, None, arch, outcome)
         }
         Method::Cinn | Method::Inn => {
             let y_data = y_data
@@ -203,7 +203,7 @@ pub fn run(args: &FitArgs) -> Result {
                     "x_dim": x_dim, "y_dim": y_dim,
                 });
                 (
-                    Net::Cinn(model),
+                    Box::new(model) as Net,
                     x_names,
                     x_scale,
                     Some(y_scale),
@@ -249,7 +249,7 @@ pub fn run(args: &FitArgs) -> Result {
                     "x_dim": x_dim, "y_dim": y_dim, "z_dim": z_dim, "n_tot": n_tot,
                 });
                 (
-                    Net::Inn(model),
+                    Box::new(model) as Net,
                     x_names,
                     x_scale,
                     Some(y_scale),

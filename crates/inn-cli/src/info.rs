@@ -18,7 +18,10 @@ pub fn run(args: &InfoArgs) -> Result {
     );
     println!("kind:           {}", model.net.kind());
     println!("architecture:   {}", meta.architecture);
-    println!("parameters:     {}", model.net.n_parameters());
+    println!(
+        "parameters:     {}",
+        model.net.network().params().n_scalars()
+    );
     println!(
         "x columns ({}):  {}",
         meta.x_names.len(),

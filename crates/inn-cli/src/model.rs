@@ -3,81 +3,32 @@
 
 use crate::error::{Error, Result};
 use crate::scaler::Scaler;
-use inn::Flow;
 use inn::autodiff::nalgebra::DMatrix;
 use inn::model_file;
-use inn::train::{ConditionalInn, Inn};
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::BTreeMap;
 use std::path::Path;
 
 /// The key of the command line's entry in a model file's `metadata` map.
 pub const META_KEY: &str = "cli";
 
-/// The trained network, one of the three kinds `inn fit` writes.
-pub enum Net {
-    /// A density over the columns (`--method flow`).
-    Flow(Flow<f32>),
-    /// The bidirectional INN (`--method inn`).
-    Inn(Inn<f32>),
-    /// The conditional INN (`--method cinn`).
-    Cinn(ConditionalInn<f32>),
-}
+/// The trained network: any of the kinds `inn fit` writes ([`inn::Model`]).
+pub type Net = Box<dyn inn::Model<f32>>;
 
-impl Net {
-    /// The model-file kind.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Net::Flow(_) => Flow::<f32>::KIND,
-            Net::Inn(_) => Inn::<f32>::KIND,
-            Net::Cinn(_) => ConditionalInn::<f32>::KIND,
-        }
-    }
-
-    /// `n` posterior samples (standardised units) for every row of `y_obs` (standardised), or
-    /// a usage error for a flow, which has no observations.
-    pub fn posterior(
-        &self,
-        y_obs: &DMatrix<f32>,
-        n: usize,
-        rng: &mut StdRng,
-    ) -> Result<Vec<DMatrix<f32>>> {
-        match self {
-            Net::Inn(m) => Ok(m.posterior(y_obs, n, rng)?),
-            Net::Cinn(m) => Ok(m.posterior(y_obs, n, rng)?),
-            Net::Flow(_) => Err(Error::Usage(
-                "a flow models a density, not a posterior: it takes no observations".into(),
-            )),
-        }
-    }
-
-    /// The model's free-form annotations, saved with it.
-    pub fn metadata(&self) -> &BTreeMap<String, Value> {
-        match self {
-            Net::Flow(m) => m.metadata(),
-            Net::Inn(m) => m.metadata(),
-            Net::Cinn(m) => m.metadata(),
-        }
-    }
-
-    /// Mutable annotations.
-    pub fn metadata_mut(&mut self) -> &mut BTreeMap<String, Value> {
-        match self {
-            Net::Flow(m) => m.metadata_mut(),
-            Net::Inn(m) => m.metadata_mut(),
-            Net::Cinn(m) => m.metadata_mut(),
-        }
-    }
-
-    /// Number of trained scalars.
-    pub fn n_parameters(&self) -> usize {
-        match self {
-            Net::Flow(m) => m.params().n_scalars(),
-            Net::Inn(m) => m.params().n_scalars(),
-            Net::Cinn(m) => m.params().n_scalars(),
-        }
+/// `n` posterior samples (standardised units) for every row of `y_obs` (standardised), or a
+/// usage error for a model without observations (a flow).
+pub fn posterior(
+    net: &Net,
+    y_obs: &DMatrix<f32>,
+    n: usize,
+    rng: &mut StdRng,
+) -> Result<Vec<DMatrix<f32>>> {
+    match net.posterior(y_obs, n, rng) {
+        Some(samples) => Ok(samples?),
+        None => Err(Error::Usage(
+            "a flow models a density, not a posterior: it takes no observations".into(),
+        )),
     }
 }
 
@@ -157,39 +108,26 @@ impl Model {
     pub fn save(net: &mut Net, meta: &Meta, path: &Path) -> Result {
         let meta_value = serde_json::to_value(meta)
             .map_err(|e| Error::Runtime(format!("cannot encode the model metadata: {e}")))?;
-        net.metadata_mut().insert(META_KEY.into(), meta_value);
-        match net {
-            Net::Flow(m) => m.save(path)?,
-            Net::Inn(m) => m.save(path)?,
-            Net::Cinn(m) => m.save(path)?,
-        }
-        Ok(())
+        net.network_mut()
+            .metadata_mut()
+            .insert(META_KEY.into(), meta_value);
+        Ok(net.save(path)?)
     }
 
-    /// Reads a model written by `inn fit`: checks the format name and version, dispatches on the
-    /// kind, and reads the annotations.
+    /// Reads a model written by `inn fit`: checks the format name and version, reads the network
+    /// (of whichever kind, [`inn::load_model`]) and the annotations.
     pub fn load(path: &Path) -> Result<Model> {
-        let (kind, version) = model_file::peek_kind(path)?;
-        if version != model_file::FORMAT_VERSION {
+        let (_, version) = model_file::peek_kind(path)?;
+        if !model_file::READABLE_VERSIONS.contains(&version) {
             return Err(Error::Runtime(format!(
-                "model file {}: format version {version}, this build of inn reads version {} \
+                "model file {}: format version {version}, this build of inn reads versions {:?} \
                  (refit the model with this version, or use the inn release that wrote it)",
                 path.display(),
-                model_file::FORMAT_VERSION
+                model_file::READABLE_VERSIONS
             )));
         }
-        let net = match kind.as_str() {
-            "flow" => Net::Flow(Flow::load(path)?),
-            "inn" => Net::Inn(Inn::load(path)?),
-            "cinn" => Net::Cinn(ConditionalInn::load(path)?),
-            other => {
-                return Err(Error::Runtime(format!(
-                    "model file {}: holds a {other:?} model; inn reads flow, inn and cinn models",
-                    path.display()
-                )));
-            }
-        };
-        let meta = net.metadata().get(META_KEY).ok_or_else(|| {
+        let net = inn::load_model::<f32>(path)?;
+        let meta = net.network().metadata().get(META_KEY).ok_or_else(|| {
             Error::Runtime(format!(
                 "model file {}: no column names or standardisation recorded (it was not \
                      written by `inn fit`)",
@@ -207,11 +145,7 @@ impl Model {
 
 /// The annotations must describe the network's widths.
 fn check_widths(net: &Net, meta: &Meta) -> std::result::Result<(), String> {
-    let (x_dim, y_dim) = match net {
-        Net::Flow(f) => (f.dim(), 0),
-        Net::Inn(m) => (m.x_dim(), m.y_dim()),
-        Net::Cinn(m) => (m.x_dim(), m.y_dim()),
-    };
+    let (x_dim, y_dim) = net.widths();
     let y_scale_dim = meta.y_scale.as_ref().map_or(0, Scaler::dim);
     let consistent = meta.x_names.len() == x_dim
         && meta.x_scale.dim() == x_dim

@@ -3,7 +3,7 @@
 use crate::args::SampleArgs;
 use crate::columns::{load_table, observations_from_args, observations_from_table};
 use crate::error::{Error, Result};
-use crate::model::{Model, Net};
+use crate::model::{Model, posterior};
 use inn::autodiff::nalgebra::DMatrix;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -19,8 +19,9 @@ pub fn run(args: &SampleArgs) -> Result {
     let n = args.n as usize;
     let mut rng = StdRng::seed_from_u64(args.seed);
     let has_obs = !args.y.is_empty() || args.y_file.is_some();
-    let (header, rows): (Vec<String>, Vec<Block>) = match &model.net {
-        Net::Flow(flow) => {
+    // A density over the columns (y width 0) samples unconditionally; the others need y.
+    let (header, rows): (Vec<String>, Vec<Block>) = match model.net.widths().1 {
+        0 => {
             if has_obs {
                 return Err(Error::Usage(format!(
                     "{} is a flow (a density over {}): it takes no --y or --y-file; \
@@ -30,10 +31,19 @@ pub fn run(args: &SampleArgs) -> Result {
                     args.model.display()
                 )));
             }
-            let z = flow.sample(n, &mut rng)?;
-            (meta.x_names.clone(), vec![(None, meta.x_scale.undo(&z))])
+            let draws = model.net.sample(n, &mut rng).ok_or_else(|| {
+                Error::Runtime(format!(
+                    "{}: a {} model draws no unconditional samples",
+                    args.model.display(),
+                    model.net.kind()
+                ))
+            })??;
+            (
+                meta.x_names.clone(),
+                vec![(None, meta.x_scale.undo(&draws))],
+            )
         }
-        Net::Inn(_) | Net::Cinn(_) => {
+        _ => {
             let y_scale = meta.y_scale.as_ref().ok_or_else(|| {
                 Error::Runtime(format!(
                     "model file {}: no standardisation of y recorded",
@@ -53,7 +63,7 @@ pub fn run(args: &SampleArgs) -> Result {
                 )));
             };
             let y_std = y_scale.apply(&y_obs);
-            let samples = model.net.posterior(&y_std, n, &mut rng)?;
+            let samples = posterior(&model.net, &y_std, n, &mut rng)?;
             let header = std::iter::once("obs".to_string())
                 .chain(meta.x_names.iter().cloned())
                 .collect();

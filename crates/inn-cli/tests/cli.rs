@@ -242,7 +242,7 @@ fn fit_sample_eval_recover_the_circle_posterior() {
     let text = stdout(&info);
     for word in [
         "cinn",
-        "version 1",
+        "version 2",
         "x1, x2",
         "y columns (1):  y",
         "of at most 500",
@@ -728,10 +728,10 @@ fn a_model_of_another_format_version_is_refused() {
     let dir = scratch("version");
     let model = tiny_model(&dir);
     let text = std::fs::read_to_string(&model).unwrap();
-    assert!(text.contains("\"version\":1,"), "envelope layout changed");
+    assert!(text.contains("\"version\":2,"), "envelope layout changed");
     std::fs::write(
         &model,
-        text.replacen("\"version\":1,", "\"version\":99,", 1),
+        text.replacen("\"version\":2,", "\"version\":99,", 1),
     )
     .unwrap();
     for cmd in ["info", "sample"] {
@@ -742,7 +742,7 @@ fn a_model_of_another_format_version_is_refused() {
         assert_fails(
             &inn(&args),
             1,
-            &["tiny.inn", "format version 99", "reads version 1"],
+            &["tiny.inn", "format version 99", "reads versions [1, 2]"],
         );
     }
 }

@@ -5,9 +5,9 @@ use thiserror::Error;
 /// Everything that can go wrong in `inn`.
 #[derive(Debug, Error)]
 pub enum Error {
-    /// From the differentiation engine.
+    /// From the differentiation engine (its `Diverged` becomes [`Error::Diverged`]).
     #[error(transparent)]
-    Autodiff(#[from] autodiff::Error),
+    Autodiff(autodiff::Error),
     /// From a bijector (shapes, NaN inputs, failed inversion).
     #[error(transparent)]
     Bijector(#[from] bijectors::Error),
@@ -98,6 +98,29 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+}
+
+impl From<autodiff::Error> for Error {
+    fn from(e: autodiff::Error) -> Self {
+        match e {
+            autodiff::Error::Diverged {
+                step,
+                loss,
+                restored_step,
+            } => Error::Diverged {
+                step,
+                loss,
+                restored_step,
+            },
+            other => Error::Autodiff(other),
+        }
+    }
+}
+
+impl autodiff::train::TrainError for Error {
+    fn is_non_finite(&self) -> bool {
+        Error::is_non_finite(self)
+    }
 }
 
 impl Error {

@@ -1,22 +1,17 @@
 //! [`Flow`]: a normalizing flow with its parameters — fit, evaluate, sample, save, load.
 
-use crate::{Error, Result, model_file};
+use crate::network::{CHUNK_ROWS, Network};
+use crate::{Error, Result};
 use autodiff::nalgebra::DMatrix;
 use autodiff::{Float, Params};
-use bijectors::{Bijector, BlockSpec, Chain, StackConfig, block_from_spec};
-use distributions::{Density, StandardNormal, TransformedDistribution};
+use bijectors::{Bijector, Chain, StackConfig};
+use distributions::Density;
 use rand::{Rng, RngCore};
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::path::Path;
 
-/// Rows per pass when evaluating or sampling large batches, so memory stays bounded: a
-/// no-grad tape keeps every intermediate of its chunk (for config A of the benchmark,
-/// 8 blocks × ~24 activations × rows × 128 × 4 B, ≈ 200 MB at 2048 rows).
-const CHUNK_ROWS: usize = 2048;
-
 /// A normalizing flow: a standard-normal base density pulled back through a bijector `f`
-/// (data → latent), together with the parameter store it trains.
+/// (data → latent), together with the parameter store it trains — an unconditional
+/// [`Network`] (it dereferences to it: `params()`, `metadata()`, `forward`, …).
 ///
 /// `ln p(x) = ln N(f(x); 0, I) + ln|det ∂f/∂x|`, and samples are `x = f⁻¹(z)`, `z ~ N(0, I)`.
 /// Batches are `n × d`, one sample per row; log-densities are `n × 1`.
@@ -39,19 +34,20 @@ const CHUNK_ROWS: usize = 2048;
 /// ```
 #[derive(Debug)]
 pub struct Flow<T: Float> {
-    dist: TransformedDistribution<T>,
-    spec: BlockSpec,
-    params: Params<T>,
-    metadata: BTreeMap<String, serde_json::Value>,
+    net: Network<T>,
 }
 
-#[derive(Serialize, Deserialize)]
-#[serde(bound = "")]
-struct FlowFile<T: Float> {
-    dtype: String,
-    spec: BlockSpec,
-    params: Params<T>,
-    metadata: BTreeMap<String, serde_json::Value>,
+impl<T: Float> std::ops::Deref for Flow<T> {
+    type Target = Network<T>;
+    fn deref(&self) -> &Network<T> {
+        &self.net
+    }
+}
+
+impl<T: Float> std::ops::DerefMut for Flow<T> {
+    fn deref_mut(&mut self) -> &mut Network<T> {
+        &mut self.net
+    }
 }
 
 impl<T: Float> Flow<T> {
@@ -59,19 +55,17 @@ impl<T: Float> Flow<T> {
     pub const KIND: &'static str = "flow";
 
     /// A flow from a bijector and the store holding its parameters.
+    ///
+    /// # Errors
+    /// A conditional bijector ([`Error::Config`]: use a `ConditionalInn`).
     pub fn new(bijector: Box<dyn Bijector<T>>, params: Params<T>) -> Result<Self> {
         if bijector.cond_dim() > 0 {
             return Err(Error::Config(
                 "Flow is unconditional; use ConditionalInn for a conditional bijector".into(),
             ));
         }
-        let spec = bijector.spec()?;
-        let base = StandardNormal::new(bijector.dim())?;
         Ok(Self {
-            dist: TransformedDistribution::new(Box::new(base), bijector)?,
-            spec,
-            params,
-            metadata: BTreeMap::new(),
+            net: Network::new(bijector, params)?,
         })
     }
 
@@ -82,65 +76,23 @@ impl<T: Float> Flow<T> {
         Self::new(Box::new(chain), params)
     }
 
-    /// Data dimension `d`.
-    pub fn dim(&self) -> usize {
-        self.dist.dim()
-    }
-
-    /// The flow as a density (base + bijector), for Var-level use in custom objectives.
-    pub fn distribution(&self) -> &TransformedDistribution<T> {
-        &self.dist
-    }
-
-    /// The bijector (data → latent).
-    pub fn bijector(&self) -> &dyn Bijector<T> {
-        self.dist.bijector()
-    }
-
-    /// The parameters.
-    pub fn params(&self) -> &Params<T> {
-        &self.params
-    }
-
-    /// Mutable parameters (trainers update them).
-    pub fn params_mut(&mut self) -> &mut Params<T> {
-        &mut self.params
-    }
-
-    /// The parameters (mutable) and the bijector (shared) at once, for data-dependent
-    /// initialisation, which writes parameters while running the bijector.
-    pub fn parts_mut(&mut self) -> (&mut Params<T>, &dyn Bijector<T>) {
-        (&mut self.params, self.dist.bijector())
-    }
-
-    /// Free-form annotations saved with the model (training summary, standardisation, …).
-    pub fn metadata(&self) -> &BTreeMap<String, serde_json::Value> {
-        &self.metadata
-    }
-
-    /// Mutable annotations.
-    pub fn metadata_mut(&mut self) -> &mut BTreeMap<String, serde_json::Value> {
-        &mut self.metadata
-    }
-
     /// `ln p(x)` for a batch `x: n × d` → `n × 1` (evaluated in chunks; no gradients).
     pub fn log_prob(&self, x: &DMatrix<T>) -> Result<DMatrix<T>> {
         distributions::check_batch("Flow::log_prob", x, self.dim())?;
+        let dist = self.distribution();
         let mut out = DMatrix::zeros(x.nrows(), 1);
-        let mut start = 0;
-        while start < x.nrows() {
+        for start in (0..x.nrows()).step_by(CHUNK_ROWS) {
             let len = CHUNK_ROWS.min(x.nrows() - start);
             let chunk = x.rows(start, len).into_owned();
             out.rows_mut(start, len)
-                .copy_from(&self.dist.log_prob_matrix(&self.params, &chunk)?);
-            start += len;
+                .copy_from(&dist.log_prob_matrix(self.params(), &chunk)?);
         }
         Ok(out)
     }
 
     /// The latent codes `z = f(x)` and `ln|det ∂f/∂x|` of a batch (no gradients).
     pub fn to_latent(&self, x: &DMatrix<T>) -> Result<(DMatrix<T>, DMatrix<T>)> {
-        Ok(self.bijector().forward_matrix(&self.params, x)?)
+        self.forward(x, None)
     }
 
     /// `n` samples `x = f⁻¹(z)`, `z ~ N(0, I)` (`n × d`).
@@ -159,80 +111,38 @@ impl<T: Float> Flow<T> {
         }
         let mut x = DMatrix::zeros(n, self.dim());
         let mut lp = DMatrix::zeros(n, 1);
-        let mut start = 0;
-        while start < n {
+        for start in (0..n).step_by(CHUNK_ROWS) {
             let len = CHUNK_ROWS.min(n - start);
-            let (xs, ls) = self.dist.sample_and_log_prob(&self.params, len, rng)?;
+            let (xs, ls) = self
+                .distribution()
+                .sample_and_log_prob(self.params(), len, rng)?;
             x.rows_mut(start, len).copy_from(&xs);
             lp.rows_mut(start, len).copy_from(&ls);
-            start += len;
         }
         Ok((x, lp))
     }
 
     /// Writes the flow (architecture, parameters, metadata) as a checksummed model file.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        let file = FlowFile {
-            dtype: T::NAME.to_string(),
-            spec: self.spec.clone(),
-            params: self.params.clone(),
-            metadata: self.metadata.clone(),
-        };
-        model_file::save(path, Self::KIND, &file)
+        self.net.save(path, Self::KIND, serde_json::json!({}))
     }
 
     /// Reads a flow written by [`Flow::save`]; the scalar type must match the file's.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref();
-        let file: FlowFile<T> = model_file::load(path, Self::KIND)?;
-        if file.dtype != T::NAME {
-            return Err(Error::Model {
-                path: path.to_path_buf(),
-                reason: format!("holds {} parameters, requested {}", file.dtype, T::NAME),
-            });
+        let (net, _) = Network::load(path, Self::KIND)?;
+        if net.cond_dim() > 0 {
+            return Err(Error::Config(
+                "a flow file holds a conditional network".into(),
+            ));
         }
-        let bijector = block_from_spec::<T>(&file.spec).map_err(|e| Error::Model {
-            path: path.to_path_buf(),
-            reason: format!("architecture: {e}"),
-        })?;
-        check_params_match(&file.spec, bijector.as_ref(), &file.params).map_err(|reason| {
-            Error::Model {
-                path: path.to_path_buf(),
-                reason,
-            }
-        })?;
-        let mut flow = Self::new(bijector, file.params)?;
-        flow.metadata = file.metadata;
-        Ok(flow)
+        Ok(Self { net })
     }
-}
-
-/// A restored architecture must run on the stored parameters: every parameter handle in the
-/// description must exist, and one forward pass on a zero batch catches mis-shaped ones as an
-/// error instead of a later failure.
-fn check_params_match<T: Float>(
-    spec: &BlockSpec,
-    bijector: &dyn Bijector<T>,
-    params: &Params<T>,
-) -> std::result::Result<(), String> {
-    params.check_ids(&spec.config).map_err(|e| e.to_string())?;
-    let x = DMatrix::zeros(1, bijector.dim());
-    bijector
-        .forward_matrix(params, &x)
-        .map(|_| ())
-        .map_err(|e| format!("parameters do not fit the architecture: {e}"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use rand::SeedableRng;
-
-    fn temp(name: &str) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("inn-flow-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap_or_default();
-        dir.join(name)
-    }
 
     #[test]
     fn save_load_reproduces_log_prob_bit_for_bit() {
@@ -244,44 +154,13 @@ mod tests {
             actnorm: true,
             ..StackConfig::default()
         };
-        let mut flow = Flow::<f32>::coupling_stack(&cfg, &mut rng).unwrap();
-        flow.metadata_mut()
-            .insert("note".into(), serde_json::json!("hello"));
+        let flow = Flow::<f32>::coupling_stack(&cfg, &mut rng).unwrap();
         let x = DMatrix::<f32>::from_fn(50, 3, |i, j| (i as f32 * 0.37 + j as f32).sin());
-        let path = temp("f.inn");
+        let path = std::env::temp_dir().join(format!("inn-flow-{}.inn", std::process::id()));
         flow.save(&path).unwrap();
         let back = Flow::<f32>::load(&path).unwrap();
         assert_eq!(flow.log_prob(&x).unwrap(), back.log_prob(&x).unwrap());
-        assert_eq!(back.metadata()["note"], "hello");
-        // Wrong scalar type and wrong kind are errors.
         assert!(matches!(Flow::<f64>::load(&path), Err(Error::Model { .. })));
-        let text = std::fs::read_to_string(&path).unwrap();
-        std::fs::write(&path, &text[..text.len() - 10]).unwrap();
-        assert!(matches!(Flow::<f32>::load(&path), Err(Error::Model { .. })));
-    }
-
-    #[test]
-    fn a_consistent_but_wrong_payload_is_an_error_not_a_panic() {
-        // A file whose checksum is valid but whose architecture refers to parameters the store
-        // does not hold (a buggy writer, or a hand-edited file re-checksummed).
-        let mut rng = rand::rngs::StdRng::seed_from_u64(2);
-        let cfg = StackConfig {
-            dim: 2,
-            blocks: 2,
-            hidden: vec![8],
-            ..StackConfig::default()
-        };
-        let flow = Flow::<f64>::coupling_stack(&cfg, &mut rng).unwrap();
-        let file = FlowFile {
-            dtype: "f64".into(),
-            spec: flow.spec.clone(),
-            params: Params::<f64>::new(),
-            metadata: BTreeMap::new(),
-        };
-        let path = temp("empty-params.inn");
-        model_file::save(&path, Flow::<f64>::KIND, &file).unwrap();
-        let e = Flow::<f64>::load(&path).unwrap_err().to_string();
-        assert!(e.contains("parameter"), "{e}");
     }
 
     #[test]

@@ -6,12 +6,12 @@
 //!
 //! | crate | what it holds |
 //! |---|---|
-//! | [`autodiff`] | reverse-mode AD over batched matrices, `Linear`/`Mlp`, Adam/SGD |
+//! | [`autodiff`] | reverse-mode AD over batched matrices, `Linear`/`Mlp`, Adam/SGD, the training loop ([`autodiff::train`]) |
 //! | [`fixedpoint`] | Banach iteration with error bounds, Lipschitz checks, Anderson, classic maps |
 //! | [`discrepancy`] | MMD kernels and estimators, permutation test, differentiable MMD loss |
 //! | [`bijectors`] | NICE, RealNVP, permutations, ActNorm, i-ResNet, chains |
 //! | [`distributions`] | base densities, change of variables, maximum-entropy flows |
-//! | this crate | trainers ([`train`]), posterior sampling, inversion ([`invert`]), metrics ([`eval`]), data ([`data`]), model files |
+//! | this crate | the model core [`Network`] and the models on it ([`Flow`], [`train::ConditionalInn`], [`train::Inn`]; any of them as [`Model`]), their objectives ([`train`]), posterior sampling, inversion ([`invert`]), metrics ([`eval`]), data ([`data`]), model files |
 //!
 //! Batches are `n × d` matrices, one sample per row; per-sample scalars are `n × 1`.
 //!
@@ -58,12 +58,16 @@ mod error;
 pub mod eval;
 mod flow;
 pub mod invert;
+mod model;
 pub mod model_file;
+mod network;
 mod posterior;
 pub mod train;
 
 pub use error::{Error, Result};
 pub use flow::Flow;
+pub use model::{Model, load_model};
+pub use network::Network;
 pub use posterior::PosteriorSampler;
 
 // The guide's examples run as doctests, so the guide stays true.

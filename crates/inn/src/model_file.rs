@@ -15,8 +15,13 @@ use std::path::Path;
 
 /// The format name written in every model file.
 pub const FORMAT_NAME: &str = "inn-model";
-/// The current format version; files of another version are refused.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version this build writes. Version 2 (the model core) nests each model's own
+/// description under `model` and names the scalar type `scalar` and the architecture `flow`
+/// for every kind; version-1 files (every release before it) still load.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The format versions this build reads.
+pub const READABLE_VERSIONS: [u32; 2] = [1, 2];
 
 #[derive(Serialize, Deserialize)]
 struct Envelope {
@@ -56,6 +61,17 @@ pub fn save<P: Serialize>(path: impl AsRef<Path>, kind: &str, payload: &P) -> Re
 /// Reads a model file written by [`save`], checking format, version, kind and checksum.
 pub fn load<P: DeserializeOwned>(path: impl AsRef<Path>, kind: &str) -> Result<P> {
     let path = path.as_ref();
+    let (_, payload) = read(path, kind)?;
+    serde_json::from_str(&payload).map_err(|e| Error::Model {
+        path: path.to_path_buf(),
+        reason: format!("cannot decode the model: {e}"),
+    })
+}
+
+/// The format version and the checked payload text of a model file of `kind`: format name,
+/// a readable version ([`READABLE_VERSIONS`]), kind and checksum verified.
+pub fn read(path: impl AsRef<Path>, kind: &str) -> Result<(u32, String)> {
+    let path = path.as_ref();
     let err = |reason: String| Error::Model {
         path: path.to_path_buf(),
         reason,
@@ -69,9 +85,10 @@ pub fn load<P: DeserializeOwned>(path: impl AsRef<Path>, kind: &str) -> Result<P
             envelope.format
         )));
     }
-    if envelope.version != FORMAT_VERSION {
+    if !READABLE_VERSIONS.contains(&envelope.version) {
         return Err(err(format!(
-            "format version {}, this build reads version {FORMAT_VERSION}",
+            "format version {}, this build reads versions {READABLE_VERSIONS:?} (a newer \
+             release wrote it: load it with that release)",
             envelope.version
         )));
     }
@@ -86,8 +103,7 @@ pub fn load<P: DeserializeOwned>(path: impl AsRef<Path>, kind: &str) -> Result<P
             "checksum mismatch: the file was modified or corrupted".into()
         ));
     }
-    serde_json::from_str(&envelope.payload)
-        .map_err(|e| err(format!("cannot decode the model: {e}")))
+    Ok((envelope.version, envelope.payload))
 }
 
 /// The kind recorded in a model file, without decoding the model (for tools that dispatch on it).
@@ -167,7 +183,8 @@ mod tests {
         let e = load::<Toy>(&path, "toy").unwrap_err().to_string();
         assert!(e.contains("checksum"), "{e}");
         // Another version.
-        std::fs::write(&path, good.replace("\"version\":1", "\"version\":99")).unwrap();
+        let current = format!("\"version\":{FORMAT_VERSION}");
+        std::fs::write(&path, good.replace(&current, "\"version\":99")).unwrap();
         let e = load::<Toy>(&path, "toy").unwrap_err().to_string();
         assert!(e.contains("version 99"), "{e}");
         // Another format, binary garbage, a missing file.

@@ -7,7 +7,7 @@ use inn::autodiff::nalgebra::DMatrix;
 use inn::autodiff::{Bound, Params, Tape, Var};
 use inn::bijectors::StackConfig;
 use inn::prelude::Density;
-use inn::train::{Objective, OptimConfig, optimize};
+use inn::train::{Batches, Minibatch, Objective, OptimConfig, optimize};
 use rand::SeedableRng;
 
 /// `−mean ln p(x)` of a fixed batch, multiplied by `scale` from step `from` on. The scaled batch
@@ -15,22 +15,23 @@ use rand::SeedableRng;
 /// e² and adds a shift, so the second block receives ±∞: the overflow happens mid-chain.
 struct Overflowing<'a> {
     flow: &'a Flow<f32>,
-    batch: DMatrix<f32>,
     from: usize,
     scale: f32,
 }
 
 impl Objective<f32> for Overflowing<'_> {
+    type Error = inn::Error;
+
     fn loss<'t>(
-        &mut self,
+        &self,
         tape: &'t Tape<f32>,
         p: &Bound<'t, f32>,
-        step: usize,
+        batch: &Minibatch<'_, f32>,
     ) -> inn::Result<Var<'t, f32>> {
-        let x = if step >= self.from {
-            &self.batch * self.scale
+        let x = if batch.step >= self.from {
+            &batch.data[0] * self.scale
         } else {
-            self.batch.clone()
+            batch.data[0].clone()
         };
         assert!(
             x.iter().all(|v| v.is_finite()),
@@ -56,7 +57,7 @@ fn flow() -> Flow<f32> {
 }
 
 fn run(steps: usize, from: usize, params: &mut Params<f32>, flow: &Flow<f32>) -> inn::Result<()> {
-    let batch = DMatrix::from_fn(64, 2, |i, j| ((i * 7 + j * 3) as f32 * 0.37).sin() * 30.0);
+    let rows = DMatrix::from_fn(64, 2, |i, j| ((i * 7 + j * 3) as f32 * 0.37).sin() * 30.0);
     let config = OptimConfig {
         steps,
         progress: false,
@@ -68,13 +69,17 @@ fn run(steps: usize, from: usize, params: &mut Params<f32>, flow: &Flow<f32>) ->
         },
         ..OptimConfig::default()
     };
-    let mut objective = Overflowing {
+    let objective = Overflowing {
         flow,
-        batch,
         from,
         scale: 1e37 / 30.0,
     };
-    optimize(params, &config, &mut objective, None).map(|_| ())
+    let batches = Batches {
+        rows: &[&rows],
+        batch_size: 64,
+    };
+    let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+    optimize(params, &config, &objective, batches, &mut rng, None).map(|_| ())
 }
 
 #[test]

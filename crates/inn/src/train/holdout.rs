@@ -6,10 +6,6 @@ use rand::Rng;
 use rand::seq::SliceRandom;
 use rayon::prelude::*;
 
-/// Rows pushed through a network at once when scoring held-out or training rows (bounds the
-/// memory of the no-grad tape: a 4096 × 512 hidden layer is 8 MiB in `f32`).
-pub(crate) const CHUNK_ROWS: usize = 4096;
-
 /// Splits the row indices `0..n` into `(train, validation)`: after a shuffle with `rng`, the
 /// first `round(val_fraction · n)` indices are held out. With `val_fraction = 0` nothing is
 /// held out and the training rows keep their order (no random draws are made).
@@ -65,11 +61,6 @@ pub fn split_rows<R: Rng + ?Sized>(
 pub(crate) fn probe_rows(n: usize, m: usize) -> Vec<usize> {
     let m = m.clamp(1, n.max(1));
     (0..m).map(|i| i * n / m).collect()
-}
-
-/// Steps per pass over `rows` training rows in minibatches of `batch`: `⌈rows / batch⌉`.
-pub(crate) fn steps_per_epoch(rows: usize, batch: usize) -> usize {
-    rows.div_ceil(batch.max(1)).max(1)
 }
 
 /// Rows per chunk when scoring held-out or training rows ([`chunked_mean`]): small enough that
@@ -136,8 +127,6 @@ mod tests {
     fn probes_spread_over_the_rows() {
         assert_eq!(probe_rows(10, 5), vec![0, 2, 4, 6, 8]);
         assert_eq!(probe_rows(3, 10), vec![0, 1, 2]);
-        assert_eq!(steps_per_epoch(1000, 256), 4);
-        assert_eq!(steps_per_epoch(10, 256), 1);
         let mean = chunked_mean(10_000, |s, l| Ok((s..s + l).map(|i| i as f64).sum())).unwrap();
         assert_eq!(mean, 4999.5);
     }

@@ -2,23 +2,20 @@
 //! Invertible Neural Networks", ICLR 2019), trained in both directions with MSE and MMD losses.
 
 use super::cinn::check_pairs;
-use super::holdout::{CHUNK_ROWS, probe_rows, steps_per_epoch};
-use super::{
-    Objective, OptimConfig, Piece, PieceLoss, Pieces, TrainReport, optimize, shard_rows, split_rows,
-};
+use super::holdout::probe_rows;
+use super::{OptimConfig, TrainReport, split_rows};
+use crate::network::{Network, chunked, decode_model};
 use crate::posterior::{PosteriorSampler, check_posterior_args, standard_normal};
-use crate::{Error, Result, model_file};
+use crate::{Error, Result};
 use autodiff::nalgebra::DMatrix;
 use autodiff::nn::{Activation, Init};
 use autodiff::optim::AdamConfig;
+use autodiff::train::{Batches, Minibatch, Objective, Split, optimize};
 use autodiff::{Bound, Float, Params, Tape, Var, concat_cols, lit};
-use bijectors::{Bijector, BlockSpec, Chain, CouplingKind, SoftClamp, StackConfig, check_batch};
+use bijectors::{Bijector, Chain, CouplingKind, SoftClamp, StackConfig, check_batch};
 use discrepancy::{Estimator, InverseMultiquadric, MultiScale, mmd_loss_fused};
 use rand::Rng;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Options of an [`Inn`]: architecture, loss weights, noise levels, ramp-up and optimiser.
@@ -267,7 +264,7 @@ struct Draws<T: Float> {
 }
 
 impl<T: Float> Draws<T> {
-    /// The draws in a fixed order (for [`Piece::data`]).
+    /// The draws in a fixed order (for [`Minibatch::data`]).
     fn into_vec(self) -> Vec<DMatrix<T>> {
         vec![
             self.pad_x,
@@ -391,31 +388,10 @@ impl Select {
     }
 }
 
-/// [`Piece::kind`]s of the INN objective.
-const PIECE_FORWARD: usize = 0;
-const PIECE_X: usize = 1;
-const PIECE_REC: usize = 2;
-
-impl<T: Float> PieceLoss<T> for LossModel<'_, T> {
-    /// `data` is `[x, y, draws…]` ([`Draws::into_vec`]), the whole batch for the forward and
-    /// `L_x` pieces and a row shard for the reconstruction pieces; `weight` is the ramp of `L_x`
-    /// for [`PIECE_X`] and the shard's share of the rows for [`PIECE_REC`].
-    fn piece_loss<'t>(
-        &self,
-        tape: &'t Tape<T>,
-        params: &Bound<'t, T>,
-        piece: &Piece<T>,
-    ) -> Result<Var<'t, T>> {
-        let draws = Draws::from_slice(&piece.data[2..]);
-        let inputs = StepInputs::constants(tape, &piece.data[0], &piece.data[1], &draws);
-        let (select, ramp) = match piece.kind {
-            PIECE_FORWARD => (Select::FORWARD, 0.0),
-            PIECE_X => (Select::X, piece.weight),
-            _ => (Select::rec(piece.weight), 0.0),
-        };
-        Ok(self.terms(params, &inputs, ramp, None, select)?.total)
-    }
-}
+/// The terms of the objective for the data-parallel path ([`Split::Terms`]).
+const TERM_FORWARD: usize = 0;
+const TERM_X: usize = 1;
+const TERM_REC: usize = 2;
 
 /// The weighted loss terms of one step (a term is `None` when its weight is 0).
 struct LossTerms<'t, T: Float> {
@@ -464,7 +440,7 @@ pub struct InnLosses {
 
 /// The parts of the model the loss needs (borrowed while `optimize` holds the parameters).
 struct LossModel<'a, T: Float> {
-    flow: &'a Chain<T>,
+    flow: &'a dyn Bijector<T>,
     layout: Layout,
     config: &'a InnConfig,
     kernel: &'a Imq<T>,
@@ -480,21 +456,13 @@ impl<T: Float> LossModel<'_, T> {
             z_dim,
             n_tot,
         } = self.layout;
-        let n = z.nrows();
-        let mut out = DMatrix::zeros(n, x_dim);
-        let mut start = 0;
-        while start < n {
-            let rows = CHUNK_ROWS.min(n - start);
-            let mut input = DMatrix::zeros(rows, n_tot);
-            input.columns_mut(0, z_dim).copy_from(&z.rows(start, rows));
-            input
-                .columns_mut(n_tot - y_dim, y_dim)
-                .copy_from(&y.rows(start, rows));
-            let (x, _) = self.flow.inverse_matrix(params, &input)?;
-            out.rows_mut(start, rows).copy_from(&x.columns(0, x_dim));
-            start += rows;
-        }
-        Ok(out)
+        let mut input = DMatrix::zeros(z.nrows(), n_tot);
+        input.columns_mut(0, z_dim).copy_from(z);
+        input.columns_mut(n_tot - y_dim, y_dim).copy_from(y);
+        let (out, _) = chunked(&input, None, |m, _| {
+            Ok(self.flow.inverse_matrix(params, m)?)
+        })?;
+        Ok(out.columns(0, x_dim).into_owned())
     }
 
     /// The bidirectional loss of one step, mirroring the paper's training code: forward
@@ -594,15 +562,12 @@ impl<T: Float> LossModel<'_, T> {
 
 /// The training objective: minibatches drawn with replacement, fresh draws every step;
 /// validated by the joint MMD of held-out pairs ([`JointCheck`]).
-struct InnObjective<'a, T: Float, R: Rng + ?Sized> {
+struct InnObjective<'a, T: Float> {
     model: LossModel<'a, T>,
-    x: &'a DMatrix<T>,
-    y: &'a DMatrix<T>,
     /// Held-out pairs with their fixed latent draws.
     val: Option<JointCheck<T>>,
     /// As many training pairs, scored the same way.
     probe: Option<JointCheck<T>>,
-    rng: &'a mut R,
 }
 
 /// Held-out pairs scored by the joint MMD² (unbiased, the objective's kernel) between
@@ -661,118 +626,68 @@ impl<T: Float> JointCheck<T> {
     }
 }
 
-impl<T: Float, R: Rng + ?Sized> InnObjective<'_, T, R> {
-    /// The next minibatch (rows drawn with replacement) and the step's noise draws.
-    fn draw(&mut self) -> (DMatrix<T>, DMatrix<T>, Draws<T>) {
-        let c = self.model.config;
-        let n = self.x.nrows();
-        let idx: Vec<usize> = (0..c.batch_size)
-            .map(|_| self.rng.random_range(0..n))
-            .collect();
-        let xb = self.x.select_rows(idx.iter());
-        let yb = self.y.select_rows(idx.iter());
-        let draws = Draws::sample(c.batch_size, self.model.layout, c, self.rng);
-        (xb, yb, draws)
-    }
-}
+impl<T: Float> Objective<T> for InnObjective<'_, T> {
+    type Error = Error;
 
-impl<T: Float, R: Rng + ?Sized> Objective<T> for InnObjective<'_, T, R> {
+    /// `data` is `[x, y, draws…]` ([`Draws::into_vec`]); a part is the whole objective, its
+    /// forward terms, `L_x` (both on the whole minibatch), or the reconstruction term on a row
+    /// shard, multiplied by the shard's share of the rows.
     fn loss<'t>(
-        &mut self,
+        &self,
         tape: &'t Tape<T>,
         params: &Bound<'t, T>,
-        step: usize,
+        batch: &Minibatch<'_, T>,
     ) -> Result<Var<'t, T>> {
-        let c = self.model.config;
-        let (xb, yb, draws) = self.draw();
-        let inputs = StepInputs::constants(tape, &xb, &yb, &draws);
-        let ramp = c.ramp(step);
-        Ok(self
-            .model
-            .terms(params, &inputs, ramp, None, Select::ALL)?
-            .total)
+        let draws = Draws::from_slice(&batch.data[2..]);
+        let inputs = StepInputs::constants(tape, &batch.data[0], &batch.data[1], &draws);
+        let ramp = self.model.config.ramp(batch.step);
+        let (select, ramp) = match batch.part.term {
+            None => (Select::ALL, ramp),
+            Some(TERM_FORWARD) => (Select::FORWARD, 0.0),
+            Some(TERM_X) => (Select::X, ramp),
+            Some(_) => (Select::rec(batch.part.weight), 0.0),
+        };
+        Ok(self.model.terms(params, &inputs, ramp, None, select)?.total)
     }
 
-    fn validation_loss(&mut self, params: &Params<T>) -> Result<Option<f64>> {
+    /// The step's noise: paddings, latent targets and inputs, noise on `y` ([`Draws`]).
+    fn noise<R: Rng + ?Sized>(&self, rows: usize, rng: &mut R) -> Vec<DMatrix<T>> {
+        Draws::sample(rows, self.model.layout, self.model.config, rng).into_vec()
+    }
+
+    /// The forward terms, `L_x`, and the reconstruction term in row shards, each on its own
+    /// tape: the forward and inverse passes of a step do not depend on each other (the
+    /// reconstruction reads the forward output detached, so its shards redo that forward pass
+    /// without recording a gradient through it). Terms with weight 0 are left out.
+    fn split(&self, step: usize) -> Split {
+        let c = self.model.config;
+        let mut whole = Vec::new();
+        if c.lambda_y > 0.0 || c.lambda_z > 0.0 {
+            whole.push(TERM_FORWARD);
+        }
+        if c.lambda_x * c.ramp(step) > 0.0 {
+            whole.push(TERM_X);
+        }
+        let row_means = if c.lambda_rec > 0.0 {
+            vec![TERM_REC]
+        } else {
+            Vec::new()
+        };
+        Split::Terms { whole, row_means }
+    }
+
+    fn validation(&self, params: &Params<T>) -> Result<Option<f64>> {
         self.val
             .as_ref()
             .map(|v| v.score(&self.model, params))
             .transpose()
     }
 
-    fn training_loss(&mut self, params: &Params<T>) -> Result<Option<f64>> {
+    fn training_score(&self, params: &Params<T>) -> Result<Option<f64>> {
         self.probe
             .as_ref()
             .map(|v| v.score(&self.model, params))
             .transpose()
-    }
-
-    fn steps_per_epoch(&self) -> usize {
-        steps_per_epoch(self.x.nrows(), self.model.config.batch_size)
-    }
-
-    /// The forward terms, `L_x`, and the reconstruction term in row shards, each on its own
-    /// tape: the forward and inverse passes of a step do not depend on each other (the
-    /// reconstruction reads the forward output detached, so its shards redo that forward pass
-    /// without recording a gradient through it). Ordered so that rayon's halving of the list
-    /// pairs each MMD piece with one reconstruction shard.
-    fn pieces(&mut self, step: usize, parts: usize) -> Result<Option<Pieces<'_, T>>> {
-        let c = self.model.config;
-        let ramp = c.ramp(step);
-        let forward = c.lambda_y > 0.0 || c.lambda_z > 0.0;
-        let x_term = c.lambda_x * ramp > 0.0;
-        let rec_shards = if c.lambda_rec > 0.0 {
-            shard_rows(c.batch_size, parts).unwrap_or_else(|| vec![(0, c.batch_size)])
-        } else {
-            Vec::new()
-        };
-        if usize::from(forward) + usize::from(x_term) + rec_shards.len() < 2 || parts < 2 {
-            return Ok(None);
-        }
-        let (xb, yb, draws) = self.draw();
-        let mut whole = vec![xb, yb];
-        whole.extend(draws.into_vec());
-        let mut mmd_pieces = Vec::new();
-        if forward {
-            mmd_pieces.push(Piece {
-                kind: PIECE_FORWARD,
-                data: whole.clone(),
-                weight: 1.0,
-            });
-        }
-        if x_term {
-            mmd_pieces.push(Piece {
-                kind: PIECE_X,
-                data: whole.clone(),
-                weight: ramp,
-            });
-        }
-        let total = c.batch_size as f64;
-        let mut rec_pieces: Vec<Piece<T>> = rec_shards
-            .into_iter()
-            .map(|(start, len)| Piece {
-                kind: PIECE_REC,
-                data: whole
-                    .iter()
-                    .map(|m| m.rows(start, len).into_owned())
-                    .collect(),
-                weight: len as f64 / total,
-            })
-            .collect();
-        // Interleave: [mmd, rec, mmd, rec, …, the rest].
-        let mut pieces = Vec::new();
-        let mut mmd = mmd_pieces.into_iter();
-        let mut rec = rec_pieces.drain(..);
-        loop {
-            match (mmd.next(), rec.next()) {
-                (None, None) => break,
-                (a, b) => pieces.extend(a.into_iter().chain(b)),
-            }
-        }
-        Ok(Some(Pieces {
-            pieces,
-            loss: &self.model,
-        }))
     }
 }
 
@@ -819,25 +734,29 @@ impl<T: Float, R: Rng + ?Sized> Objective<T> for InnObjective<'_, T, R> {
 pub struct Inn<T: Float = f32> {
     config: InnConfig,
     layout: Layout,
-    flow: Chain<T>,
-    params: Params<T>,
     /// The MMD kernel, `Σ_h h²/(h² + r)` over [`InnConfig::kernel_widths`].
     kernel: Imq<T>,
-    metadata: BTreeMap<String, serde_json::Value>,
+    net: Network<T>,
 }
 
-/// The serialised form of an [`Inn`] (model-file kind [`Inn::KIND`]).
+impl<T: Float> std::ops::Deref for Inn<T> {
+    type Target = Network<T>;
+    fn deref(&self) -> &Network<T> {
+        &self.net
+    }
+}
+
+impl<T: Float> std::ops::DerefMut for Inn<T> {
+    fn deref_mut(&mut self) -> &mut Network<T> {
+        &mut self.net
+    }
+}
+
+/// What a model file records of an [`Inn`] besides its network.
 #[derive(Serialize, Deserialize)]
-#[serde(bound = "")]
-struct InnFile<T: Float> {
-    scalar: String,
+struct InnModel {
     config: InnConfig,
     layout: Layout,
-    flow: BlockSpec,
-    params: Params<T>,
-    /// Absent in files written before models carried metadata.
-    #[serde(default)]
-    metadata: BTreeMap<String, serde_json::Value>,
 }
 
 /// Builds the coupling stack of a configuration.
@@ -863,20 +782,6 @@ fn build_flow<T: Float, R: Rng + ?Sized>(
         name: "inn".into(),
     };
     Ok(Chain::coupling_stack(params, &stack, rng)?)
-}
-
-/// Checks a restored parameter store against the layout a fresh build of the same
-/// configuration registers (names and shapes), and every handle of the restored description.
-pub(crate) fn check_restored<T: Float>(
-    fresh: &Params<T>,
-    restored: &Params<T>,
-    spec: &BlockSpec,
-) -> Result<()> {
-    let mut probe = fresh.clone();
-    probe.copy_from(restored)?;
-    restored.check_finite()?;
-    restored.check_ids(&spec.config)?;
-    Ok(())
 }
 
 impl<T: Float> Inn<T> {
@@ -908,10 +813,8 @@ impl<T: Float> Inn<T> {
         Ok(Self {
             config,
             layout,
-            flow,
-            params,
             kernel,
-            metadata: BTreeMap::new(),
+            net: Network::new(Box::new(flow), params)?,
         })
     }
 
@@ -930,25 +833,6 @@ impl<T: Float> Inn<T> {
     /// Width of the latent `z`.
     pub fn z_dim(&self) -> usize {
         self.layout.z_dim
-    }
-    /// The network `f` (a chain of couplings and permutations of width `N_tot`).
-    pub fn flow(&self) -> &Chain<T> {
-        &self.flow
-    }
-    /// The trained parameters.
-    pub fn params(&self) -> &Params<T> {
-        &self.params
-    }
-
-    /// Free-form annotations saved with the model (training summary, standardisation, …),
-    /// under `metadata` in the model file.
-    pub fn metadata(&self) -> &BTreeMap<String, serde_json::Value> {
-        &self.metadata
-    }
-
-    /// Mutable annotations.
-    pub fn metadata_mut(&mut self) -> &mut BTreeMap<String, serde_json::Value> {
-        &mut self.metadata
     }
 
     /// Trains on `x` (`n × x_dim`) with labels `y` (`n × y_dim`), one sample per row, in the
@@ -1019,26 +903,26 @@ impl<T: Float> Inn<T> {
         let Self {
             config,
             layout,
-            flow,
-            params,
             kernel,
-            metadata,
+            net,
         } = self;
-        let mut objective = InnObjective {
+        let (params, flow) = net.parts_mut();
+        let objective = InnObjective {
             model: LossModel {
                 flow,
                 layout: *layout,
                 config,
                 kernel,
             },
-            x,
-            y,
             val,
             probe,
-            rng,
         };
-        let report = optimize(params, &config.optim, &mut objective, None)?;
-        metadata.insert("training".into(), report.summary("inn"));
+        let batches = Batches {
+            rows: &[x, y],
+            batch_size: config.batch_size,
+        };
+        let report = optimize(params, &config.optim, &objective, batches, rng, None)?;
+        net.record_training(&report, "inn");
         Ok(report)
     }
 
@@ -1048,20 +932,9 @@ impl<T: Float> Inn<T> {
     /// A wrong width, an empty batch or a non-finite entry ([`Error::Bijector`]).
     pub fn forward_full(&self, x: &DMatrix<T>) -> Result<DMatrix<T>> {
         check_batch("Inn::forward x", x, self.layout.x_dim)?;
-        let n = x.nrows();
-        let mut out = DMatrix::zeros(n, self.layout.n_tot);
-        let mut start = 0;
-        while start < n {
-            let rows = CHUNK_ROWS.min(n - start);
-            let mut input = DMatrix::zeros(rows, self.layout.n_tot);
-            input
-                .columns_mut(0, self.layout.x_dim)
-                .copy_from(&x.rows(start, rows));
-            let (o, _) = self.flow.forward_matrix(&self.params, &input)?;
-            out.rows_mut(start, rows).copy_from(&o);
-            start += rows;
-        }
-        Ok(out)
+        let mut input = DMatrix::zeros(x.nrows(), self.layout.n_tot);
+        input.columns_mut(0, self.layout.x_dim).copy_from(x);
+        Ok(self.forward(&input, None)?.0)
     }
 
     /// The predicted `y = f_y([x, 0])` (`n × y_dim`) for `x` (`n × x_dim`, one sample per row).
@@ -1096,7 +969,7 @@ impl<T: Float> Inn<T> {
         )?;
         let draws = Draws::sample(x.nrows(), self.layout, &self.config, rng);
         let tape = Tape::no_grad();
-        let p = self.params.bind(&tape);
+        let p = self.params().bind(&tape);
         let inputs = StepInputs::constants(&tape, x, y, &draws);
         let ramp = self.config.ramp(step);
         let terms = self
@@ -1107,7 +980,7 @@ impl<T: Float> Inn<T> {
 
     fn loss_model(&self) -> LossModel<'_, T> {
         LossModel {
-            flow: &self.flow,
+            flow: self.bijector(),
             layout: self.layout,
             config: &self.config,
             kernel: &self.kernel,
@@ -1133,7 +1006,7 @@ impl<T: Float> Inn<T> {
         for obs in y_obs.row_iter() {
             let z = standard_normal::<T, R>(n_per_obs, z_dim, rng);
             let y = DMatrix::from_fn(n_per_obs, y_dim, |_, j| obs[j]);
-            all.push(model.sample_x(&self.params, &z, &y)?);
+            all.push(model.sample_x(self.params(), &z, &y)?);
         }
         Ok(all)
     }
@@ -1144,64 +1017,42 @@ impl<T: Float> Inn<T> {
     /// # Errors
     /// [`Error::Model`] when the file cannot be written.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        let file = InnFile {
-            scalar: T::NAME.into(),
+        let model = InnModel {
             config: self.config.clone(),
             layout: self.layout,
-            flow: self.flow.spec()?,
-            params: self.params.clone(),
-            metadata: self.metadata.clone(),
         };
-        model_file::save(path, Self::KIND, &file)
+        let model = serde_json::to_value(model).map_err(|e| Error::Config(e.to_string()))?;
+        self.net.save(path, Self::KIND, model)
     }
 
-    /// Reads a model written by [`Inn::save`] with the same scalar type.
+    /// Reads a model written by [`Inn::save`] (or by an earlier release) with the same scalar
+    /// type. No random initialisation: the network is rebuilt from the file's description.
     ///
     /// # Errors
-    /// [`Error::Model`] for a missing, corrupt or other-kind file or another scalar type;
-    /// [`Error::Config`] / [`Error::Autodiff`] / [`Error::Bijector`] when its contents do not
-    /// form a valid model (widths, parameter names and shapes, handles).
+    /// [`Error::Model`] for a missing, corrupt or other-kind file, another scalar type, or
+    /// contents that do not form this model; [`Error::Config`] for an invalid configuration.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let file: InnFile<T> = model_file::load(path, Self::KIND)?;
-        if file.scalar != T::NAME {
+        let (net, model) = Network::load(path, Self::KIND)?;
+        let InnModel { config, layout } = decode_model(path, model)?;
+        if layout.n_tot != config.n_tot || (net.dim(), net.cond_dim()) != (layout.n_tot, 0) {
             return Err(Error::Model {
                 path: path.to_path_buf(),
-                reason: format!("holds {} parameters, expected {}", file.scalar, T::NAME),
+                reason: format!(
+                    "the network maps width {} (condition {}), the model says {} (config {})",
+                    net.dim(),
+                    net.cond_dim(),
+                    layout.n_tot,
+                    config.n_tot
+                ),
             });
         }
-        if file.layout.n_tot != file.config.n_tot {
-            return Err(Error::Config(format!(
-                "Inn::load: layout width {} differs from config n_tot {}",
-                file.layout.n_tot, file.config.n_tot
-            )));
-        }
-        let kernel = file.config.validate(file.layout)?;
-        // A fresh build gives the parameter names and shapes this configuration must have.
-        let mut fresh = Params::new();
-        build_flow::<T, _>(
-            &file.config,
-            file.layout.n_tot,
-            &mut fresh,
-            &mut StdRng::seed_from_u64(0),
-        )?;
-        check_restored(&fresh, &file.params, &file.flow)?;
-        let flow = Chain::from_spec(&file.flow)?;
-        if flow.dim() != file.layout.n_tot || flow.cond_dim() != 0 {
-            return Err(Error::Config(format!(
-                "Inn::load: the stored network maps width {} (condition {}), expected {}",
-                flow.dim(),
-                flow.cond_dim(),
-                file.layout.n_tot
-            )));
-        }
+        let kernel = config.validate(layout)?;
         Ok(Self {
-            config: file.config,
-            layout: file.layout,
-            flow,
-            params: file.params,
+            config,
+            layout,
             kernel,
-            metadata: file.metadata,
+            net,
         })
     }
 }
@@ -1227,10 +1078,10 @@ impl<T: Float> PosteriorSampler<T> for Inn<T> {
 /// `metadata` entry (which must be there).
 #[cfg(test)]
 pub(crate) fn rewrite_without_metadata(path: &Path, kind: &str) {
-    let mut payload: serde_json::Value = model_file::load(path, kind).unwrap();
+    let mut payload: serde_json::Value = crate::model_file::load(path, kind).unwrap();
     let object = payload.as_object_mut().unwrap();
     assert!(object.remove("metadata").is_some());
-    model_file::save(path, kind, &payload).unwrap();
+    crate::model_file::save(path, kind, &payload).unwrap();
 }
 
 #[cfg(test)]
@@ -1239,6 +1090,8 @@ mod tests {
     use crate::data::LabelMap;
     use crate::data::toy::eight_modes;
     use autodiff::{GradCheckOptions, grad_check};
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
 
     fn tiny_config() -> InnConfig {
         InnConfig {
@@ -1322,7 +1175,7 @@ mod tests {
         assert!((losses.ramp - ramp).abs() < 1e-15);
         let widths = &config.kernel_widths;
         let x_in = hcat(&[&x, &d.pad_x]);
-        let (out, _) = inn.flow.forward_matrix(&inn.params, &x_in).unwrap();
+        let (out, _) = inn.bijector().forward_matrix(inn.params(), &x_in).unwrap();
         let y_fwd = &y + &d.y_noise_fwd;
         // Layout [z (2), padding (1), y (3)].
         let expected_y = 3.0
@@ -1337,12 +1190,15 @@ mod tests {
         let expected_z = 300.0 * mmd_by_hand(&zy, &hcat(&[&d.z, &y_fwd]), widths);
         let y_rev = &y + &d.y_noise_rev;
         let (x_rev, _) = inn
-            .flow
-            .inverse_matrix(&inn.params, &hcat(&[&d.z_rev, &d.pad_rev, &y_rev]))
+            .bijector()
+            .inverse_matrix(inn.params(), &hcat(&[&d.z_rev, &d.pad_rev, &y_rev]))
             .unwrap();
         let expected_x = 400.0 * ramp * mmd_by_hand(&x_rev.columns(0, 2).into_owned(), &x, widths);
         let rec_in = hcat(&[&out.columns(0, 2).into_owned(), &d.pad_rev, &y_rev]) + &d.rec_noise;
-        let (x_rec, _) = inn.flow.inverse_matrix(&inn.params, &rec_in).unwrap();
+        let (x_rec, _) = inn
+            .bijector()
+            .inverse_matrix(inn.params(), &rec_in)
+            .unwrap();
         let expected_rec = 3.0 * mse_by_hand(&x_rec, &x_in);
 
         for (got, want) in [
@@ -1379,59 +1235,41 @@ mod tests {
         assert!((l.total - (expected_y + expected_z + expected_x)).abs() <= 1e-12 * sum);
     }
 
-    /// The data-parallel pieces (forward terms, `L_x`, reconstruction shards) add up to the
+    /// The data-parallel parts (forward terms, `L_x`, reconstruction shards) add up to the
     /// one-tape loss and gradient on the same batch and draws, for 2 and 3 shards and at a
     /// ramp below 1.
     #[test]
-    fn pieces_add_up_to_the_one_tape_step() {
-        use crate::train::MIN_SHARD_ROWS;
-        use crate::train::optimize::loss_and_gradients;
-        let batch = 2 * MIN_SHARD_ROWS + 7;
+    fn parts_add_up_to_the_one_tape_step() {
+        use autodiff::train::step_gradients_for_threads;
+        let batch = 263;
         let config = InnConfig {
             batch_size: batch,
             ..tiny_config()
         };
         let inn = Inn::<f64>::new(config.clone(), 2, 3, 2, &mut StdRng::seed_from_u64(8)).unwrap();
         let (x, y) = tiny_data(400, 9);
+        let objective = InnObjective {
+            model: inn.loss_model(),
+            val: None,
+            probe: None,
+        };
         for (parts, step) in [(2, 0), (3, 25)] {
-            let mut rng_a = StdRng::seed_from_u64(12);
-            let mut rng_b = StdRng::seed_from_u64(12);
-            let mut rng_c = StdRng::seed_from_u64(12);
-            fn objective<'a>(
-                inn: &'a Inn<f64>,
-                (x, y): (&'a DMatrix<f64>, &'a DMatrix<f64>),
-                rng: &'a mut StdRng,
-            ) -> InnObjective<'a, f64, StdRng> {
-                InnObjective {
-                    model: inn.loss_model(),
-                    x,
-                    y,
-                    val: None,
-                    probe: None,
-                    rng,
+            let mut minibatch = vec![x.rows(0, batch).into_owned(), y.rows(0, batch).into_owned()];
+            minibatch.extend(objective.noise(batch, &mut StdRng::seed_from_u64(12)));
+            assert_eq!(
+                objective.split(step),
+                Split::Terms {
+                    whole: vec![TERM_FORWARD, TERM_X],
+                    row_means: vec![TERM_REC]
                 }
-            }
-            let one_tape = loss_and_gradients(
-                &inn.params,
-                &mut objective(&inn, (&x, &y), &mut rng_a),
-                step,
-                1,
-            )
-            .unwrap();
-            let mut o = objective(&inn, (&x, &y), &mut rng_b);
-            let split = o.pieces(step, parts).unwrap().expect("four terms to split");
-            let kinds: Vec<usize> = split.pieces.iter().map(|p| p.kind).collect();
-            let shards = parts.min(batch / MIN_SHARD_ROWS);
-            assert_eq!(kinds.len(), 2 + shards);
-            assert_eq!(&kinds[..4], &[PIECE_FORWARD, PIECE_REC, PIECE_X, PIECE_REC]);
-            // The optimiser's own parallel path, on a fresh objective with the same seed.
-            let (total, grads) = loss_and_gradients(
-                &inn.params,
-                &mut objective(&inn, (&x, &y), &mut rng_c),
-                step,
-                parts,
-            )
-            .unwrap();
+            );
+            let run = |threads| {
+                step_gradients_for_threads(inn.params(), &objective, &minibatch, step, threads)
+                    .unwrap()
+            };
+            let one_tape = run(1);
+            let (total, grads) = run(parts);
+            assert_ne!(grads, one_tape.1, "the step was split");
             assert!(
                 (total - one_tape.0).abs() < 1e-12 * (1.0 + one_tape.0.abs()),
                 "{total} vs {}",
@@ -1485,8 +1323,8 @@ mod tests {
         let ramp = 0.7;
         let model = inn.loss_model();
         let (out, _) = inn
-            .flow
-            .forward_matrix(&inn.params, &hcat(&[&x, &d.pad_x]))
+            .bijector()
+            .forward_matrix(inn.params(), &hcat(&[&x, &d.pad_x]))
             .unwrap();
         let frozen = Frozen {
             out_z: out.columns(0, 2).into_owned(),
@@ -1510,7 +1348,7 @@ mod tests {
         ];
         let report = grad_check(
             |tape, v| {
-                let p = inn.params.bind(tape);
+                let p = inn.params().bind(tape);
                 let s = StepInputs {
                     x: v[0],
                     y: v[1],
@@ -1550,15 +1388,15 @@ mod tests {
                 .item()
         };
         let tape = Tape::new();
-        let p = inn.params.bind(&tape);
+        let p = inn.params().bind(&tape);
         let s = StepInputs::constants(&tape, &x, &y, &d);
         let loss = model.terms(&p, &s, ramp, None, Select::ALL).unwrap().total;
-        assert!((loss.item() - loss_at(&inn.params)).abs() < 1e-12);
+        assert!((loss.item() - loss_at(inn.params())).abs() < 1e-12);
         let analytic = p.gradients(&mut tape.backward(loss).unwrap());
-        let mut probe = inn.params.clone();
+        let mut probe = inn.params().clone();
         let h = 1e-6;
         let mut compared = 0;
-        for (id, name, value) in inn.params.iter() {
+        for (id, name, value) in inn.params().iter() {
             for k in 0..value.len() {
                 let orig = value[k];
                 probe.get_mut(id)[k] = orig + h;
@@ -1575,7 +1413,7 @@ mod tests {
                 compared += 1;
             }
         }
-        assert_eq!(compared, inn.params.n_scalars());
+        assert_eq!(compared, inn.params().n_scalars());
     }
 
     #[test]

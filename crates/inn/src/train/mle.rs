@@ -1,12 +1,10 @@
 //! Maximum-likelihood training of a [`Flow`]: minibatch Adam on −mean ln p(x).
 
-use super::holdout::{chunked_mean, probe_rows, steps_per_epoch};
-use super::{
-    Objective, OptimConfig, Piece, PieceLoss, Pieces, StepInfo, TrainReport, optimize, shard_rows,
-    split_rows,
-};
+use super::holdout::{chunked_mean, probe_rows};
+use super::{OptimConfig, StepInfo, TrainReport, split_rows};
 use crate::{Error, Flow, Result};
 use autodiff::nalgebra::DMatrix;
+use autodiff::train::{Batches, Minibatch, Objective, optimize};
 use autodiff::{Bound, Float, Params, Tape, Var, lit};
 use distributions::Density;
 use rand::rngs::StdRng;
@@ -48,22 +46,15 @@ pub struct MaximumLikelihood {
     pub config: MleConfig,
 }
 
+/// `−mean ln p(x)` of minibatches, validated by the mean NLL of the held-out rows.
 struct Nll<'a, T: Float> {
-    shards: NllShards<'a, T>,
-    train: &'a DMatrix<T>,
-    val: Option<&'a DMatrix<T>>,
-    /// Training rows scored by the validation metric ([`Objective::training_loss`]).
-    probe: DMatrix<T>,
-    batch_size: usize,
-    rng: StdRng,
-}
-
-/// The mean NLL of minibatch shards, each weighted by its share of the rows.
-struct NllShards<'a, T: Float> {
     flow: &'a Flow<T>,
+    val: Option<&'a DMatrix<T>>,
+    /// Training rows scored by the validation metric ([`Objective::training_score`]).
+    probe: DMatrix<T>,
 }
 
-impl<T: Float> NllShards<'_, T> {
+impl<T: Float> Nll<'_, T> {
     /// `−mean ln p(x)` of `rows` with candidate parameters `params`, chunk by chunk.
     fn mean_nll(&self, params: &Params<T>, rows: &DMatrix<T>) -> Result<f64> {
         let dist = self.flow.distribution();
@@ -75,79 +66,30 @@ impl<T: Float> NllShards<'_, T> {
     }
 }
 
-impl<T: Float> PieceLoss<T> for NllShards<'_, T> {
-    fn piece_loss<'t>(
+impl<T: Float> Objective<T> for Nll<'_, T> {
+    type Error = Error;
+
+    fn loss<'t>(
         &self,
         tape: &'t Tape<T>,
         p: &Bound<'t, T>,
-        piece: &Piece<T>,
+        batch: &Minibatch<'_, T>,
     ) -> Result<Var<'t, T>> {
-        let rows = tape.constant(piece.data[0].clone());
+        let rows = tape.constant(batch.data[0].clone());
         let log_p = self.flow.distribution().log_prob(p, rows)?;
-        Ok(log_p.mean().scale(lit(-piece.weight)))
-    }
-}
-
-impl<T: Float> Nll<'_, T> {
-    /// The minibatch of the next step, rows drawn uniformly with replacement.
-    fn draw(&mut self) -> DMatrix<T> {
-        let n = self.train.nrows();
-        let idx: Vec<usize> = (0..self.batch_size)
-            .map(|_| self.rng.random_range(0..n))
-            .collect();
-        self.train.select_rows(idx.iter())
-    }
-}
-
-impl<T: Float> Objective<T> for Nll<'_, T> {
-    fn loss<'t>(
-        &mut self,
-        tape: &'t Tape<T>,
-        p: &Bound<'t, T>,
-        _step: usize,
-    ) -> Result<Var<'t, T>> {
-        let batch = tape.constant(self.draw());
-        let log_p = self.shards.flow.distribution().log_prob(p, batch)?;
-        Ok(log_p.mean().neg())
-    }
-
-    fn pieces(&mut self, _step: usize, parts: usize) -> Result<Option<Pieces<'_, T>>> {
-        let Some(split) = shard_rows(self.batch_size, parts) else {
-            return Ok(None);
-        };
-        let batch = self.draw();
-        let total = batch.nrows() as f64;
-        let pieces = split
-            .into_iter()
-            .map(|(start, len)| Piece {
-                kind: 0,
-                data: vec![batch.rows(start, len).into_owned()],
-                weight: len as f64 / total,
-            })
-            .collect();
-        Ok(Some(Pieces {
-            pieces,
-            loss: &self.shards,
-        }))
+        Ok(log_p.mean().scale(lit(-batch.part.weight)))
     }
 
     /// The mean NLL of the held-out rows.
-    fn validation_loss(&mut self, params: &Params<T>) -> Result<Option<f64>> {
+    fn validation(&self, params: &Params<T>) -> Result<Option<f64>> {
+        self.val.map(|v| self.mean_nll(params, v)).transpose()
+    }
+
+    fn training_score(&self, params: &Params<T>) -> Result<Option<f64>> {
         match self.val {
-            Some(val) => Ok(Some(self.shards.mean_nll(params, val)?)),
+            Some(_) => Ok(Some(self.mean_nll(params, &self.probe)?)),
             None => Ok(None),
         }
-    }
-
-    fn training_loss(&mut self, params: &Params<T>) -> Result<Option<f64>> {
-        match &self.val {
-            Some(_) => Ok(Some(self.shards.mean_nll(params, &self.probe)?)),
-            None => Ok(None),
-        }
-    }
-
-    fn steps_per_epoch(&self) -> usize {
-        steps_per_epoch(self.train.nrows(), self.batch_size)
     }
 }
 
@@ -216,15 +158,19 @@ impl MaximumLikelihood {
         let mut params = flow.params().clone();
         let probe =
             train.select_rows(probe_rows(train.nrows(), val.map_or(0, |v| v.nrows())).iter());
-        let mut objective = Nll {
-            shards: NllShards { flow },
-            train,
-            val,
-            probe,
+        let objective = Nll { flow, val, probe };
+        let batches = Batches {
+            rows: &[train],
             batch_size: c.batch_size,
-            rng: minibatch_rng,
         };
-        let result = optimize(&mut params, &c.optim, &mut objective, on_step);
+        let result = optimize(
+            &mut params,
+            &c.optim,
+            &objective,
+            batches,
+            &mut minibatch_rng,
+            on_step,
+        );
         // Divergence restores `params` to the last good values: keep them in either case.
         flow.params_mut().copy_from(&params)?;
         let report = result?;
@@ -489,10 +435,10 @@ mod tests {
 #[cfg(test)]
 mod shard_tests {
     use super::*;
-    use crate::train::MIN_SHARD_ROWS;
+    use autodiff::train::step_gradients_for_threads;
     use bijectors::{CouplingKind, StackConfig};
 
-    /// The sharded step (rows split across pieces, gradients summed) computes the same loss and
+    /// The sharded step (rows split across threads, gradients summed) computes the same loss and
     /// gradient as the one-tape step on the same minibatch, for even and uneven splits.
     #[test]
     fn sharded_loss_and_gradient_match_one_tape() {
@@ -509,37 +455,20 @@ mod shard_tests {
         };
         let flow = Flow::<f64>::coupling_stack(&cfg, &mut rng).unwrap();
         let data = DMatrix::from_fn(1000, 3, |i, j| ((i * 7 + j * 3) as f64 * 0.37).sin() * 2.0);
-        for (batch, parts) in [
-            (2 * MIN_SHARD_ROWS, 2),
-            (3 * MIN_SHARD_ROWS + 5, 3),
-            (517, 4),
-        ] {
-            let make = || Nll {
-                shards: NllShards { flow: &flow },
-                train: &data,
-                val: None,
-                probe: data.clone(),
-                batch_size: batch,
-                rng: StdRng::seed_from_u64(11),
+        let objective = Nll {
+            flow: &flow,
+            val: None,
+            probe: data.clone(),
+        };
+        for (batch, parts) in [(256, 2), (389, 3), (517, 4)] {
+            let minibatch = [data.rows(0, batch).into_owned()];
+            let run = |threads| {
+                step_gradients_for_threads(flow.params(), &objective, &minibatch, 0, threads)
+                    .unwrap()
             };
-            let one_tape =
-                super::super::optimize::loss_and_gradients(flow.params(), &mut make(), 0, 1)
-                    .unwrap();
-            let mut o = make();
-            let split = o.pieces(0, parts).unwrap().expect("large enough to shard");
-            assert_eq!(split.pieces.len(), parts.min(batch / MIN_SHARD_ROWS));
-            assert_eq!(
-                split
-                    .pieces
-                    .iter()
-                    .map(|p| p.data[0].nrows())
-                    .sum::<usize>(),
-                batch
-            );
-            // The optimiser's own parallel path, on a fresh objective with the same seed.
-            let (total, grads) =
-                super::super::optimize::loss_and_gradients(flow.params(), &mut make(), 0, parts)
-                    .unwrap();
+            let one_tape = run(1);
+            let (total, grads) = run(parts);
+            assert_ne!(grads, one_tape.1, "the step was split");
             assert!((total - one_tape.0).abs() < 1e-12 * (1.0 + one_tape.0.abs()));
             for (a, b) in grads.iter().zip(&one_tape.1) {
                 assert!(
@@ -548,18 +477,5 @@ mod shard_tests {
                 );
             }
         }
-    }
-
-    #[test]
-    fn small_batches_stay_on_one_tape() {
-        assert_eq!(crate::train::shard_rows(2 * MIN_SHARD_ROWS - 1, 8), None);
-        assert_eq!(crate::train::shard_rows(1000, 1), None);
-        assert_eq!(
-            crate::train::shard_rows(2 * MIN_SHARD_ROWS + 1, 2),
-            Some(vec![
-                (0, MIN_SHARD_ROWS + 1),
-                (MIN_SHARD_ROWS + 1, MIN_SHARD_ROWS)
-            ])
-        );
     }
 }
