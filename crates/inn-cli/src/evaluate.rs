@@ -23,7 +23,7 @@ pub fn run(args: &EvalArgs) -> Result {
     let meta = &model.meta;
     let table = load_table(&args.data)?;
     let x = select_names(&table, &args.data, &meta.x_names)?;
-    let x_std = meta.x_scale.apply(&x);
+    let x_std = meta.x_scale.apply_checked(&x, &meta.x_names, "row")?;
     let mut rng = StdRng::seed_from_u64(args.seed);
     println!(
         "{} model {} on {} ({} rows)",
@@ -42,7 +42,7 @@ pub fn run(args: &EvalArgs) -> Result {
         return Ok(());
     };
     let y = select_names(&table, &args.data, &meta.y_names)?;
-    let y_std = y_scale.apply(&y);
+    let y_std = y_scale.apply_checked(&y, &meta.y_names, "row")?;
     if let Some(lp) = net.log_density(&x_std, Some(&y_std)) {
         let mean = mean_f64(&lp?) - meta.x_scale.log_det();
         println!("mean log p(x | y): {mean:.4} nats/sample (data units)");

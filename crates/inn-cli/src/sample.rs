@@ -62,7 +62,7 @@ pub fn run(args: &SampleArgs) -> Result {
                     meta.y_names.join(", ")
                 )));
             };
-            let y_std = y_scale.apply(&y_obs);
+            let y_std = y_scale.apply_checked(&y_obs, &meta.y_names, "observation")?;
             let samples = posterior(&model.net, &y_std, n, &mut rng)?;
             let header = std::iter::once("obs".to_string())
                 .chain(meta.x_names.iter().cloned())

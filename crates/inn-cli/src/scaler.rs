@@ -1,5 +1,6 @@
 //! `Scaler`: per-column standardisation `(v − mean) / std`, saved in the model and undone on output.
 
+use crate::error::{Error, Result};
 use inn::autodiff::nalgebra::DMatrix;
 use serde::{Deserialize, Serialize};
 
@@ -38,6 +39,31 @@ impl Scaler {
         DMatrix::from_fn(data.nrows(), data.ncols(), |i, j| {
             ((data[(i, j)] - self.mean[j]) / self.std[j]) as f32
         })
+    }
+
+    /// [`Scaler::apply`], refusing a value that leaves `f32`'s range after standardisation:
+    /// the error names the row (`what` says what a row is, e.g. "observation"), the column and
+    /// the value, and the training rows' mean and spread it was standardised with.
+    pub fn apply_checked(
+        &self,
+        data: &DMatrix<f64>,
+        names: &[String],
+        what: &str,
+    ) -> Result<DMatrix<f32>> {
+        let z = self.apply(data);
+        if let Some(k) = z.iter().position(|v| !v.is_finite()) {
+            let (i, j) = (k % z.nrows(), k / z.nrows());
+            let name = names.get(j).map_or("?", String::as_str);
+            return Err(Error::Runtime(format!(
+                "{what} {i}, column `{name}`: {:?} overflows after standardisation with the \
+                 training rows' mean {:.4} and standard deviation {:.4} (beyond single \
+                 precision, ±3.4e38); the model cannot say anything about it",
+                data[(i, j)],
+                self.mean[j],
+                self.std[j]
+            )));
+        }
+        Ok(z)
     }
 
     /// Maps standardised values (`n × d`) back to data units.

@@ -693,6 +693,13 @@ fn a_wrong_observation_width_is_reported() {
         2,
         &["column 0", "`y`", "`abc` is not a number"],
     );
+    // A finite value that leaves single precision once standardised is named in the user's
+    // terms: which observation, which column, why.
+    assert_fails(
+        &inn(&["sample", "--model", p(&model), "--y", "1e308", "-n", "5"]),
+        1,
+        &["observation 0, column `y`", "1e308", "overflows after standardisation"],
+    );
     let obs = dir.join("obs.csv");
     std::fs::write(&obs, "u,v\n1,2\n").unwrap();
     assert_fails(
