@@ -71,7 +71,7 @@ impl Default for StackConfig {
             activation: Activation::Relu,
             init: Some(Init::Torch),
             zero_last: false,
-            clamp: 2.0,
+            clamp: crate::DEFAULT_CLAMP,
             soft_clamp: SoftClamp::Atan,
             permute: true,
             actnorm: false,

@@ -144,8 +144,9 @@ pub struct IResNetConfig {
     pub log_det: LogDet,
     /// Gradient of the inverse; default [`InverseGradient::Implicit`].
     pub inverse_gradient: InverseGradient,
-    /// Seed of the block's own probe generator for the Hutchinson estimator in `forward`
-    /// (use [`IResNet::log_det_with`] to pass an rng instead); default 0.
+    /// Seed of the Hutchinson probes in `forward` and `inverse`, mixed with the bits of the
+    /// batch, so a pass is a pure function of its input (use [`IResNet::log_det_with`] to pass
+    /// an rng instead); default 0.
     pub probe_seed: u64,
     /// Weight initialisation; `None` picks the activation's default.
     pub init: Option<Init>,
@@ -246,12 +247,12 @@ pub struct InversionReport {
     pub anderson: bool,
 }
 
-/// Mutable state behind the block's shared reference: power-iteration vectors, the probe
-/// generator and the last inversion's diagnostics.
+/// Mutable state behind the block's shared reference: power-iteration warm starts and the last
+/// inversion's diagnostics (neither changes what a pass computes beyond the power iteration's
+/// convergence).
 #[derive(Debug, Clone)]
 struct State {
     power: Vec<PowerState>,
-    rng: StdRng,
     last: Option<InversionReport>,
 }
 
@@ -374,11 +375,7 @@ impl IResNet {
         }
         Ok(Self {
             dim: r.dim,
-            state: Mutex::new(State {
-                power,
-                rng: StdRng::seed_from_u64(r.config.probe_seed),
-                last: None,
-            }),
+            state: Mutex::new(State { power, last: None }),
             config: r.config,
             layers: r.layers,
         })
@@ -475,7 +472,7 @@ impl IResNet {
     ) -> Result<Var<'t, T>> {
         let (branch, _) = self.branch(raw)?;
         let ev = branch.eval(x)?;
-        self.log_det_at(&branch, &ev.pre, x.nrows(), method, Some(rng))
+        self.log_det_at(&branch, &ev.pre, x, method, Some(rng))
     }
 
     /// The raw (weight, bias) variables of every layer.
@@ -537,26 +534,45 @@ impl IResNet {
         Ok((branch, lip))
     }
 
-    /// The log-det at pre-activations `pre`; probes from `rng` or the block's own generator.
+    /// The log-det at `x` (pre-activations `pre`); probes from `rng` or, without one, from
+    /// [`IResNet::probe_rng`].
     fn log_det_at<'t, T: Float, R: Rng + ?Sized>(
         &self,
         branch: &Branch<'t, T>,
         pre: &[Var<'t, T>],
-        n: usize,
+        x: Var<'t, T>,
         method: LogDet,
         rng: Option<&mut R>,
     ) -> Result<Var<'t, T>> {
         let slopes = branch.slopes(pre)?;
+        let n = x.nrows();
         match method.resolve(self.dim) {
             LogDet::Series { terms, probes } => {
                 let v = match rng {
                     Some(r) => log_det::rademacher(r, n, self.dim, probes),
-                    None => log_det::rademacher(&mut self.state().rng, n, self.dim, probes),
+                    None => {
+                        log_det::rademacher(&mut self.probe_rng(&x.value()), n, self.dim, probes)
+                    }
                 };
                 log_det::series(branch, &slopes, terms, &v)
             }
             _ => log_det::exact(branch, &slopes, n, self.dim),
         }
+    }
+
+    /// The Hutchinson probes' generator of a pass without an explicit rng: seeded by
+    /// [`IResNetConfig::probe_seed`] and the bits of the batch (FNV-1a), so the same input
+    /// gives the same estimate — `&self` stays a pure function — while different minibatches
+    /// get different probes.
+    fn probe_rng<T: Float>(&self, x: &DMatrix<T>) -> StdRng {
+        const FNV_PRIME: u64 = 0x0100_0000_01b3;
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ self.config.probe_seed;
+        for v in x.iter() {
+            for byte in v.to_f64().to_bits().to_le_bytes() {
+                h = (h ^ u64::from(byte)).wrapping_mul(FNV_PRIME);
+            }
+        }
+        StdRng::seed_from_u64(h)
     }
 
     /// Forward pass with the raw layer variables given explicitly.
@@ -568,8 +584,7 @@ impl IResNet {
         let (branch, _) = self.branch(raw)?;
         let ev = branch.eval(x)?;
         let y = x.add(ev.value)?;
-        let ld =
-            self.log_det_at::<T, StdRng>(&branch, &ev.pre, x.nrows(), self.config.log_det, None)?;
+        let ld = self.log_det_at::<T, StdRng>(&branch, &ev.pre, x, self.config.log_det, None)?;
         Ok((y, ld))
     }
 
@@ -654,7 +669,7 @@ impl IResNet {
         };
         let ev = branch.eval(x)?;
         let ld = self
-            .log_det_at::<T, StdRng>(&branch, &ev.pre, x.nrows(), self.config.log_det, None)?
+            .log_det_at::<T, StdRng>(&branch, &ev.pre, x, self.config.log_det, None)?
             .neg();
         Ok((x, ld, report))
     }

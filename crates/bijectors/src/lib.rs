@@ -74,7 +74,7 @@ pub use iresnet::{
 };
 pub use nice::{Nice, NiceConfig};
 pub use permutation::Permutation;
-pub use real_nvp::{RealNvp, RealNvpConfig, SoftClamp, SubnetLayout};
+pub use real_nvp::{DEFAULT_CLAMP, RealNvp, RealNvpConfig, SoftClamp, SubnetLayout};
 pub use registry::block_from_spec;
 
 /// The trait, for glob import.

@@ -20,6 +20,11 @@ pub enum SubnetLayout {
     Joint,
 }
 
+/// The default soft-clamp bound `c` of coupling log-scales, FrEIA's: a block scales each
+/// coordinate by at most `e^c ≈ 7.4` either way, which keeps `exp` and the inverse far from
+/// overflow while leaving deep stacks all the range they need.
+pub const DEFAULT_CLAMP: f64 = 2.0;
+
 /// How a [`RealNvp`] block bounds its log-scales to `(−c, c)` (`c` the clamp), so that `exp`
 /// never overflows.
 ///
@@ -80,7 +85,7 @@ impl RealNvpConfig {
         Self {
             dim,
             subnet,
-            clamp: 2.0,
+            clamp: DEFAULT_CLAMP,
             soft_clamp: SoftClamp::Atan,
             layout: SubnetLayout::Separate,
             cond_dim: 0,

@@ -73,7 +73,7 @@ pub use linear_time::{LinearTimeMmd, mmd2_linear};
 pub use loss::{DifferentiableKernel, mmd_loss};
 pub use median_heuristic::{MEDIAN_HEURISTIC_MAX_POINTS, median_heuristic};
 pub use mmd::{Estimator, mmd2_biased, mmd2_unbiased};
-pub use multi_scale::MultiScale;
+pub use multi_scale::{INN_KERNEL_WIDTHS, MultiScale};
 pub use permutation_test::{
     GRAM_CACHE_MAX_POINTS, PermutationConfig, PermutationTestResult, permutation_test,
 };

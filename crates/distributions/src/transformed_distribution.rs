@@ -5,7 +5,7 @@ use crate::{Density, Error, Result};
 use autodiff::nalgebra::DMatrix;
 use autodiff::{Bound, Float, Params, Tape, Var};
 use bijectors::Bijector;
-use rand::RngCore;
+use rand::{Rng, RngCore};
 
 /// A normalizing flow as a density: a base density `p_Z` on the latent space and a bijector
 /// `f` in the *normalizing* direction, data → latent (its `forward`). By the change of
@@ -139,11 +139,11 @@ impl<T: Float> TransformedDistribution<T> {
     /// `n` samples (`n × d`) and their log-densities (`n × 1`) from one pass through the
     /// inverse, without recording gradients. Agrees with `log_prob` of the returned samples up
     /// to the bijector's round-trip error.
-    pub fn sample_and_log_prob(
+    pub fn sample_and_log_prob<R: Rng + ?Sized>(
         &self,
         params: &Params<T>,
         n: usize,
-        rng: &mut dyn RngCore,
+        rng: &mut R,
     ) -> Result<(DMatrix<T>, DMatrix<T>)> {
         check_count("TransformedDistribution::sample", n)?;
         self.check_condition(None, n)?;
@@ -151,22 +151,22 @@ impl<T: Float> TransformedDistribution<T> {
     }
 
     /// One sample of `x | c` per row of `cond` (`m × cond_dim` → `m × d`).
-    pub fn sample_cond(
+    pub fn sample_cond<R: Rng + ?Sized>(
         &self,
         params: &Params<T>,
         cond: &DMatrix<T>,
-        rng: &mut dyn RngCore,
+        rng: &mut R,
     ) -> Result<DMatrix<T>> {
         Ok(self.sample_and_log_prob_cond(params, cond, rng)?.0)
     }
 
     /// One sample of `x | c` per row of `cond` and its log-density `ln p(x | c)` (`m × 1`),
     /// from one pass through the inverse.
-    pub fn sample_and_log_prob_cond(
+    pub fn sample_and_log_prob_cond<R: Rng + ?Sized>(
         &self,
         params: &Params<T>,
         cond: &DMatrix<T>,
-        rng: &mut dyn RngCore,
+        rng: &mut R,
     ) -> Result<(DMatrix<T>, DMatrix<T>)> {
         let n = cond.nrows();
         check_count("TransformedDistribution::sample_cond", n)?;
@@ -174,14 +174,16 @@ impl<T: Float> TransformedDistribution<T> {
         self.push_samples(params, n, Some(cond), rng)
     }
 
-    fn push_samples(
+    fn push_samples<R: Rng + ?Sized>(
         &self,
         params: &Params<T>,
         n: usize,
         cond: Option<&DMatrix<T>>,
-        rng: &mut dyn RngCore,
+        rng: &mut R,
     ) -> Result<(DMatrix<T>, DMatrix<T>)> {
-        let z = self.base.sample(params, n, rng)?;
+        // The base is a trait object, whose `sample` takes `&mut dyn RngCore`; `&mut R` is an
+        // `RngCore` that forwards every call, so the stream is the caller's.
+        let z = self.base.sample(params, n, &mut &mut *rng)?;
         let tape = Tape::no_grad();
         let p = params.bind(&tape);
         let c = cond.map(|c| tape.constant(c.clone()));

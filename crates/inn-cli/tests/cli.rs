@@ -698,7 +698,11 @@ fn a_wrong_observation_width_is_reported() {
     assert_fails(
         &inn(&["sample", "--model", p(&model), "--y", "1e308", "-n", "5"]),
         1,
-        &["observation 0, column `y`", "1e308", "overflows after standardisation"],
+        &[
+            "observation 0, column `y`",
+            "1e308",
+            "overflows after standardisation",
+        ],
     );
     let obs = dir.join("obs.csv");
     std::fs::write(&obs, "u,v\n1,2\n").unwrap();

@@ -32,7 +32,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         blocks: 8,
         coupling: CouplingKind::RealNvp,
         hidden: vec![128, 128],
-        clamp: 2.0,
+        clamp: inn::bijectors::DEFAULT_CLAMP,
         // PyTorch's default nn.Linear initialisation, as the FrEIA anchor has.
         init: Some(Init::Torch),
         ..StackConfig::default()

@@ -15,7 +15,7 @@ mod c2st;
 pub use c2st::{C2stConfig, C2stResult, c2st};
 
 /// The kernel widths of the INN papers' MMD, `Σ_h h²/(h² + d²)` with `h ∈ {0.05, 0.2, 0.9}`.
-pub const INN_KERNEL_WIDTHS: [f64; 3] = [0.05, 0.2, 0.9];
+pub use discrepancy::INN_KERNEL_WIDTHS;
 
 /// The biased MMD² (V-statistic) between posterior samples (`n × d`) and reference samples
 /// (`m × d`, e.g. exact posterior draws), one sample per row, with the multi-scale inverse

@@ -1,12 +1,11 @@
 //! [`Flow`]: a normalizing flow with its parameters — fit, evaluate, sample, save, load.
 
-use crate::network::{CHUNK_ROWS, Network};
+use crate::network::Network;
 use crate::{Error, Result};
 use autodiff::nalgebra::DMatrix;
 use autodiff::{Float, Params};
 use bijectors::{Bijector, Chain, StackConfig};
-use distributions::Density;
-use rand::{Rng, RngCore};
+use rand::Rng;
 use std::path::Path;
 
 /// A normalizing flow: a standard-normal base density pulled back through a bijector `f`
@@ -78,16 +77,7 @@ impl<T: Float> Flow<T> {
 
     /// `ln p(x)` for a batch `x: n × d` → `n × 1` (evaluated in chunks; no gradients).
     pub fn log_prob(&self, x: &DMatrix<T>) -> Result<DMatrix<T>> {
-        distributions::check_batch("Flow::log_prob", x, self.dim())?;
-        let dist = self.distribution();
-        let mut out = DMatrix::zeros(x.nrows(), 1);
-        for start in (0..x.nrows()).step_by(CHUNK_ROWS) {
-            let len = CHUNK_ROWS.min(x.nrows() - start);
-            let chunk = x.rows(start, len).into_owned();
-            out.rows_mut(start, len)
-                .copy_from(&dist.log_prob_matrix(self.params(), &chunk)?);
-        }
-        Ok(out)
+        self.net.log_prob(x, None)
     }
 
     /// The latent codes `z = f(x)` and `ln|det ∂f/∂x|` of a batch (no gradients).
@@ -96,30 +86,17 @@ impl<T: Float> Flow<T> {
     }
 
     /// `n` samples `x = f⁻¹(z)`, `z ~ N(0, I)` (`n × d`).
-    pub fn sample(&self, n: usize, rng: &mut dyn RngCore) -> Result<DMatrix<T>> {
+    pub fn sample<R: Rng + ?Sized>(&self, n: usize, rng: &mut R) -> Result<DMatrix<T>> {
         Ok(self.sample_and_log_prob(n, rng)?.0)
     }
 
     /// `n` samples and their log-densities (`n × 1`) from one pass through the inverse.
-    pub fn sample_and_log_prob(
+    pub fn sample_and_log_prob<R: Rng + ?Sized>(
         &self,
         n: usize,
-        rng: &mut dyn RngCore,
+        rng: &mut R,
     ) -> Result<(DMatrix<T>, DMatrix<T>)> {
-        if n == 0 {
-            return Err(Error::Config("cannot draw 0 samples".into()));
-        }
-        let mut x = DMatrix::zeros(n, self.dim());
-        let mut lp = DMatrix::zeros(n, 1);
-        for start in (0..n).step_by(CHUNK_ROWS) {
-            let len = CHUNK_ROWS.min(n - start);
-            let (xs, ls) = self
-                .distribution()
-                .sample_and_log_prob(self.params(), len, rng)?;
-            x.rows_mut(start, len).copy_from(&xs);
-            lp.rows_mut(start, len).copy_from(&ls);
-        }
-        Ok((x, lp))
+        self.net.sample(n, None, rng)
     }
 
     /// Writes the flow (architecture, parameters, metadata) as a checksummed model file.
@@ -142,6 +119,7 @@ impl<T: Float> Flow<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::network::CHUNK_ROWS;
     use rand::SeedableRng;
 
     #[test]

@@ -13,6 +13,7 @@ use autodiff::train::TrainReport;
 use autodiff::{Float, Params};
 use bijectors::{Bijector, BlockSpec, block_from_spec};
 use distributions::{Density, StandardNormal, TransformedDistribution};
+use rand::Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -200,6 +201,61 @@ impl<T: Float> Network<T> {
         })
     }
 
+    /// `ln p(x | c)` per row (`n × 1`) of `x` (`n × d`, condition `n × cond_dim` or `None`),
+    /// chunk by chunk, no gradients (the distributions crate's conditional density).
+    ///
+    /// # Errors
+    /// As [`Network::forward`].
+    pub fn log_prob(&self, x: &DMatrix<T>, cond: Option<&DMatrix<T>>) -> Result<DMatrix<T>> {
+        let lp = |x: &DMatrix<T>, c: Option<&DMatrix<T>>| -> Result<(DMatrix<T>, DMatrix<T>)> {
+            let lp = self.dist.log_prob_cond_matrix(&self.params, x, c)?;
+            Ok((lp.clone(), lp))
+        };
+        Ok(chunked(x, cond, lp)?.1)
+    }
+
+    /// `n` draws `x = f⁻¹(z; c)`, `z ~ N(0, I)`, with their log-densities (`n × d`, `n × 1`):
+    /// one per row of `cond` (`n × cond_dim`), or `n` unconditional ones (`cond = None`).
+    /// The latents are drawn row by row in chunk order, so the draws do not depend on the
+    /// chunk size.
+    ///
+    /// # Errors
+    /// `n = 0`, a condition of the wrong shape or with non-finite entries.
+    pub fn sample<R: Rng + ?Sized>(
+        &self,
+        n: usize,
+        cond: Option<&DMatrix<T>>,
+        rng: &mut R,
+    ) -> Result<(DMatrix<T>, DMatrix<T>)> {
+        if n == 0 {
+            return Err(Error::Config("cannot draw 0 samples".into()));
+        }
+        if let Some(c) = cond
+            && c.nrows() != n
+        {
+            return Err(Error::Config(format!(
+                "{n} samples asked for with a condition of {} rows",
+                c.nrows()
+            )));
+        }
+        let mut x = DMatrix::zeros(n, self.dim());
+        let mut lp = DMatrix::zeros(n, 1);
+        for start in (0..n).step_by(CHUNK_ROWS) {
+            let len = CHUNK_ROWS.min(n - start);
+            let (xs, ls) = match cond {
+                Some(c) => self.dist.sample_and_log_prob_cond(
+                    &self.params,
+                    &c.rows(start, len).into_owned(),
+                    rng,
+                )?,
+                None => self.dist.sample_and_log_prob(&self.params, len, rng)?,
+            };
+            x.rows_mut(start, len).copy_from(&xs);
+            lp.rows_mut(start, len).copy_from(&ls);
+        }
+        Ok((x, lp))
+    }
+
     /// Writes the network as a checksummed model file of `kind`, with `model` (the model type's
     /// own description: configuration, widths) next to the architecture and parameters.
     pub(crate) fn save(
@@ -274,18 +330,25 @@ pub(crate) fn chunked<T: Float>(
             c.nrows()
         )));
     }
-    let mut out = DMatrix::zeros(n, m.ncols());
-    let mut log_det = DMatrix::zeros(n, 1);
-    let mut start = 0;
-    while start < n {
+    // Output widths are the pass's own (a log-density is one column, whatever `m`'s width).
+    let mut out: Option<(DMatrix<T>, DMatrix<T>)> = None;
+    for start in (0..n).step_by(CHUNK_ROWS) {
         let len = CHUNK_ROWS.min(n - start);
         let c = cond.map(|c| c.rows(start, len).into_owned());
         let (o, ld) = pass(&m.rows(start, len).into_owned(), c.as_ref())?;
-        out.rows_mut(start, len).copy_from(&o);
-        log_det.rows_mut(start, len).copy_from(&ld);
-        start += len;
+        let (all_o, all_ld) = out
+            .get_or_insert_with(|| (DMatrix::zeros(n, o.ncols()), DMatrix::zeros(n, ld.ncols())));
+        if (o.shape(), ld.shape()) != ((len, all_o.ncols()), (len, all_ld.ncols())) {
+            return Err(Error::Config(format!(
+                "a chunk of {len} rows came back as {:?} and {:?}",
+                o.shape(),
+                ld.shape()
+            )));
+        }
+        all_o.rows_mut(start, len).copy_from(&o);
+        all_ld.rows_mut(start, len).copy_from(&ld);
     }
-    Ok((out, log_det))
+    out.ok_or_else(|| Error::Config("an empty batch".into()))
 }
 
 /// A restored architecture must run on the stored parameters: every parameter handle in the

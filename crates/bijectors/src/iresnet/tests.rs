@@ -724,3 +724,33 @@ fn first_training_call_matches_evaluation() {
         );
     }
 }
+
+/// Without an explicit rng, the Hutchinson probes depend only on the configured seed and the
+/// batch: the same input gives the same estimate on every call (a pure `&self`), another seed
+/// or another batch other probes.
+#[test]
+fn series_log_det_without_an_rng_is_a_function_of_its_input() {
+    let d = 16;
+    let series = |seed: u64| {
+        block_with(d, 8, |c| {
+            c.hidden = vec![24];
+            c.activation = Activation::Tanh;
+            c.coeff = 0.7;
+            c.log_det = LogDet::Series {
+                terms: 5,
+                probes: 1,
+            };
+            c.probe_seed = seed;
+        })
+    };
+    let (block, params) = series(0);
+    let x = normal_batch(4, d, &mut StdRng::seed_from_u64(3));
+    let first = block.forward_matrix(&params, &x).unwrap().1;
+    assert_eq!(first, block.forward_matrix(&params, &x).unwrap().1);
+    let (other_seed, other_params) = series(1);
+    assert_eq!(params, other_params, "the seed does not change the weights");
+    assert_ne!(first, other_seed.forward_matrix(&params, &x).unwrap().1);
+    let shifted = x.add_scalar(1e-3);
+    let moved = block.forward_matrix(&params, &shifted).unwrap().1;
+    assert!((&moved - &first).abs().max() > 0.0);
+}

@@ -56,7 +56,7 @@ impl Default for CinnConfig {
             blocks: 8,
             hidden: vec![512],
             activation: Activation::Relu,
-            clamp: 2.0,
+            clamp: bijectors::DEFAULT_CLAMP,
             soft_clamp: SoftClamp::Atan,
             init_std: 0.05,
             y_noise: 0.0,
@@ -393,15 +393,7 @@ impl<T: Float> ConditionalInn<T> {
     pub fn log_prob(&self, x: &DMatrix<T>, y: &DMatrix<T>) -> Result<DMatrix<T>> {
         check_batch("ConditionalInn::log_prob x", x, self.x_dim)?;
         bijectors::check_cond("ConditionalInn::log_prob y", Some(y), self.y_dim, x.nrows())?;
-        let constant = 0.5 * self.x_dim as f64 * (2.0 * std::f64::consts::PI).ln();
-        let (z, log_det) = self.forward(x, Some(y))?;
-        Ok(DMatrix::from_fn(x.nrows(), 1, |i, _| {
-            let sq = z
-                .row(i)
-                .iter()
-                .fold(0.0, |s, v| s + v.to_f64() * v.to_f64());
-            T::of_f64(log_det[(i, 0)].to_f64() - 0.5 * sq - constant)
-        }))
+        self.net.log_prob(x, Some(y))
     }
 
     /// `n_per_obs` posterior samples `x = f⁻¹(z; y)`, `z ~ N(0, I)`, for every row `y` of
@@ -423,9 +415,8 @@ impl<T: Float> ConditionalInn<T> {
         )?;
         let mut all = Vec::with_capacity(y_obs.nrows());
         for obs in y_obs.row_iter() {
-            let z = standard_normal::<T, R>(n_per_obs, self.x_dim, rng);
             let cond = DMatrix::from_fn(n_per_obs, self.y_dim, |_, j| obs[j]);
-            all.push(self.inverse(&z, Some(&cond))?.0);
+            all.push(self.net.sample(n_per_obs, Some(&cond), rng)?.0);
         }
         Ok(all)
     }

@@ -89,7 +89,7 @@ impl Default for InnConfig {
             blocks: 8,
             hidden: vec![512],
             activation: Activation::Relu,
-            clamp: 2.0,
+            clamp: bijectors::DEFAULT_CLAMP,
             soft_clamp: SoftClamp::Atan,
             init_std: 0.05,
             lambda_y: 3.0,
@@ -102,7 +102,7 @@ impl Default for InnConfig {
             ramp_base: 0.002,
             steps_per_epoch: 8,
             ramp_epochs: default_ramp_epochs(),
-            kernel_widths: vec![0.05, 0.2, 0.9],
+            kernel_widths: discrepancy::INN_KERNEL_WIDTHS.to_vec(),
             batch_size: 1600,
             optim: paper_optim(400),
         }

@@ -7,8 +7,7 @@ use autodiff::nalgebra::DMatrix;
 use autodiff::train::{Batches, Minibatch, Objective, optimize};
 use autodiff::{Bound, Float, Params, Tape, Var, lit};
 use distributions::Density;
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 /// Options of [`MaximumLikelihood`].
@@ -145,12 +144,9 @@ impl MaximumLikelihood {
         if c.batch_size == 0 {
             return Err(Error::Config("batch_size must be at least 1".into()));
         }
-        let mut minibatch_rng = StdRng::seed_from_u64(rng.random());
         if c.data_init {
             let m = c.batch_size.min(train.nrows());
-            let idx: Vec<usize> = (0..m)
-                .map(|_| minibatch_rng.random_range(0..train.nrows()))
-                .collect();
+            let idx: Vec<usize> = (0..m).map(|_| rng.random_range(0..train.nrows())).collect();
             let first = train.select_rows(idx.iter());
             let (flow_params, bijector) = flow.parts_mut();
             bijector.data_init(flow_params, &first, None)?;
@@ -163,14 +159,7 @@ impl MaximumLikelihood {
             rows: &[train],
             batch_size: c.batch_size,
         };
-        let result = optimize(
-            &mut params,
-            &c.optim,
-            &objective,
-            batches,
-            &mut minibatch_rng,
-            on_step,
-        );
+        let result = optimize(&mut params, &c.optim, &objective, batches, rng, on_step);
         // Divergence restores `params` to the last good values: keep them in either case.
         flow.params_mut().copy_from(&params)?;
         let report = result?;
@@ -191,6 +180,8 @@ pub fn mean_nll<T: Float>(flow: &Flow<T>, data: &DMatrix<T>) -> Result<f64> {
 mod tests {
     use super::*;
     use bijectors::{CouplingKind, StackConfig};
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
     use rand_distr::{Distribution, StandardNormal};
 
     /// A small RealNVP stack; `tame` draws subnet weights from N(0, 0.1²) (an untrained flow
@@ -437,6 +428,8 @@ mod shard_tests {
     use super::*;
     use autodiff::train::step_gradients_for_threads;
     use bijectors::{CouplingKind, StackConfig};
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
 
     /// The sharded step (rows split across threads, gradients summed) computes the same loss and
     /// gradient as the one-tape step on the same minibatch, for even and uneven splits.
