@@ -76,15 +76,7 @@ pub fn read(path: impl AsRef<Path>, kind: &str) -> Result<(u32, String)> {
         path: path.to_path_buf(),
         reason,
     };
-    let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
-    let envelope: Envelope = serde_json::from_slice(&bytes)
-        .map_err(|e| err(format!("not an inn model file (truncated or corrupt): {e}")))?;
-    if envelope.format != FORMAT_NAME {
-        return Err(err(format!(
-            "format {:?}, expected {FORMAT_NAME:?}",
-            envelope.format
-        )));
-    }
+    let envelope = envelope(path)?;
     if !READABLE_VERSIONS.contains(&envelope.version) {
         return Err(err(format!(
             "format version {}, this build reads versions {READABLE_VERSIONS:?} (a newer \
@@ -108,7 +100,12 @@ pub fn read(path: impl AsRef<Path>, kind: &str) -> Result<(u32, String)> {
 
 /// The kind recorded in a model file, without decoding the model (for tools that dispatch on it).
 pub fn peek_kind(path: impl AsRef<Path>) -> Result<(String, u32)> {
-    let path = path.as_ref();
+    let envelope = envelope(path.as_ref())?;
+    Ok((envelope.kind, envelope.version))
+}
+
+/// A model file's envelope, its format name checked.
+fn envelope(path: &Path) -> Result<Envelope> {
     let err = |reason: String| Error::Model {
         path: path.to_path_buf(),
         reason,
@@ -122,7 +119,7 @@ pub fn peek_kind(path: impl AsRef<Path>) -> Result<(String, u32)> {
             envelope.format
         )));
     }
-    Ok((envelope.kind, envelope.version))
+    Ok(envelope)
 }
 
 #[cfg(test)]

@@ -37,6 +37,26 @@ pub struct Network<T: Float> {
     metadata: BTreeMap<String, serde_json::Value>,
 }
 
+/// `Deref` and `DerefMut` of a model type to its `net: Network<T>` field, so that the network's
+/// accessors and passes are the model's.
+macro_rules! deref_to_network {
+    ($model:ident) => {
+        impl<T: autodiff::Float> std::ops::Deref for $model<T> {
+            type Target = $crate::Network<T>;
+            fn deref(&self) -> &$crate::Network<T> {
+                &self.net
+            }
+        }
+
+        impl<T: autodiff::Float> std::ops::DerefMut for $model<T> {
+            fn deref_mut(&mut self) -> &mut $crate::Network<T> {
+                &mut self.net
+            }
+        }
+    };
+}
+pub(crate) use deref_to_network;
+
 /// The payload of a model file (format version 2): the scalar type, the model's own description
 /// (configuration and widths, as its type serialises them), the architecture, the parameters
 /// and the metadata.

@@ -2,9 +2,9 @@
 //! Generation with Conditional Invertible Neural Networks"): couplings whose subnets also read
 //! the observation `y`, trained by maximum likelihood of `z = f(x; y)` under N(0, I).
 
-use super::holdout::{chunked_mean, probe_rows};
+use super::holdout::{chunked_mean, probe_rows, split_pairs};
 use super::inn::{non_negative, paper_optim, scaled_atan};
-use super::{OptimConfig, TrainReport, split_rows};
+use super::{OptimConfig, TrainReport};
 use crate::network::{Network, decode_model};
 use crate::posterior::{PosteriorSampler, check_posterior_args, standard_normal};
 use crate::{Error, Result};
@@ -120,18 +120,7 @@ pub struct ConditionalInn<T: Float = f32> {
     net: Network<T>,
 }
 
-impl<T: Float> std::ops::Deref for ConditionalInn<T> {
-    type Target = Network<T>;
-    fn deref(&self) -> &Network<T> {
-        &self.net
-    }
-}
-
-impl<T: Float> std::ops::DerefMut for ConditionalInn<T> {
-    fn deref_mut(&mut self) -> &mut Network<T> {
-        &mut self.net
-    }
-}
+crate::network::deref_to_network!(ConditionalInn);
 
 /// What a model file records of a [`ConditionalInn`] besides its network.
 #[derive(Serialize, Deserialize)]
@@ -324,15 +313,9 @@ impl<T: Float> ConditionalInn<T> {
             self.x_dim,
             self.y_dim,
         )?;
-        let (train, val) = split_rows(x.nrows(), self.config.optim.val_fraction, rng)?;
-        let pick = |m: &DMatrix<T>, rows: &[usize]| m.select_rows(rows.iter());
-        let (xv, yv) = (pick(x, &val), pick(y, &val));
-        self.fit_with_validation(
-            &pick(x, &train),
-            &pick(y, &train),
-            (!val.is_empty()).then_some((&xv, &yv)),
-            rng,
-        )
+        let (train, val) = split_pairs(x, y, self.config.optim.val_fraction, rng)?;
+        let val = val.as_ref().map(|(x, y)| (x, y));
+        self.fit_with_validation(&train.0, &train.1, val, rng)
     }
 
     /// Trains on the pairs `(x, y)` and validates on the held-out pairs `val` (same widths;
@@ -739,85 +722,6 @@ mod tests {
         let s = model.posterior(&y, 4, &mut rng).unwrap();
         assert_eq!(s.len(), 6);
         assert_eq!(s[5].shape(), (4, 3));
-    }
-
-    /// The metadata map survives a round trip, and a file written before models carried one
-    /// (no `metadata` entry) still loads, with an empty map.
-    #[test]
-    fn metadata_is_saved_and_optional_in_files() {
-        let mut rng = StdRng::seed_from_u64(6);
-        let config = CinnConfig {
-            blocks: 2,
-            hidden: vec![8],
-            ..CinnConfig::default()
-        };
-        let mut model = ConditionalInn::<f32>::new(config, 2, 3, &mut rng).unwrap();
-        assert!(model.metadata().is_empty());
-        model
-            .metadata_mut()
-            .insert("note".into(), serde_json::json!([1, "b"]));
-        let dir = std::env::temp_dir().join(format!("inn-train-cinn-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("meta.cinn");
-        model.save(&path).unwrap();
-        let back = ConditionalInn::<f32>::load(&path).unwrap();
-        assert_eq!(back.metadata(), model.metadata());
-        assert_eq!(back.metadata()["note"][1], "b");
-
-        crate::train::inn::rewrite_without_metadata(&path, ConditionalInn::<f32>::KIND);
-        let old = ConditionalInn::<f32>::load(&path).unwrap();
-        assert!(old.metadata().is_empty());
-        assert_eq!(old.params(), model.params());
-    }
-
-    #[test]
-    fn save_load_reproduces_posterior_samples_exactly() {
-        let mut rng = StdRng::seed_from_u64(4);
-        let config = CinnConfig {
-            blocks: 2,
-            hidden: vec![16],
-            batch_size: 32,
-            optim: OptimConfig {
-                progress: false,
-                ..paper_optim(3)
-            },
-            ..CinnConfig::default()
-        };
-        let mut model = ConditionalInn::<f32>::new(config, 2, 3, &mut rng).unwrap();
-        let x = standard_normal::<f32, _>(64, 2, &mut rng);
-        let y = standard_normal::<f32, _>(64, 3, &mut rng);
-        model.fit(&x, &y, &mut rng).unwrap();
-        let dir = std::env::temp_dir().join(format!("inn-train-cinn-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("model.cinn");
-        model.save(&path).unwrap();
-        let back = ConditionalInn::<f32>::load(&path).unwrap();
-        let obs = y.rows(0, 3).into_owned();
-        let a = model
-            .posterior(&obs, 40, &mut StdRng::seed_from_u64(9))
-            .unwrap();
-        let b = back
-            .posterior(&obs, 40, &mut StdRng::seed_from_u64(9))
-            .unwrap();
-        assert_eq!(a, b);
-        assert_eq!(
-            model.log_prob(&x, &y).unwrap(),
-            back.log_prob(&x, &y).unwrap()
-        );
-        assert!(matches!(
-            ConditionalInn::<f64>::load(&path),
-            Err(Error::Model { .. })
-        ));
-        assert!(matches!(
-            crate::train::Inn::<f32>::load(&path),
-            Err(Error::Model { .. })
-        ));
-        let text = std::fs::read_to_string(&path).unwrap();
-        std::fs::write(&path, &text[..text.len() - 3]).unwrap();
-        assert!(matches!(
-            ConditionalInn::<f32>::load(&path),
-            Err(Error::Model { .. })
-        ));
     }
 
     /// The cINN learns the eight-modes posterior with labels "all".

@@ -2,6 +2,8 @@
 //! score the training side of the same metric, and evaluation in bounded chunks.
 
 use crate::{Error, Result};
+use autodiff::Float;
+use autodiff::nalgebra::DMatrix;
 use rand::Rng;
 use rand::seq::SliceRandom;
 use rayon::prelude::*;
@@ -53,6 +55,22 @@ pub fn split_rows<R: Rng + ?Sized>(
     let val = rows[..n_val].to_vec();
     rows.drain(..n_val);
     Ok((rows, val))
+}
+
+/// Pairs of training rows: `(x, y)` after holding out `val_fraction` of the rows
+/// ([`split_rows`]), and the held-out pairs (`None` when nothing is held out).
+pub(crate) type PairSplit<T> = ((DMatrix<T>, DMatrix<T>), Option<(DMatrix<T>, DMatrix<T>)>);
+
+/// Splits row-aligned pairs `(x, y)` into training and held-out pairs ([`split_rows`]).
+pub(crate) fn split_pairs<T: Float, R: Rng + ?Sized>(
+    x: &DMatrix<T>,
+    y: &DMatrix<T>,
+    val_fraction: f64,
+    rng: &mut R,
+) -> Result<PairSplit<T>> {
+    let (train, val) = split_rows(x.nrows(), val_fraction, rng)?;
+    let pick = |rows: &[usize]| (x.select_rows(rows.iter()), y.select_rows(rows.iter()));
+    Ok((pick(&train), (!val.is_empty()).then(|| pick(&val))))
 }
 
 /// `m` row indices spread evenly over `0..n` (all of them when `m ≥ n`): the training rows

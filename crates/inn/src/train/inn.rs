@@ -2,8 +2,8 @@
 //! Invertible Neural Networks", ICLR 2019), trained in both directions with MSE and MMD losses.
 
 use super::cinn::check_pairs;
-use super::holdout::probe_rows;
-use super::{OptimConfig, TrainReport, split_rows};
+use super::holdout::{probe_rows, split_pairs};
+use super::{OptimConfig, TrainReport};
 use crate::network::{Network, chunked, decode_model};
 use crate::posterior::{PosteriorSampler, check_posterior_args, standard_normal};
 use crate::{Error, Result};
@@ -739,18 +739,7 @@ pub struct Inn<T: Float = f32> {
     net: Network<T>,
 }
 
-impl<T: Float> std::ops::Deref for Inn<T> {
-    type Target = Network<T>;
-    fn deref(&self) -> &Network<T> {
-        &self.net
-    }
-}
-
-impl<T: Float> std::ops::DerefMut for Inn<T> {
-    fn deref_mut(&mut self) -> &mut Network<T> {
-        &mut self.net
-    }
-}
+crate::network::deref_to_network!(Inn);
 
 /// What a model file records of an [`Inn`] besides its network.
 #[derive(Serialize, Deserialize)]
@@ -853,15 +842,9 @@ impl<T: Float> Inn<T> {
     ) -> Result<TrainReport> {
         let (x_dim, y_dim) = (self.layout.x_dim, self.layout.y_dim);
         check_pairs(["Inn::fit x", "Inn::fit y"], x, y, x_dim, y_dim)?;
-        let (train, val) = split_rows(x.nrows(), self.config.optim.val_fraction, rng)?;
-        let pick = |m: &DMatrix<T>, rows: &[usize]| m.select_rows(rows.iter());
-        let (xv, yv) = (pick(x, &val), pick(y, &val));
-        self.fit_with_validation(
-            &pick(x, &train),
-            &pick(y, &train),
-            (!val.is_empty()).then_some((&xv, &yv)),
-            rng,
-        )
+        let (train, val) = split_pairs(x, y, self.config.optim.val_fraction, rng)?;
+        let val = val.as_ref().map(|(x, y)| (x, y));
+        self.fit_with_validation(&train.0, &train.1, val, rng)
     }
 
     /// Trains on the pairs `(x, y)` and validates on the held-out pairs `val` (same widths;
@@ -1072,16 +1055,6 @@ impl<T: Float> PosteriorSampler<T> for Inn<T> {
     ) -> Result<Vec<DMatrix<T>>> {
         Inn::posterior(self, y_obs, n_per_obs, rng)
     }
-}
-
-/// Rewrites a model file as one written before models carried metadata: without the
-/// `metadata` entry (which must be there).
-#[cfg(test)]
-pub(crate) fn rewrite_without_metadata(path: &Path, kind: &str) {
-    let mut payload: serde_json::Value = crate::model_file::load(path, kind).unwrap();
-    let object = payload.as_object_mut().unwrap();
-    assert!(object.remove("metadata").is_some());
-    crate::model_file::save(path, kind, &payload).unwrap();
 }
 
 #[cfg(test)]
@@ -1500,71 +1473,6 @@ mod tests {
             vec![(7, 2); 2]
         );
         assert_eq!(inn.predict_y(&x).unwrap().shape(), (6, 3));
-    }
-
-    fn temp(name: &str) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("inn-train-inn-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        dir.join(name)
-    }
-
-    #[test]
-    fn save_load_reproduces_posterior_samples_exactly() {
-        let mut rng = StdRng::seed_from_u64(4);
-        let config = InnConfig {
-            optim: OptimConfig {
-                steps: 3,
-                ..tiny_config().optim
-            },
-            ..tiny_config()
-        };
-        let mut inn = Inn::<f32>::new(config, 2, 3, 2, &mut rng).unwrap();
-        let (x, y) = tiny_data(40, 5);
-        let (x, y) = (x.cast::<f32>(), y.cast::<f32>());
-        inn.fit(&x, &y, &mut rng).unwrap();
-        let path = temp("model.inn");
-        inn.save(&path).unwrap();
-        let back = Inn::<f32>::load(&path).unwrap();
-        let obs = y.rows(0, 3).into_owned();
-        let a = inn
-            .posterior(&obs, 50, &mut StdRng::seed_from_u64(9))
-            .unwrap();
-        let b = back
-            .posterior(&obs, 50, &mut StdRng::seed_from_u64(9))
-            .unwrap();
-        assert_eq!(a, b);
-        assert_eq!(inn.predict_y(&x).unwrap(), back.predict_y(&x).unwrap());
-        assert_eq!(back.params(), inn.params());
-        // Other scalar type, other kind, corrupted file: errors.
-        assert!(matches!(Inn::<f64>::load(&path), Err(Error::Model { .. })));
-        assert!(matches!(
-            crate::train::ConditionalInn::<f32>::load(&path),
-            Err(Error::Model { .. })
-        ));
-        let text = std::fs::read_to_string(&path).unwrap();
-        std::fs::write(&path, &text[..text.len() / 2]).unwrap();
-        assert!(matches!(Inn::<f32>::load(&path), Err(Error::Model { .. })));
-    }
-
-    /// The metadata map survives a round trip, and a file written before models carried one
-    /// (no `metadata` entry) still loads, with an empty map.
-    #[test]
-    fn metadata_is_saved_and_optional_in_files() {
-        let mut rng = StdRng::seed_from_u64(6);
-        let mut inn = Inn::<f32>::new(tiny_config(), 2, 3, 2, &mut rng).unwrap();
-        assert!(inn.metadata().is_empty());
-        inn.metadata_mut()
-            .insert("note".into(), serde_json::json!({"steps": 3, "tag": "a"}));
-        let path = temp("meta.inn");
-        inn.save(&path).unwrap();
-        let back = Inn::<f32>::load(&path).unwrap();
-        assert_eq!(back.metadata(), inn.metadata());
-        assert_eq!(back.metadata()["note"]["tag"], "a");
-
-        rewrite_without_metadata(&path, Inn::<f32>::KIND);
-        let old = Inn::<f32>::load(&path).unwrap();
-        assert!(old.metadata().is_empty());
-        assert_eq!(old.params(), inn.params());
     }
 
     /// The INN learns the eight-modes posterior with labels "all" (one mode per label), and
