@@ -14,6 +14,24 @@ use std::path::Path;
 ///
 /// Laws: `kind()` is the kind written by `save` and read by [`load_model`]; a saved and loaded
 /// model gives the same numbers for every operation with the same inputs and RNG state.
+///
+/// ```
+/// use inn::{Flow, Model, load_model};
+/// use inn::bijectors::StackConfig;
+/// use rand::SeedableRng;
+///
+/// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+/// let flow = Flow::<f32>::coupling_stack(&StackConfig { blocks: 2, hidden: vec![8], ..StackConfig::default() }, &mut rng)?;
+/// let path = std::env::temp_dir().join(format!("inn-doc-model-{}.inn", std::process::id()));
+/// flow.save(&path)?;
+/// let any: Box<dyn Model<f32>> = load_model(&path)?; // whatever kind the file holds
+/// assert_eq!((any.kind(), any.widths()), ("flow", (2, 0)));
+/// assert!(any.posterior(&inn::autodiff::nalgebra::DMatrix::zeros(1, 1), 5, &mut rng).is_none());
+/// let draws = any.sample(100, &mut rng).expect("a flow samples")?;
+/// assert_eq!(draws.shape(), (100, 2));
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub trait Model<T: Float>: std::fmt::Debug + Send + Sync {
     /// The model-file kind (`"flow"`, `"cinn"`, `"inn"`).
     fn kind(&self) -> &'static str;

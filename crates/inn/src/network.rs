@@ -29,6 +29,26 @@ pub(crate) const CHUNK_ROWS: usize = 2048;
 ///
 /// `ln p(x | c) = ln N(f(x; c); 0, I) + ln|det ∂f/∂x|`, and `x = f⁻¹(z; c)` for `z ~ N(0, I)`.
 /// Batches are `n × d` (one sample per row), conditions `n × cond_dim`, per-row results `n × 1`.
+///
+/// ```
+/// use inn::Network;
+/// use inn::autodiff::{Params, nalgebra::DMatrix};
+/// use inn::bijectors::{Chain, StackConfig};
+/// use rand::SeedableRng;
+///
+/// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+/// let mut params = Params::<f64>::new();
+/// let config = StackConfig { dim: 3, blocks: 2, hidden: vec![8], cond_dim: 1, ..StackConfig::default() };
+/// let chain = Chain::coupling_stack(&mut params, &config, &mut rng)?;
+/// let net = Network::new(Box::new(chain), params)?;
+/// let c = DMatrix::from_element(5000, 1, 0.5); // more rows than one chunk
+/// let (x, log_p) = net.sample(5000, Some(&c), &mut rng)?;
+/// let (z, _) = net.forward(&x, Some(&c))?;
+/// let (back, _) = net.inverse(&z, Some(&c))?;
+/// assert!((back - &x).abs().max() < 1e-9);
+/// assert!((net.log_prob(&x, Some(&c))? - log_p).abs().max() < 1e-9);
+/// # Ok::<(), inn::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Network<T: Float> {
     dist: TransformedDistribution<T>,
