@@ -32,15 +32,21 @@ use std::path::Path;
 /// # std::fs::remove_file(&path)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub trait Model<T: Float>: std::fmt::Debug + Send + Sync {
+pub trait Model<T: Float>:
+    std::ops::DerefMut<Target = Network<T>> + std::fmt::Debug + Send + Sync
+{
     /// The model-file kind (`"flow"`, `"cinn"`, `"inn"`).
     fn kind(&self) -> &'static str;
 
     /// The network: parameters, architecture, metadata.
-    fn network(&self) -> &Network<T>;
+    fn network(&self) -> &Network<T> {
+        self
+    }
 
     /// The network, mutably (metadata, parameters).
-    fn network_mut(&mut self) -> &mut Network<T>;
+    fn network_mut(&mut self) -> &mut Network<T> {
+        self
+    }
 
     /// Widths `(x_dim, y_dim)` of a sample and of an observation (`y_dim = 0` for a density
     /// over `x` alone).
@@ -85,12 +91,6 @@ impl<T: Float> Model<T> for Flow<T> {
     fn kind(&self) -> &'static str {
         Self::KIND
     }
-    fn network(&self) -> &Network<T> {
-        self
-    }
-    fn network_mut(&mut self) -> &mut Network<T> {
-        self
-    }
     fn widths(&self) -> (usize, usize) {
         (self.dim(), 0)
     }
@@ -111,12 +111,6 @@ impl<T: Float> Model<T> for Flow<T> {
 impl<T: Float> Model<T> for ConditionalInn<T> {
     fn kind(&self) -> &'static str {
         Self::KIND
-    }
-    fn network(&self) -> &Network<T> {
-        self
-    }
-    fn network_mut(&mut self) -> &mut Network<T> {
-        self
     }
     fn widths(&self) -> (usize, usize) {
         (self.x_dim(), self.y_dim())
@@ -143,12 +137,6 @@ impl<T: Float> Model<T> for ConditionalInn<T> {
 impl<T: Float> Model<T> for Inn<T> {
     fn kind(&self) -> &'static str {
         Self::KIND
-    }
-    fn network(&self) -> &Network<T> {
-        self
-    }
-    fn network_mut(&mut self) -> &mut Network<T> {
-        self
     }
     fn widths(&self) -> (usize, usize) {
         (self.x_dim(), self.y_dim())

@@ -247,11 +247,12 @@ impl<T: Float> Network<T> {
     /// # Errors
     /// As [`Network::forward`].
     pub fn log_prob(&self, x: &DMatrix<T>, cond: Option<&DMatrix<T>>) -> Result<DMatrix<T>> {
+        // `chunked` stacks two outputs; the second is left empty (no columns).
         let lp = |x: &DMatrix<T>, c: Option<&DMatrix<T>>| -> Result<(DMatrix<T>, DMatrix<T>)> {
             let lp = self.dist.log_prob_cond_matrix(&self.params, x, c)?;
-            Ok((lp.clone(), lp))
+            Ok((lp, DMatrix::zeros(x.nrows(), 0)))
         };
-        Ok(chunked(x, cond, lp)?.1)
+        Ok(chunked(x, cond, lp)?.0)
     }
 
     /// `n` draws `x = f⁻¹(z; c)`, `z ~ N(0, I)`, with their log-densities (`n × d`, `n × 1`):

@@ -9,7 +9,8 @@ use inn::bijectors::StackConfig;
 use inn::data::toy::{LinearGaussian, MixtureDensity, pixel_images};
 use inn::eval::{C2stConfig, c2st};
 use inn::train::{
-    CinnConfig, ConditionalInn, MaximumLikelihood, MleConfig, OptimConfig, StopReason, mean_nll,
+    CinnConfig, ConditionalInn, MaximumLikelihood, MleConfig, OptimConfig, StopReason, TrainReport,
+    mean_nll,
 };
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -17,6 +18,43 @@ use rand::rngs::StdRng;
 /// Mean of a column of log-densities, negated (nats per row).
 fn nll(log_p: &DMatrix<f64>) -> f64 {
     -log_p.mean()
+}
+
+/// A flow of the command line's shape (4 RealNVP blocks with ActNorm, tanh subnets `hidden`,
+/// last layers zeroed) fitted to `data` by maximum likelihood with the library's defaults
+/// (validated once per epoch, patience 20, best parameters kept), `val_fraction` held out and
+/// at most `steps` steps.
+fn fit_tanh_flow(
+    data: &DMatrix<f64>,
+    hidden: &[usize],
+    steps: usize,
+    val_fraction: f64,
+    rng: &mut StdRng,
+) -> (Flow<f64>, TrainReport) {
+    let stack = StackConfig {
+        dim: data.ncols(),
+        blocks: 4,
+        hidden: hidden.to_vec(),
+        activation: Activation::Tanh,
+        zero_last: true,
+        actnorm: true,
+        ..StackConfig::default()
+    };
+    let mut flow = Flow::<f64>::coupling_stack(&stack, rng).unwrap();
+    let config = MleConfig {
+        optim: OptimConfig {
+            steps,
+            val_fraction,
+            progress: false,
+            ..OptimConfig::default()
+        },
+        batch_size: 256,
+        data_init: true,
+    };
+    let report = MaximumLikelihood::new(config)
+        .fit(&mut flow, data, rng, None)
+        .unwrap();
+    (flow, report)
 }
 
 /// A cINN of the command line's shape (tanh subnets), smaller, with the library's training
@@ -110,28 +148,7 @@ fn mixture_flow_scores_near_the_exact_density() {
     let data = density.sample(1000, &mut rng);
     let test = density.sample(4000, &mut rng);
     let exact = nll(&density.log_prob(&test).unwrap());
-    let stack = StackConfig {
-        dim: 4,
-        blocks: 4,
-        hidden: vec![64, 64],
-        activation: Activation::Tanh,
-        zero_last: true,
-        actnorm: true,
-        ..StackConfig::default()
-    };
-    let mut flow = Flow::<f64>::coupling_stack(&stack, &mut rng).unwrap();
-    let config = MleConfig {
-        optim: OptimConfig {
-            steps: 4000,
-            progress: false,
-            ..OptimConfig::default()
-        },
-        batch_size: 256,
-        data_init: true,
-    };
-    let report = MaximumLikelihood::new(config)
-        .fit(&mut flow, &data, &mut rng, None)
-        .unwrap();
+    let (flow, report) = fit_tanh_flow(&data, &[64, 64], 4000, 0.1, &mut rng);
     let gap = mean_nll(&flow, &test).unwrap() - exact;
     let samples = flow.sample(1000, &mut rng).unwrap();
     let reference = density.sample(1000, &mut rng);
@@ -165,29 +182,7 @@ fn a_large_flow_on_a_small_image_table_keeps_its_held_out_quality() {
         DMatrix::from_fn(m.nrows(), m.ncols(), |i, j| (m[(i, j)] - mean[j]) / std[j])
     };
     let (data, test) = (standardise(&table), standardise(&test));
-    let stack = StackConfig {
-        dim: 64,
-        blocks: 4,
-        hidden: vec![128, 128],
-        activation: Activation::Tanh,
-        zero_last: true,
-        actnorm: true,
-        ..StackConfig::default()
-    };
-    let mut flow = Flow::<f64>::coupling_stack(&stack, &mut rng).unwrap();
-    let config = MleConfig {
-        optim: OptimConfig {
-            steps: 2000,
-            val_fraction: 0.25,
-            progress: false,
-            ..OptimConfig::default()
-        },
-        batch_size: 256,
-        data_init: true,
-    };
-    let report = MaximumLikelihood::new(config)
-        .fit(&mut flow, &data, &mut rng, None)
-        .unwrap();
+    let (flow, report) = fit_tanh_flow(&data, &[128, 128], 2000, 0.25, &mut rng);
     let kept = report.kept.unwrap();
     let test_nll = mean_nll(&flow, &test).unwrap();
     let half_ln_2pi = 0.5 * (2.0 * std::f64::consts::PI).ln();

@@ -496,6 +496,39 @@ mod tests {
         ConditionalInn::new(config, 3, 2, &mut StdRng::seed_from_u64(1)).unwrap()
     }
 
+    /// The training objective of `model` without held-out rows.
+    fn objective<'a>(
+        model: &'a ConditionalInn<f64>,
+        y_noise: f64,
+        x: &DMatrix<f64>,
+        y: &DMatrix<f64>,
+    ) -> CinnObjective<'a, f64> {
+        CinnObjective {
+            flow: model.bijector(),
+            y_noise,
+            y_dim: model.y_dim(),
+            val: None,
+            probe: (x.clone(), y.clone()),
+        }
+    }
+
+    /// The objective's loss of the minibatch `[x, y]` as a whole, on `tape`.
+    fn whole_batch_loss<'t>(
+        model: &ConditionalInn<f64>,
+        tape: &'t Tape<f64>,
+        p: &Bound<'t, f64>,
+        x: &DMatrix<f64>,
+        y: &DMatrix<f64>,
+    ) -> Var<'t, f64> {
+        let data = [x.clone(), y.clone()];
+        let batch = Minibatch {
+            data: &data,
+            step: 0,
+            part: autodiff::train::Part::WHOLE,
+        };
+        objective(model, 0.0, x, y).loss(tape, p, &batch).unwrap()
+    }
+
     fn data(n: usize, seed: u64) -> (DMatrix<f64>, DMatrix<f64>) {
         let mut rng = StdRng::seed_from_u64(seed);
         (
@@ -511,13 +544,7 @@ mod tests {
         use autodiff::train::step_gradients_for_threads;
         let model = tiny();
         let (x, y) = data(500, 4);
-        let objective = CinnObjective {
-            flow: model.bijector(),
-            y_noise: 0.1,
-            y_dim: 2,
-            val: None,
-            probe: (x.clone(), y.clone()),
-        };
+        let objective = objective(&model, 0.1, &x, &y);
         // Shards of at least 128 rows: two of 256 rows, three of 385.
         for (batch, parts) in [(256, 2), (385, 3)] {
             let mut rng = StdRng::seed_from_u64(21);
@@ -549,20 +576,7 @@ mod tests {
         let (x, y) = data(6, 2);
         let tape = Tape::no_grad();
         let p = model.params().bind(&tape);
-        let objective = CinnObjective {
-            flow: model.bijector(),
-            y_noise: 0.0,
-            y_dim: 2,
-            val: None,
-            probe: (x.clone(), y.clone()),
-        };
-        let data = [x.clone(), y.clone()];
-        let batch = Minibatch {
-            data: &data,
-            step: 0,
-            part: autodiff::train::Part::WHOLE,
-        };
-        let loss = objective.loss(&tape, &p, &batch).unwrap().item();
+        let loss = whole_batch_loss(&model, &tape, &p, &x, &y).item();
         let (z, ld) = model
             .bijector()
             .forward_matrix_with(model.params(), &x, Some(&y))
@@ -639,20 +653,7 @@ mod tests {
         };
         let tape = Tape::new();
         let p = model.params().bind(&tape);
-        let objective = CinnObjective {
-            flow: model.bijector(),
-            y_noise: 0.0,
-            y_dim: 2,
-            val: None,
-            probe: (x.clone(), y.clone()),
-        };
-        let data = [x.clone(), y.clone()];
-        let batch = Minibatch {
-            data: &data,
-            step: 0,
-            part: autodiff::train::Part::WHOLE,
-        };
-        let loss = objective.loss(&tape, &p, &batch).unwrap();
+        let loss = whole_batch_loss(&model, &tape, &p, &x, &y);
         let analytic = p.gradients(&mut tape.backward(loss).unwrap());
         let mut probe = model.params().clone();
         let h = 1e-6;
