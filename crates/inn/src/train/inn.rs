@@ -278,20 +278,6 @@ impl<T: Float> Draws<T> {
         ]
     }
 
-    /// The inverse of [`Draws::into_vec`] on the borrowed slice.
-    fn from_slice(m: &[DMatrix<T>]) -> Self {
-        Self {
-            pad_x: m[0].clone(),
-            z: m[1].clone(),
-            pad_fwd: m[2].clone(),
-            y_noise_fwd: m[3].clone(),
-            pad_rev: m[4].clone(),
-            y_noise_rev: m[5].clone(),
-            z_rev: m[6].clone(),
-            rec_noise: m[7].clone(),
-        }
-    }
-
     fn sample<R: Rng + ?Sized>(n: usize, d: Layout, c: &InnConfig, rng: &mut R) -> Self {
         let scaled = |cols: usize, s: f64, rng: &mut R| {
             let mut m = standard_normal::<T, R>(n, cols, rng);
@@ -326,6 +312,24 @@ struct StepInputs<'t, T: Float> {
 }
 
 impl<'t, T: Float> StepInputs<'t, T> {
+    /// The inputs of a minibatch `[x, y, draws…]` ([`Draws::into_vec`]'s order), each put on
+    /// the tape once.
+    fn from_batch(tape: &'t Tape<T>, m: &[DMatrix<T>]) -> Self {
+        let c = |i: usize| tape.constant(m[i].clone());
+        Self {
+            x: c(0),
+            y: c(1),
+            pad_x: c(2),
+            z: c(3),
+            pad_fwd: c(4),
+            y_noise_fwd: c(5),
+            pad_rev: c(6),
+            y_noise_rev: c(7),
+            z_rev: c(8),
+            rec_noise: c(9),
+        }
+    }
+
     fn constants(tape: &'t Tape<T>, x: &DMatrix<T>, y: &DMatrix<T>, d: &Draws<T>) -> Self {
         let c = |m: &DMatrix<T>| tape.constant(m.clone());
         Self {
@@ -638,8 +642,7 @@ impl<T: Float> Objective<T> for InnObjective<'_, T> {
         params: &Bound<'t, T>,
         batch: &Minibatch<'_, T>,
     ) -> Result<Var<'t, T>> {
-        let draws = Draws::from_slice(&batch.data[2..]);
-        let inputs = StepInputs::constants(tape, &batch.data[0], &batch.data[1], &draws);
+        let inputs = StepInputs::from_batch(tape, batch.data);
         let ramp = self.model.config.ramp(batch.step);
         let (select, ramp) = match batch.part.term {
             None => (Select::ALL, ramp),
