@@ -167,18 +167,20 @@ pub fn build_into(
         BlockKind::Stack => {
             let choice = config.stack;
             let stack = StackConfig {
+                subnet: SubnetConfig {
+                    hidden: config.hidden.clone(),
+                    activation: config.activation,
+                    ..SubnetConfig::default()
+                },
                 dim,
                 blocks: choice.blocks,
                 coupling: choice.coupling,
                 permute: choice.permute,
                 actnorm: choice.actnorm,
-                hidden: config.hidden.clone(),
-                activation: config.activation,
                 clamp: config.clamp,
                 soft_clamp: config.soft_clamp,
                 cond_dim,
                 name: name.to_string(),
-                ..StackConfig::default()
             };
             Box::new(Chain::coupling_stack(params, &stack, &mut rng)?)
         }

@@ -218,11 +218,14 @@ mod tests {
     ) -> (Chain<f64>, Params<f64>) {
         let mut params = Params::new();
         let config = StackConfig {
+            subnet: SubnetConfig {
+                hidden: vec![8],
+                activation: Activation::Tanh,
+                ..SubnetConfig::default()
+            },
             dim,
             blocks: 3,
             coupling: kind,
-            hidden: vec![8],
-            activation: Activation::Tanh,
             permute,
             actnorm,
             cond_dim,

@@ -6,7 +6,6 @@ use crate::{
     ActNorm, Bijector, Chain, Error, Nice, NiceConfig, Permutation, RealNvp, RealNvpConfig, Result,
     SoftClamp, SubnetLayout,
 };
-use autodiff::nn::{Activation, Init};
 use autodiff::{Float, Params};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -33,16 +32,10 @@ pub struct StackConfig {
     pub blocks: usize,
     /// Which coupling block. Default [`CouplingKind::RealNvp`].
     pub coupling: CouplingKind,
-    /// Hidden layer widths of every subnet. Default `[128, 128]`.
-    pub hidden: Vec<usize>,
-    /// Activation of the subnets. Default ReLU.
-    pub activation: Activation,
-    /// Subnet weight initialisation; `None` picks the activation's default. Default
-    /// `Some(Init::Torch)` (PyTorch's `nn.Linear` initialisation, as FrEIA models start).
-    pub init: Option<Init>,
-    /// Zero the last layer of every subnet so that the flow starts as the identity (up to the
-    /// permutations). Default `false`.
-    pub zero_last: bool,
+    /// The subnet of every coupling (written flat into saved configurations). Default
+    /// [`SubnetConfig::default`].
+    #[serde(flatten)]
+    pub subnet: SubnetConfig,
     /// Soft-clamp bound of the RealNVP / GLOW log-scales. Default 2.
     pub clamp: f64,
     /// The form of the RealNVP / GLOW soft clamp. Default [`SoftClamp::Atan`] (FrEIA's).
@@ -67,16 +60,34 @@ impl Default for StackConfig {
             dim: 2,
             blocks: 8,
             coupling: CouplingKind::RealNvp,
-            hidden: vec![128, 128],
-            activation: Activation::Relu,
-            init: Some(Init::Torch),
-            zero_last: false,
+            subnet: SubnetConfig::default(),
             clamp: crate::DEFAULT_CLAMP,
             soft_clamp: SoftClamp::Atan,
             permute: true,
             actnorm: false,
             cond_dim: 0,
             name: "flow".into(),
+        }
+    }
+}
+
+impl StackConfig {
+    /// This configuration with `blocks` couplings whose subnets have the hidden widths
+    /// `hidden`: the two options most often varied.
+    ///
+    /// ```
+    /// use bijectors::StackConfig;
+    /// let small = StackConfig::default().with_widths(4, &[64, 64]);
+    /// assert_eq!((small.blocks, small.subnet.hidden.as_slice()), (4, &[64, 64][..]));
+    /// ```
+    pub fn with_widths(self, blocks: usize, hidden: &[usize]) -> Self {
+        Self {
+            blocks,
+            subnet: SubnetConfig {
+                hidden: hidden.to_vec(),
+                ..self.subnet
+            },
+            ..self
         }
     }
 }
@@ -92,7 +103,7 @@ impl<T: Float> Chain<T> {
     /// use rand::SeedableRng;
     /// let mut rng = rand::rngs::StdRng::seed_from_u64(1);
     /// let mut params = Params::<f64>::new();
-    /// let config = StackConfig { dim: 3, blocks: 2, coupling: CouplingKind::Nice, hidden: vec![16], ..StackConfig::default() };
+    /// let config = StackConfig { dim: 3, coupling: CouplingKind::Nice, ..StackConfig::default().with_widths(2, &[16]) };
     /// let flow = Chain::coupling_stack(&mut params, &config, &mut rng)?;
     /// assert_eq!((flow.len(), flow.dim()), (4, 3)); // coupling, permutation, coupling, permutation
     /// # Ok::<(), bijectors::Error>(())
@@ -107,12 +118,7 @@ impl<T: Float> Chain<T> {
                 "coupling_stack: needs at least one block".into(),
             ));
         }
-        let subnet = SubnetConfig {
-            hidden: config.hidden.clone(),
-            activation: config.activation,
-            init: config.init,
-            zero_last: config.zero_last,
-        };
+        let subnet = &config.subnet;
         let mut blocks: Vec<Box<dyn Bijector<T>>> = Vec::new();
         for k in 0..config.blocks {
             let name = format!("{}.{k}", config.name);

@@ -17,7 +17,7 @@
 //! # Quick start
 //! ```
 //! use autodiff::{Params, nalgebra::DMatrix, nn::Activation};
-//! use bijectors::{Bijector, Chain, CouplingKind, StackConfig};
+//! use bijectors::{Bijector, Chain, CouplingKind, StackConfig, SubnetConfig};
 //! use rand::SeedableRng;
 //! use rand_distr::{Distribution, StandardNormal};
 //!
@@ -27,8 +27,7 @@
 //!     dim: 4,
 //!     blocks: 4,
 //!     coupling: CouplingKind::RealNvp,
-//!     hidden: vec![32, 32],
-//!     activation: Activation::Relu,
+//!     subnet: SubnetConfig::new(&[32, 32], Activation::Relu),
 //!     ..StackConfig::default()
 //! };
 //! let flow = Chain::coupling_stack(&mut params, &config, &mut rng)?;

@@ -28,6 +28,7 @@ pub fn block_from_spec<T: Float>(spec: &BlockSpec) -> Result<Box<dyn Bijector<T>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::SubnetConfig;
     use autodiff::Params;
     use autodiff::nalgebra::DMatrix;
 
@@ -67,9 +68,12 @@ mod tests {
         let mut rng = rand::rngs::StdRng::seed_from_u64(4);
         let mut params = Params::<f64>::new();
         let config = StackConfig {
+            subnet: SubnetConfig {
+                hidden: vec![6],
+                ..SubnetConfig::default()
+            },
             dim: 3,
             blocks: 2,
-            hidden: vec![6],
             actnorm: true,
             ..StackConfig::default()
         };

@@ -22,7 +22,7 @@
 //!
 //! ```
 //! use autodiff::{Params, Tape, nn::Activation, optim::{Adam, Optimizer}};
-//! use bijectors::{Chain, StackConfig};
+//! use bijectors::{Chain, StackConfig, SubnetConfig};
 //! use distributions::{Density, GaussianMixture, StandardNormal, TransformedDistribution};
 //! use autodiff::nalgebra::DMatrix;
 //! use rand::SeedableRng;
@@ -36,7 +36,7 @@
 //!
 //! // The model: standard normal base, RealNVP stack (data → latent).
 //! let mut params = Params::<f64>::new();
-//! let stack = StackConfig { dim: 2, blocks: 3, hidden: vec![16], activation: Activation::Tanh, ..StackConfig::default() };
+//! let stack = StackConfig { dim: 2, blocks: 3, subnet: SubnetConfig::new(&[16], Activation::Tanh), ..StackConfig::default() };
 //! let bijector = Chain::coupling_stack(&mut params, &stack, &mut rng)?;
 //! let flow = TransformedDistribution::new(Box::new(StandardNormal::new(2)?), Box::new(bijector))?;
 //!

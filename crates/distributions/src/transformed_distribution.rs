@@ -250,7 +250,7 @@ mod tests {
     use autodiff::nn::Activation;
     use autodiff::optim::{Adam, Optimizer};
     use autodiff::{GradCheckOptions, grad_check};
-    use bijectors::{Chain, StackConfig};
+    use bijectors::{Chain, StackConfig, SubnetConfig};
     use rand::SeedableRng;
     use rand::rngs::StdRng;
     use rand_distr::{Distribution, StandardNormal as Gauss};
@@ -271,10 +271,13 @@ mod tests {
     /// A small RealNVP stack with random (not zeroed) subnets, so it starts far from the identity.
     fn real_nvp(params: &mut Params<f64>, cond_dim: usize, seed: u64) -> Box<dyn Bijector<f64>> {
         let config = StackConfig {
+            subnet: SubnetConfig {
+                hidden: vec![16, 16],
+                activation: Activation::Tanh,
+                ..SubnetConfig::default()
+            },
             dim: 2,
             blocks: 3,
-            hidden: vec![16, 16],
-            activation: Activation::Tanh,
             cond_dim,
             ..StackConfig::default()
         };

@@ -9,7 +9,7 @@ use crate::scaler::Scaler;
 use inn::Flow;
 use inn::autodiff::nalgebra::DMatrix;
 use inn::autodiff::optim::AdamConfig;
-use inn::bijectors::StackConfig;
+use inn::bijectors::{StackConfig, SubnetConfig};
 use inn::train::{
     CinnConfig, ConditionalInn, Inn, InnConfig, MaximumLikelihood, MleConfig, OptimConfig, Plateau,
     StopReason, TrainReport, mean_nll, split_rows,
@@ -96,8 +96,13 @@ pub fn run(args: &FitArgs) -> Result {
         Method::Flow => SubnetActivation::Tanh,
         Method::Cinn | Method::Inn => SubnetActivation::Relu,
     });
-    let activation = chosen.activation();
     let act_name = chosen.name();
+    // The command line's architecture options on a model's default coupling stack.
+    let sized = |base: StackConfig| {
+        let mut stack = base.with_widths(args.blocks as usize, &hidden);
+        stack.subnet.activation = chosen.activation();
+        stack
+    };
     let optim = |base: OptimConfig| OptimConfig {
         steps: args.steps as usize,
         adam: AdamConfig {
@@ -135,14 +140,14 @@ pub fn run(args: &FitArgs) -> Result {
             let val = split.val(&all).map(|v| scale.apply(&v));
             let stack = StackConfig {
                 dim: names.len(),
-                blocks: args.blocks as usize,
-                hidden: hidden.clone(),
-                activation,
-                zero_last: true,
                 actnorm: true,
+                subnet: SubnetConfig {
+                    zero_last: true,
+                    ..SubnetConfig::default()
+                },
                 ..StackConfig::default()
             };
-            let mut flow = Flow::<f32>::coupling_stack(&stack, &mut rng)?;
+            let mut flow = Flow::<f32>::coupling_stack(&sized(stack), &mut rng)?;
             warn_if_oversized(flow.params().n_scalars(), train.nrows(), names.len());
             let config = MleConfig {
                 optim: optim(OptimConfig::default()),
@@ -182,13 +187,10 @@ pub fn run(args: &FitArgs) -> Result {
             if args.method == Method::Cinn {
                 let defaults = CinnConfig::default();
                 let config = CinnConfig {
-                    blocks: args.blocks as usize,
-                    hidden: hidden.clone(),
-                    activation,
+                    stack: sized(defaults.stack),
                     batch_size: args.batch as usize,
                     y_noise: args.y_noise.unwrap_or(defaults.y_noise),
-                    optim: optim(defaults.optim.clone()),
-                    ..defaults
+                    optim: optim(defaults.optim),
                 };
                 let mut model = ConditionalInn::<f32>::new(config, x_dim, y_dim, &mut rng)?;
                 warn_if_oversized(model.params().n_scalars(), x_train.nrows(), x_dim + y_dim);
@@ -221,10 +223,8 @@ pub fn run(args: &FitArgs) -> Result {
                 };
                 let defaults = InnConfig::default();
                 let config = InnConfig {
+                    stack: sized(defaults.stack.clone()),
                     n_tot,
-                    blocks: args.blocks as usize,
-                    hidden: hidden.clone(),
-                    activation,
                     batch_size: args.batch as usize,
                     y_noise: args.y_noise.unwrap_or(defaults.y_noise),
                     optim: optim(defaults.optim.clone()),

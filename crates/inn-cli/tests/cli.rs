@@ -772,9 +772,8 @@ fn annotations_live_in_the_model_metadata_map() {
     let mut rng = StdRng::seed_from_u64(3);
     let bare = dir.join("bare.inn");
     let config = inn::train::InnConfig {
+        stack: inn::train::paper_stack().with_widths(1, &[4]),
         n_tot: 4,
-        blocks: 1,
-        hidden: vec![4],
         ..inn::train::InnConfig::default()
     };
     inn::train::Inn::<f32>::new(config, 2, 1, 2, &mut rng)

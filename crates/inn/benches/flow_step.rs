@@ -9,7 +9,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use inn::Flow;
 use inn::autodiff::Tape;
 use inn::autodiff::optim::{Adam, Optimizer};
-use inn::bijectors::StackConfig;
+use inn::bijectors::{StackConfig, SubnetConfig};
 use inn::prelude::*;
 use rand::SeedableRng;
 
@@ -22,9 +22,12 @@ fn flow_step(c: &mut Criterion) {
         .expect("valid noise")
         .cast::<f32>();
     let stack = StackConfig {
+        subnet: SubnetConfig {
+            hidden: vec![HIDDEN, HIDDEN],
+            ..SubnetConfig::default()
+        },
         dim: 2,
         blocks: 8,
-        hidden: vec![HIDDEN, HIDDEN],
         ..StackConfig::default()
     };
     let mut flow = Flow::<f32>::coupling_stack(&stack, &mut rng).expect("valid stack");

@@ -15,7 +15,7 @@ use inn::autodiff::nn::{Activation, Mlp, MlpConfig};
 use inn::autodiff::optim::{Adam, Optimizer};
 use inn::autodiff::{Params, Tape};
 use inn::invert::{InvertOptions, gradient_descent, uniform_starts};
-use inn::train::{CinnConfig, ConditionalInn, Inn, InnConfig, OptimConfig};
+use inn::train::{CinnConfig, ConditionalInn, Inn, InnConfig, OptimConfig, paper_stack};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use std::f64::consts::{PI, TAU};
@@ -120,8 +120,7 @@ fn main() -> inn::Result<()> {
     // 3. A cINN x = g⁻¹(z; y) trained by maximum likelihood on (x, y) pairs.
     let t = std::time::Instant::now();
     let cinn_config = CinnConfig {
-        blocks: 6,
-        hidden: vec![128],
+        stack: paper_stack().with_widths(6, &[128]),
         batch_size: 512,
         optim: OptimConfig {
             steps: 1500,
@@ -145,9 +144,8 @@ fn main() -> inn::Result<()> {
     // 4. An INN [z, pad, y] = f([x, pad]) trained with the bidirectional MMD objective.
     let t = std::time::Instant::now();
     let inn_config = InnConfig {
+        stack: paper_stack().with_widths(6, &[128]),
         n_tot: 4,
-        blocks: 6,
-        hidden: vec![128],
         batch_size: 500,
         y_noise: 0.02,
         optim: OptimConfig {

@@ -5,7 +5,7 @@
 //! `cargo run --release -p inn --example flow_step -- [steps] [hidden] [batch] [data_parallel 1|0]`
 
 use inn::Flow;
-use inn::bijectors::StackConfig;
+use inn::bijectors::{StackConfig, SubnetConfig};
 use inn::train::{MaximumLikelihood, MleConfig, OptimConfig};
 use rand::SeedableRng;
 
@@ -21,9 +21,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(0);
     let data = inn::data::toy::two_moons(batch * 64, 0.05, &mut rng)?.cast::<f32>();
     let stack = StackConfig {
+        subnet: SubnetConfig {
+            hidden: vec![hidden, hidden],
+            ..SubnetConfig::default()
+        },
         dim: 2,
         blocks: 8,
-        hidden: vec![hidden, hidden],
         ..StackConfig::default()
     };
     let mut flow = Flow::<f32>::coupling_stack(&stack, &mut rng)?;

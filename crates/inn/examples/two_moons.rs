@@ -8,7 +8,7 @@
 
 use inn::Flow;
 use inn::autodiff::nn::Init;
-use inn::bijectors::{CouplingKind, StackConfig};
+use inn::bijectors::{CouplingKind, StackConfig, SubnetConfig};
 use inn::train::{MaximumLikelihood, MleConfig, OptimConfig, Schedule, mean_nll};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -28,13 +28,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .cast::<f32>();
 
     let stack = StackConfig {
+        subnet: SubnetConfig {
+            hidden: vec![128, 128],
+            // PyTorch's default nn.Linear initialisation, as the FrEIA anchor has.
+            init: Some(Init::Torch),
+            ..SubnetConfig::default()
+        },
         dim: 2,
         blocks: 8,
         coupling: CouplingKind::RealNvp,
-        hidden: vec![128, 128],
         clamp: inn::bijectors::DEFAULT_CLAMP,
-        // PyTorch's default nn.Linear initialisation, as the FrEIA anchor has.
-        init: Some(Init::Torch),
         ..StackConfig::default()
     };
     let mut flow = Flow::<f32>::coupling_stack(&stack, &mut rng)?;

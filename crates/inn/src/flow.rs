@@ -22,7 +22,7 @@ use std::path::Path;
 ///
 /// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
 /// let data = inn::data::toy::two_moons(2000, 0.05, &mut rng)?.cast::<f32>();
-/// let mut flow = Flow::<f32>::coupling_stack(&StackConfig { dim: 2, blocks: 4, hidden: vec![32, 32], ..StackConfig::default() }, &mut rng)?;
+/// let mut flow = Flow::<f32>::coupling_stack(&StackConfig::default().with_widths(4, &[32, 32]), &mut rng)?;
 /// let config = MleConfig { optim: OptimConfig { steps: 50, progress: false, ..OptimConfig::default() }, ..MleConfig::default() };
 /// let report = MaximumLikelihood::new(config).fit(&mut flow, &data, &mut rng, None)?;
 /// assert!(report.losses[49] < report.losses[0]);
@@ -90,7 +90,7 @@ impl<T: Float> Flow<T> {
 
     /// Writes the flow (architecture, parameters, metadata) as a checksummed model file.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        self.net.save(path, Self::KIND, serde_json::json!({}))
+        self.net.save(path, Self::KIND, &serde_json::json!({}))
     }
 
     /// Reads a flow written by [`Flow::save`]; the scalar type must match the file's.
@@ -109,15 +109,19 @@ impl<T: Float> Flow<T> {
 mod tests {
     use super::*;
     use crate::network::CHUNK_ROWS;
+    use bijectors::SubnetConfig;
     use rand::SeedableRng;
 
     #[test]
     fn sampling_is_chunked_and_seeded() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(3);
         let cfg = StackConfig {
+            subnet: SubnetConfig {
+                hidden: vec![8],
+                ..SubnetConfig::default()
+            },
             dim: 2,
             blocks: 2,
-            hidden: vec![8],
             ..StackConfig::default()
         };
         let flow = Flow::<f32>::coupling_stack(&cfg, &mut rng).unwrap();

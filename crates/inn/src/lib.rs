@@ -22,7 +22,7 @@
 //!
 //! ```
 //! use inn::prelude::*;
-//! use inn::train::{CinnConfig, ConditionalInn, OptimConfig};
+//! use inn::train::{CinnConfig, ConditionalInn, OptimConfig, paper_stack};
 //! use inn::autodiff::nalgebra::DMatrix;
 //! use rand::{Rng, SeedableRng};
 //!
@@ -31,8 +31,7 @@
 //! let y = DMatrix::<f32>::from_fn(2000, 1, |i, _| x[(i, 0)] + x[(i, 1)]);
 //!
 //! let config = CinnConfig {
-//!     blocks: 4,
-//!     hidden: vec![64],
+//!     stack: paper_stack().with_widths(4, &[64]),
 //!     batch_size: 256,
 //!     optim: OptimConfig { steps: 300, progress: false, ..CinnConfig::default().optim },
 //!     ..CinnConfig::default()

@@ -21,7 +21,7 @@ use std::path::Path;
 /// use rand::SeedableRng;
 ///
 /// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
-/// let flow = Flow::<f32>::coupling_stack(&StackConfig { blocks: 2, hidden: vec![8], ..StackConfig::default() }, &mut rng)?;
+/// let flow = Flow::<f32>::coupling_stack(&StackConfig::default().with_widths(2, &[8]), &mut rng)?;
 /// let path = std::env::temp_dir().join(format!("inn-doc-model-{}.inn", std::process::id()));
 /// flow.save(&path)?;
 /// let any: Box<dyn Model<f32>> = load_model(&path)?; // whatever kind the file holds
@@ -182,8 +182,8 @@ pub fn load_model<T: Float>(path: impl AsRef<Path>) -> Result<Box<dyn Model<T>>>
 mod tests {
     use super::*;
     use crate::posterior::standard_normal;
-    use crate::train::{CinnConfig, InnConfig, OptimConfig};
-    use bijectors::StackConfig;
+    use crate::train::{CinnConfig, InnConfig, OptimConfig, paper_stack};
+    use bijectors::{StackConfig, SubnetConfig};
     use rand::SeedableRng;
     use rand::rngs::StdRng;
 
@@ -196,9 +196,12 @@ mod tests {
             ..OptimConfig::default()
         };
         let stack = StackConfig {
+            subnet: SubnetConfig {
+                hidden: vec![16],
+                ..SubnetConfig::default()
+            },
             dim: 2,
             blocks: 2,
-            hidden: vec![16],
             ..StackConfig::default()
         };
         let mut flow = Flow::coupling_stack(&stack, &mut rng).unwrap();
@@ -211,8 +214,7 @@ mod tests {
             .fit(&mut flow, x, &mut rng, None)
             .unwrap();
         let cinn_config = CinnConfig {
-            blocks: 2,
-            hidden: vec![16],
+            stack: paper_stack().with_widths(2, &[16]),
             batch_size: 32,
             optim: optim.clone(),
             ..CinnConfig::default()
@@ -220,9 +222,8 @@ mod tests {
         let mut cinn = ConditionalInn::new(cinn_config, 2, 3, &mut rng).unwrap();
         cinn.fit(x, y, &mut rng).unwrap();
         let inn_config = InnConfig {
+            stack: paper_stack().with_widths(2, &[16]),
             n_tot: 6,
-            blocks: 2,
-            hidden: vec![16],
             batch_size: 32,
             optim,
             ..InnConfig::default()

@@ -38,7 +38,7 @@ pub(crate) const CHUNK_ROWS: usize = 2048;
 ///
 /// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
 /// let mut params = Params::<f64>::new();
-/// let config = StackConfig { dim: 3, blocks: 2, hidden: vec![8], cond_dim: 1, ..StackConfig::default() };
+/// let config = StackConfig { dim: 3, cond_dim: 1, ..StackConfig::default().with_widths(2, &[8]) };
 /// let chain = Chain::coupling_stack(&mut params, &config, &mut rng)?;
 /// let net = Network::new(Box::new(chain), params)?;
 /// let c = DMatrix::from_element(5000, 1, 0.5); // more rows than one chunk
@@ -303,8 +303,9 @@ impl<T: Float> Network<T> {
         &self,
         path: impl AsRef<Path>,
         kind: &str,
-        model: serde_json::Value,
+        model: &impl Serialize,
     ) -> Result<()> {
+        let model = serde_json::to_value(model).map_err(|e| Error::Config(e.to_string()))?;
         let file = NetworkFile {
             scalar: T::NAME.to_string(),
             model,
@@ -410,6 +411,24 @@ fn check_params_match<T: Float>(
         .map_err(|e| format!("parameters do not fit the architecture: {e}"))
 }
 
+impl<T: Float> Network<T> {
+    /// Errors unless the network loaded from `path` maps width `dim` given a condition of width
+    /// `cond_dim`, as the model's own description says.
+    pub(crate) fn expect_widths(&self, path: &Path, dim: usize, cond_dim: usize) -> Result<()> {
+        if (self.dim(), self.cond_dim()) == (dim, cond_dim) {
+            return Ok(());
+        }
+        Err(Error::Model {
+            path: path.to_path_buf(),
+            reason: format!(
+                "the network maps width {} given {}, the model says {dim} given {cond_dim}",
+                self.dim(),
+                self.cond_dim()
+            ),
+        })
+    }
+}
+
 /// Decodes a model type's own description from a model file.
 pub(crate) fn decode_model<M: serde::de::DeserializeOwned>(
     path: &Path,
@@ -424,7 +443,7 @@ pub(crate) fn decode_model<M: serde::de::DeserializeOwned>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bijectors::{Chain, StackConfig};
+    use bijectors::{Chain, StackConfig, SubnetConfig};
     use rand::SeedableRng;
 
     fn temp(name: &str) -> std::path::PathBuf {
@@ -436,11 +455,14 @@ mod tests {
     fn network(cond_dim: usize) -> Network<f64> {
         let mut rng = rand::rngs::StdRng::seed_from_u64(2);
         let cfg = StackConfig {
+            subnet: SubnetConfig {
+                hidden: vec![8],
+                zero_last: false,
+                init: Some(autodiff::nn::Init::Normal(0.3)),
+                ..SubnetConfig::default()
+            },
             dim: 3,
             blocks: 2,
-            hidden: vec![8],
-            zero_last: false,
-            init: Some(autodiff::nn::Init::Normal(0.3)),
             cond_dim,
             ..StackConfig::default()
         };
@@ -479,7 +501,7 @@ mod tests {
             .insert("note".into(), serde_json::json!("hello"));
         let path = temp("net.inn");
         let description = serde_json::json!({"x_dim": 3, "y_dim": 2});
-        net.save(&path, "test", description.clone()).unwrap();
+        net.save(&path, "test", &description).unwrap();
         let (back, model) = Network::<f64>::load(&path, "test").unwrap();
         assert_eq!(model, description);
         assert_eq!(back.metadata()["note"], "hello");

@@ -52,18 +52,25 @@ pub(crate) fn standard_normal<T: Float, R: Rng + ?Sized>(
     m
 }
 
-/// Checks the arguments of [`PosteriorSampler::posterior`].
-pub(crate) fn check_posterior_args<T: Float>(
+/// [`PosteriorSampler::posterior`] from `draw(y, rng)`, which makes one posterior draw per row
+/// of `y` (`n_per_obs` copies of one observation): one `n_per_obs × x_dim` matrix per row of
+/// `y_obs` (`m × y_dim`), observation by observation. `what` names `y_obs` in errors.
+pub(crate) fn per_observation<T: Float, R: Rng + ?Sized>(
     what: &'static str,
     y_obs: &DMatrix<T>,
     y_dim: usize,
     n_per_obs: usize,
-) -> Result<()> {
+    rng: &mut R,
+    mut draw: impl FnMut(&DMatrix<T>, &mut R) -> Result<DMatrix<T>>,
+) -> Result<Vec<DMatrix<T>>> {
     check_batch(what, y_obs, y_dim)?;
     if n_per_obs == 0 {
         return Err(Error::Config(format!(
             "{what}: n_per_obs must be at least 1"
         )));
     }
-    Ok(())
+    y_obs
+        .row_iter()
+        .map(|obs| draw(&DMatrix::from_fn(n_per_obs, y_dim, |_, j| obs[j]), rng))
+        .collect()
 }

@@ -5,7 +5,7 @@
 use inn::Flow;
 use inn::autodiff::nalgebra::DMatrix;
 use inn::autodiff::{Bound, Params, Tape, Var};
-use inn::bijectors::StackConfig;
+use inn::bijectors::{StackConfig, SubnetConfig};
 use inn::prelude::Density;
 use inn::train::{Batches, Minibatch, Objective, OptimConfig, optimize};
 use rand::SeedableRng;
@@ -48,9 +48,12 @@ impl Objective<f32> for Overflowing<'_> {
 
 fn flow() -> Flow<f32> {
     let config = StackConfig {
+        subnet: SubnetConfig {
+            hidden: vec![16],
+            ..SubnetConfig::default()
+        },
         dim: 2,
         blocks: 4,
-        hidden: vec![16],
         ..StackConfig::default()
     };
     Flow::coupling_stack(&config, &mut rand::rngs::StdRng::seed_from_u64(3)).unwrap()

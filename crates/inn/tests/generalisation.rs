@@ -5,12 +5,12 @@
 use inn::Flow;
 use inn::autodiff::nalgebra::DMatrix;
 use inn::autodiff::nn::Activation;
-use inn::bijectors::StackConfig;
+use inn::bijectors::{StackConfig, SubnetConfig};
 use inn::data::toy::{LinearGaussian, MixtureDensity, pixel_images};
 use inn::eval::{C2stConfig, c2st};
 use inn::train::{
     CinnConfig, ConditionalInn, MaximumLikelihood, MleConfig, OptimConfig, StopReason, TrainReport,
-    mean_nll,
+    mean_nll, paper_stack,
 };
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -32,11 +32,14 @@ fn fit_tanh_flow(
     rng: &mut StdRng,
 ) -> (Flow<f64>, TrainReport) {
     let stack = StackConfig {
+        subnet: SubnetConfig {
+            hidden: hidden.to_vec(),
+            activation: Activation::Tanh,
+            zero_last: true,
+            ..SubnetConfig::default()
+        },
         dim: data.ncols(),
         blocks: 4,
-        hidden: hidden.to_vec(),
-        activation: Activation::Tanh,
-        zero_last: true,
         actnorm: true,
         ..StackConfig::default()
     };
@@ -62,9 +65,15 @@ fn fit_tanh_flow(
 /// cap.
 fn cinn(x_dim: usize, y_dim: usize, optim: OptimConfig, seed: u64) -> ConditionalInn<f64> {
     let config = CinnConfig {
-        blocks: 4,
-        hidden: vec![64, 64],
-        activation: Activation::Tanh,
+        stack: StackConfig {
+            blocks: 4,
+            subnet: SubnetConfig {
+                hidden: vec![64, 64],
+                activation: Activation::Tanh,
+                ..paper_stack().subnet
+            },
+            ..paper_stack()
+        },
         batch_size: 256,
         optim: OptimConfig {
             progress: false,

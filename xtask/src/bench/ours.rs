@@ -7,11 +7,11 @@ use inn::Flow;
 use inn::autodiff::Params;
 use inn::autodiff::nalgebra::DMatrix;
 use inn::autodiff::nn::Activation;
-use inn::bijectors::{IResNet, IResNetConfig, StackConfig};
+use inn::bijectors::{IResNet, IResNetConfig, StackConfig, SubnetConfig};
 use inn::data::LabelMap;
 use inn::discrepancy::{InverseMultiquadric, MultiScale, mmd2_unbiased};
 use inn::distributions::{Density, StandardNormal};
-use inn::train::{Inn, InnConfig, MaximumLikelihood, MleConfig, OptimConfig};
+use inn::train::{Inn, InnConfig, MaximumLikelihood, MleConfig, OptimConfig, paper_stack};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rayon::prelude::*;
@@ -54,9 +54,12 @@ fn normal_rows(rows: usize, dim: usize, rng: &mut StdRng) -> Result<DMatrix<f32>
 /// The RealNVP stack of rows A–C and F (FrEIA's `RNVPCouplingBlock` + `PermuteRandom`).
 fn real_nvp(dim: usize, hidden: usize, rng: &mut StdRng) -> Result<Flow<f32>> {
     let stack = StackConfig {
+        subnet: SubnetConfig {
+            hidden: vec![hidden, hidden],
+            ..SubnetConfig::default()
+        },
         dim,
         blocks: BLOCKS,
-        hidden: vec![hidden, hidden],
         ..StackConfig::default()
     };
     Ok(Flow::coupling_stack(&stack, rng)?)
@@ -97,7 +100,13 @@ pub fn measure(work: &Work, reps: usize, units: usize) -> Result<Measured> {
             let (x, y) = (toy.x.cast::<f32>(), toy.y_onehot.cast::<f32>());
             let defaults = InnConfig::default();
             let config = InnConfig {
-                hidden: vec![hidden],
+                stack: StackConfig {
+                    subnet: SubnetConfig {
+                        hidden: vec![hidden],
+                        ..paper_stack().subnet
+                    },
+                    ..paper_stack()
+                },
                 batch_size: batch,
                 optim: OptimConfig {
                     steps: units,

@@ -10,13 +10,13 @@ use inn::Flow;
 use inn::autodiff::nn::{Activation, Init, Mlp, MlpConfig};
 use inn::autodiff::optim::{Adam, Optimizer};
 use inn::autodiff::{Params, Tape};
-use inn::bijectors::{CouplingKind, StackConfig};
+use inn::bijectors::{CouplingKind, StackConfig, SubnetConfig};
 use inn::data::toy::{eight_gaussians, eight_modes, two_moons};
 use inn::data::{EightModes, LabelMap};
 use inn::invert::uniform_starts;
 use inn::train::{
     CinnConfig, ConditionalInn, Inn, InnConfig, MaximumLikelihood, MleConfig, OptimConfig,
-    Schedule, StepInfo, TrainReport,
+    Schedule, StepInfo, TrainReport, paper_stack,
 };
 use nalgebra::DMatrix;
 use rand::SeedableRng;
@@ -147,10 +147,13 @@ pub fn couplings(ctx: &Context) -> Result<Rc<CouplingFlows>> {
         let steps = ctx.pick3(30, 500, 3000);
         let data = two_moons(10_000, 0.05, &mut StdRng::seed_from_u64(50))?;
         let stack = |coupling| StackConfig {
+            subnet: SubnetConfig {
+                hidden: vec![64, 64],
+                init: Some(Init::Torch),
+                ..SubnetConfig::default()
+            },
             blocks: 4,
             coupling,
-            hidden: vec![64, 64],
-            init: Some(Init::Torch),
             permute: false,
             // NICE's couplings keep the volume; its paper ends in a diagonal scaling, which
             // ActNorm provides. RealNVP gets the same for a like-for-like comparison.
@@ -183,9 +186,12 @@ pub fn toy_flows(ctx: &Context) -> Result<Rc<ToyFlows>> {
     cached(&ctx.trainings().toy_flows, || {
         let steps = ctx.pick3(30, 600, 4000);
         let stack = StackConfig {
+            subnet: SubnetConfig {
+                hidden: vec![64, 64],
+                init: Some(Init::Torch),
+                ..SubnetConfig::default()
+            },
             blocks: 8,
-            hidden: vec![64, 64],
-            init: Some(Init::Torch),
             ..StackConfig::default()
         };
         let moons = two_moons(20_000, 0.05, &mut StdRng::seed_from_u64(60))?;
@@ -258,7 +264,13 @@ pub fn eight_modes_models(ctx: &Context) -> Result<Rc<EightModesModels>> {
         let hidden = vec![ctx.pick3(64, 256, 512)];
 
         let mut inn_config = InnConfig {
-            hidden: hidden.clone(),
+            stack: StackConfig {
+                subnet: SubnetConfig {
+                    hidden: hidden.clone(),
+                    ..paper_stack().subnet
+                },
+                ..paper_stack()
+            },
             batch_size: batch,
             ..InnConfig::default()
         };
@@ -270,7 +282,13 @@ pub fn eight_modes_models(ctx: &Context) -> Result<Rc<EightModesModels>> {
         let inn_report = inn.fit(&x, &y, &mut rng)?;
 
         let mut cinn_config = CinnConfig {
-            hidden,
+            stack: StackConfig {
+                subnet: SubnetConfig {
+                    hidden,
+                    ..paper_stack().subnet
+                },
+                ..paper_stack()
+            },
             batch_size: batch,
             ..CinnConfig::default()
         };
@@ -333,8 +351,7 @@ pub fn level_set_models(ctx: &Context) -> Result<Rc<LevelSetModels>> {
 
         let (xf, yf) = (x.cast::<f32>(), y.cast::<f32>());
         let cinn_config = CinnConfig {
-            blocks: 6,
-            hidden: vec![128],
+            stack: paper_stack().with_widths(6, &[128]),
             batch_size: 512,
             optim: OptimConfig {
                 steps: ctx.pick3(20, 500, 1500),
@@ -349,9 +366,8 @@ pub fn level_set_models(ctx: &Context) -> Result<Rc<LevelSetModels>> {
         let cinn_report = cinn.fit(&xf, &yf, &mut rng)?;
 
         let inn_config = InnConfig {
+            stack: paper_stack().with_widths(6, &[128]),
             n_tot: 4,
-            blocks: 6,
-            hidden: vec![128],
             batch_size: 500,
             y_noise: 0.02,
             optim: OptimConfig {

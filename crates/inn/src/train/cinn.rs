@@ -2,42 +2,31 @@
 //! Generation with Conditional Invertible Neural Networks"): couplings whose subnets also read
 //! the observation `y`, trained by maximum likelihood of `z = f(x; y)` under N(0, I).
 
-use super::holdout::{chunked_mean, probe_rows, split_pairs};
-use super::inn::{non_negative, paper_optim, scaled_atan};
+use super::defaults::{non_negative, paper_optim, paper_stack, sized_stack, upgrade_config};
+use super::holdout::{PairNames, check_pairs, chunked_mean, fit_holding_out, probe_rows};
 use super::{OptimConfig, TrainReport};
 use crate::network::{Network, decode_model};
-use crate::posterior::{PosteriorSampler, check_posterior_args, standard_normal};
+use crate::posterior::{PosteriorSampler, per_observation, standard_normal};
 use crate::{Error, Result};
 use autodiff::nalgebra::DMatrix;
-use autodiff::nn::{Activation, Init};
 use autodiff::train::{Batches, Minibatch, Objective, optimize};
 use autodiff::{Bound, Float, Params, Tape, Var, lit};
-use bijectors::{Bijector, Chain, CouplingKind, SoftClamp, StackConfig, check_batch};
+use bijectors::{Bijector, Chain, StackConfig, check_batch};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-/// Options of a [`ConditionalInn`]. The defaults mirror the INN's eight-modes toy settings
-/// ([`super::InnConfig`]): 8 GLOW-style coupling blocks with subnets `in → 512 → ReLU → out`
-/// (the input being the coupling half followed by `y`), log-scale clamp 2, a random permutation
-/// after each block, N(0, 0.05²) initialisation, batch 1600, 400 steps of Adam (lr 1e-3, betas
-/// (0.8, 0.9), eps 1e-6, weight decay 2e-5, gradient clamp 15), no noise on `y`.
+/// Options of a [`ConditionalInn`]: the coupling stack, noise on `y`, minibatch and optimiser.
+/// The defaults mirror the INN's eight-modes toy settings ([`super::InnConfig`]): the stack of
+/// [`paper_stack`] (8 GLOW-style couplings with subnets `in → 512 → ReLU → out`, the input
+/// being the coupling half followed by `y`), batch 1600, 400 steps of the paper's Adam
+/// ([`paper_optim`]), no noise on `y`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CinnConfig {
-    /// Number of conditional coupling blocks (each followed by a random permutation). Default 8.
-    pub blocks: usize,
-    /// Hidden widths of every coupling subnet (ReLU between layers). Default `[512]`.
-    pub hidden: Vec<usize>,
-    /// Activation between the subnet layers. Default ReLU (the paper's).
-    pub activation: Activation,
-    /// Soft-clamp bound `c` of the coupling log-scales. Default 2.
-    pub clamp: f64,
-    /// The form of the soft clamp. Default [`SoftClamp::Atan`] (FrEIA's, `c·(2/π)·atan(s)`);
-    /// files without the field read as [`SoftClamp::ScaledAtan`], the form they were made with.
-    #[serde(default = "scaled_atan")]
-    pub soft_clamp: SoftClamp,
-    /// Standard deviation of the N(0, σ²) initialisation of every weight and bias. Default 0.05.
-    pub init_std: f64,
+    /// The coupling stack (written flat into model files). Its `dim`, `cond_dim` and `name` are
+    /// set by [`ConditionalInn::new`] from the widths of the problem.
+    #[serde(flatten)]
+    pub stack: StackConfig,
     /// Standard deviation of Gaussian noise added to the condition `y` of every training
     /// batch (0: none; `inn fit --y-noise`). A regulariser: the network cannot key on the exact
     /// `y` of its training rows, so its posterior varies smoothly with `y`; the price is that it
@@ -53,12 +42,7 @@ pub struct CinnConfig {
 impl Default for CinnConfig {
     fn default() -> Self {
         Self {
-            blocks: 8,
-            hidden: vec![512],
-            activation: Activation::Relu,
-            clamp: bijectors::DEFAULT_CLAMP,
-            soft_clamp: SoftClamp::Atan,
-            init_std: 0.05,
+            stack: paper_stack(),
             y_noise: 0.0,
             batch_size: 1600,
             optim: paper_optim(400),
@@ -78,12 +62,6 @@ impl CinnConfig {
             return Err(Error::Config(
                 "ConditionalInn: batch_size must be at least 1".into(),
             ));
-        }
-        if !(self.init_std.is_finite() && self.init_std > 0.0) {
-            return Err(Error::Config(format!(
-                "ConditionalInn: init_std must be positive, got {}",
-                self.init_std
-            )));
         }
         Ok(())
     }
@@ -128,31 +106,6 @@ struct CinnModel {
     config: CinnConfig,
     x_dim: usize,
     y_dim: usize,
-}
-
-fn build_flow<T: Float, R: Rng + ?Sized>(
-    config: &CinnConfig,
-    x_dim: usize,
-    y_dim: usize,
-    params: &mut Params<T>,
-    rng: &mut R,
-) -> Result<Chain<T>> {
-    let stack = StackConfig {
-        dim: x_dim,
-        blocks: config.blocks,
-        coupling: CouplingKind::Glow,
-        hidden: config.hidden.clone(),
-        activation: config.activation,
-        init: Some(Init::Normal(config.init_std)),
-        zero_last: false,
-        clamp: config.clamp,
-        soft_clamp: config.soft_clamp,
-        permute: true,
-        actnorm: false,
-        cond_dim: y_dim,
-        name: "cinn".into(),
-    };
-    Ok(Chain::coupling_stack(params, &stack, rng)?)
 }
 
 /// Maximum likelihood on minibatches `[x, y]` (with noise on `y`), validated by the NLL of
@@ -233,26 +186,13 @@ impl<T: Float> Objective<T> for CinnObjective<'_, T> {
     }
 }
 
-/// Checks a training set of pairs: `x` is `n × x_dim`, `y` is `n × y_dim`, both finite and
-/// non-empty.
-pub(crate) fn check_pairs<T: Float>(
-    [x_name, y_name]: [&'static str; 2],
-    x: &DMatrix<T>,
-    y: &DMatrix<T>,
-    x_dim: usize,
-    y_dim: usize,
-) -> Result<()> {
-    check_batch(x_name, x, x_dim)?;
-    check_batch(y_name, y, y_dim)?;
-    if x.nrows() != y.nrows() {
-        return Err(Error::Config(format!(
-            "{x_name}: x has {} rows, y has {}",
-            x.nrows(),
-            y.nrows()
-        )));
-    }
-    Ok(())
-}
+/// The names of the training and validation batches in errors.
+const FIT_NAMES: PairNames = [
+    "ConditionalInn::fit x",
+    "ConditionalInn::fit y",
+    "ConditionalInn::fit validation x",
+    "ConditionalInn::fit validation y",
+];
 
 impl<T: Float> ConditionalInn<T> {
     /// The model-file kind.
@@ -270,8 +210,12 @@ impl<T: Float> ConditionalInn<T> {
         rng: &mut R,
     ) -> Result<Self> {
         config.validate(x_dim, y_dim)?;
+        let config = CinnConfig {
+            stack: sized_stack(&config.stack, x_dim, y_dim, Self::KIND),
+            ..config
+        };
         let mut params = Params::new();
-        let flow = build_flow(&config, x_dim, y_dim, &mut params, rng)?;
+        let flow = Chain::coupling_stack(&mut params, &config.stack, rng)?;
         Ok(Self {
             config,
             x_dim,
@@ -280,7 +224,7 @@ impl<T: Float> ConditionalInn<T> {
         })
     }
 
-    /// The options.
+    /// The options (with the stack's widths filled in).
     pub fn config(&self) -> &CinnConfig {
         &self.config
     }
@@ -306,16 +250,16 @@ impl<T: Float> ConditionalInn<T> {
         y: &DMatrix<T>,
         rng: &mut R,
     ) -> Result<TrainReport> {
-        check_pairs(
-            ["ConditionalInn::fit x", "ConditionalInn::fit y"],
-            x,
-            y,
-            self.x_dim,
-            self.y_dim,
-        )?;
-        let (train, val) = split_pairs(x, y, self.config.optim.val_fraction, rng)?;
-        let val = val.as_ref().map(|(x, y)| (x, y));
-        self.fit_with_validation(&train.0, &train.1, val, rng)
+        let dims = (self.x_dim, self.y_dim);
+        let val_fraction = self.config.optim.val_fraction;
+        fit_holding_out(
+            FIT_NAMES,
+            (x, y),
+            dims,
+            val_fraction,
+            rng,
+            |x, y, val, rng| self.fit_with_validation(x, y, val, rng),
+        )
     }
 
     /// Trains on the pairs `(x, y)` and validates on the held-out pairs `val` (same widths;
@@ -330,25 +274,7 @@ impl<T: Float> ConditionalInn<T> {
         val: Option<(&DMatrix<T>, &DMatrix<T>)>,
         rng: &mut R,
     ) -> Result<TrainReport> {
-        check_pairs(
-            ["ConditionalInn::fit x", "ConditionalInn::fit y"],
-            x,
-            y,
-            self.x_dim,
-            self.y_dim,
-        )?;
-        if let Some((xv, yv)) = val {
-            check_pairs(
-                [
-                    "ConditionalInn::fit validation x",
-                    "ConditionalInn::fit validation y",
-                ],
-                xv,
-                yv,
-                self.x_dim,
-                self.y_dim,
-            )?;
-        }
+        check_pairs(FIT_NAMES, (x, y), val, (self.x_dim, self.y_dim))?;
         let probe = probe_rows(x.nrows(), val.map_or(0, |(xv, _)| xv.nrows()));
         let (params, flow) = self.net.parts_mut();
         let objective = CinnObjective {
@@ -390,18 +316,10 @@ impl<T: Float> ConditionalInn<T> {
         n_per_obs: usize,
         rng: &mut R,
     ) -> Result<Vec<DMatrix<T>>> {
-        check_posterior_args(
-            "ConditionalInn::posterior y_obs",
-            y_obs,
-            self.y_dim,
-            n_per_obs,
-        )?;
-        let mut all = Vec::with_capacity(y_obs.nrows());
-        for obs in y_obs.row_iter() {
-            let cond = DMatrix::from_fn(n_per_obs, self.y_dim, |_, j| obs[j]);
-            all.push(self.net.sample(n_per_obs, Some(&cond), rng)?.0);
-        }
-        Ok(all)
+        let what = "ConditionalInn::posterior y_obs";
+        per_observation(what, y_obs, self.y_dim, n_per_obs, rng, |y, rng| {
+            Ok(self.net.sample(n_per_obs, Some(y), rng)?.0)
+        })
     }
 
     /// Writes the model (with its [`Network::metadata`]) as a model file of kind
@@ -415,8 +333,7 @@ impl<T: Float> ConditionalInn<T> {
             x_dim: self.x_dim,
             y_dim: self.y_dim,
         };
-        let model = serde_json::to_value(model).map_err(|e| Error::Config(e.to_string()))?;
-        self.net.save(path, Self::KIND, model)
+        self.net.save(path, Self::KIND, &model)
     }
 
     /// Reads a model written by [`ConditionalInn::save`] (or by an earlier release) with the
@@ -428,23 +345,15 @@ impl<T: Float> ConditionalInn<T> {
     /// contents that do not form this model.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let (net, model) = Network::load(path, Self::KIND)?;
+        let (net, mut model) = Network::load(path, Self::KIND)?;
+        upgrade_config(&mut model["config"], net.dim(), net.cond_dim(), Self::KIND);
         let CinnModel {
             config,
             x_dim,
             y_dim,
         } = decode_model(path, model)?;
         config.validate(x_dim, y_dim)?;
-        if (net.dim(), net.cond_dim()) != (x_dim, y_dim) {
-            return Err(Error::Model {
-                path: path.to_path_buf(),
-                reason: format!(
-                    "the network maps width {} given {}, the model says {x_dim} given {y_dim}",
-                    net.dim(),
-                    net.cond_dim()
-                ),
-            });
-        }
+        net.expect_widths(path, x_dim, y_dim)?;
         Ok(Self {
             config,
             x_dim,
@@ -476,16 +385,24 @@ mod tests {
     use super::*;
     use crate::data::LabelMap;
     use crate::data::toy::{EIGHT_MODES_SIGMA, eight_modes};
+    use autodiff::nn::{Activation, Init};
     use autodiff::{GradCheckOptions, grad_check};
+    use bijectors::SubnetConfig;
     use rand::SeedableRng;
     use rand::rngs::StdRng;
 
     fn tiny() -> ConditionalInn<f64> {
         let config = CinnConfig {
-            blocks: 2,
-            hidden: vec![8],
-            activation: Activation::Tanh,
-            init_std: 0.3,
+            stack: StackConfig {
+                blocks: 2,
+                subnet: SubnetConfig {
+                    hidden: vec![8],
+                    activation: Activation::Tanh,
+                    init: Some(Init::Normal(0.3)),
+                    ..paper_stack().subnet
+                },
+                ..paper_stack()
+            },
             batch_size: 6,
             optim: OptimConfig {
                 progress: false,
@@ -599,9 +516,15 @@ mod tests {
     #[test]
     fn log_prob_is_a_normalised_density() {
         let config = CinnConfig {
-            blocks: 2,
-            hidden: vec![8],
-            init_std: 0.1,
+            stack: StackConfig {
+                blocks: 2,
+                subnet: SubnetConfig {
+                    hidden: vec![8],
+                    init: Some(Init::Normal(0.1)),
+                    ..paper_stack().subnet
+                },
+                ..paper_stack()
+            },
             ..CinnConfig::default()
         };
         let model =
@@ -754,8 +677,7 @@ mod tests {
     /// A smaller budget than the defaults: 6 blocks with 128-wide subnets, batch 256, 500 steps.
     fn test_budget() -> CinnConfig {
         CinnConfig {
-            blocks: 6,
-            hidden: vec![128],
+            stack: paper_stack().with_widths(6, &[128]),
             batch_size: 256,
             optim: OptimConfig {
                 progress: false,

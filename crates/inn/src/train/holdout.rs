@@ -1,9 +1,12 @@
-//! Held-out rows: the seeded split every trainer and the command line share, the rows that
-//! score the training side of the same metric, and evaluation in bounded chunks.
+//! Held-out rows: the seeded split every trainer and the command line share, the checks and
+//! the split of the pair trainers, the rows that score the training side of the same metric,
+//! and evaluation in bounded chunks.
 
+use super::TrainReport;
 use crate::{Error, Result};
 use autodiff::Float;
 use autodiff::nalgebra::DMatrix;
+use bijectors::check_batch;
 use rand::Rng;
 use rand::seq::SliceRandom;
 use rayon::prelude::*;
@@ -71,6 +74,52 @@ pub(crate) fn split_pairs<T: Float, R: Rng + ?Sized>(
     let (train, val) = split_rows(x.nrows(), val_fraction, rng)?;
     let pick = |rows: &[usize]| (x.select_rows(rows.iter()), y.select_rows(rows.iter()));
     Ok((pick(&train), (!val.is_empty()).then(|| pick(&val))))
+}
+
+/// The names of a pair trainer's batches in errors: `[x, y, validation x, validation y]`.
+pub(crate) type PairNames = [&'static str; 4];
+
+/// Checks training pairs `(x, y)` and held-out pairs `val` against the widths `(x_dim, y_dim)`:
+/// non-empty, finite, the right widths, as many rows of `x` as of `y`.
+pub(crate) fn check_pairs<T: Float>(
+    names: PairNames,
+    (x, y): (&DMatrix<T>, &DMatrix<T>),
+    val: Option<(&DMatrix<T>, &DMatrix<T>)>,
+    (x_dim, y_dim): (usize, usize),
+) -> Result<()> {
+    for (i, (x, y)) in std::iter::once((x, y)).chain(val).enumerate() {
+        check_batch(names[2 * i], x, x_dim)?;
+        check_batch(names[2 * i + 1], y, y_dim)?;
+        if x.nrows() != y.nrows() {
+            return Err(Error::Config(format!(
+                "{}: x has {} rows, y has {}",
+                names[2 * i],
+                x.nrows(),
+                y.nrows()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The `fit` of a pair trainer: checks the pairs, holds out `val_fraction` of the rows (after
+/// a shuffle with `rng`, [`split_rows`]) and trains on the rest by `fit_with_validation`.
+pub(crate) fn fit_holding_out<T: Float, R: Rng + ?Sized>(
+    names: PairNames,
+    (x, y): (&DMatrix<T>, &DMatrix<T>),
+    dims: (usize, usize),
+    val_fraction: f64,
+    rng: &mut R,
+    fit_with_validation: impl FnOnce(
+        &DMatrix<T>,
+        &DMatrix<T>,
+        Option<(&DMatrix<T>, &DMatrix<T>)>,
+        &mut R,
+    ) -> Result<TrainReport>,
+) -> Result<TrainReport> {
+    check_pairs(names, (x, y), None, dims)?;
+    let (train, val) = split_pairs(x, y, val_fraction, rng)?;
+    fit_with_validation(&train.0, &train.1, val.as_ref().map(|(x, y)| (x, y)), rng)
 }
 
 /// `m` row indices spread evenly over `0..n` (all of them when `m ≥ n`): the training rows

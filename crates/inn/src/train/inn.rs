@@ -1,18 +1,16 @@
 //! The invertible neural network of Ardizzone et al. 2018 ("Analyzing Inverse Problems with
 //! Invertible Neural Networks", ICLR 2019), trained in both directions with MSE and MMD losses.
 
-use super::cinn::check_pairs;
-use super::holdout::{probe_rows, split_pairs};
+use super::defaults::{non_negative, paper_optim, paper_stack, sized_stack, upgrade_config};
+use super::holdout::{PairNames, check_pairs, fit_holding_out, probe_rows};
 use super::{OptimConfig, TrainReport};
 use crate::network::{Network, chunked, decode_model};
-use crate::posterior::{PosteriorSampler, check_posterior_args, standard_normal};
+use crate::posterior::{PosteriorSampler, per_observation, standard_normal};
 use crate::{Error, Result};
 use autodiff::nalgebra::DMatrix;
-use autodiff::nn::{Activation, Init};
-use autodiff::optim::AdamConfig;
-use autodiff::train::{Batches, Minibatch, Objective, Split, optimize};
+use autodiff::train::{Batches, Minibatch, Objective, Part, Split, optimize};
 use autodiff::{Bound, Float, Params, Tape, Var, concat_cols, lit};
-use bijectors::{Bijector, Chain, CouplingKind, SoftClamp, StackConfig, check_batch};
+use bijectors::{Bijector, Chain, StackConfig, check_batch};
 use discrepancy::{Estimator, InverseMultiquadric, MultiScale, mmd_loss_fused};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -21,33 +19,20 @@ use std::path::Path;
 /// Options of an [`Inn`]: architecture, loss weights, noise levels, ramp-up and optimiser.
 ///
 /// The defaults are the paper's eight-modes toy settings, as in its code (mirrored by the
-/// peer anchor `freia_inn_eight_modes.py`): `N_tot = 16`, 8 GLOW-style coupling blocks with
-/// subnets `in → 512 → ReLU → out` and log-scale clamp 2, each followed by a random
-/// permutation, every parameter initialised from N(0, 0.05²); `λ_y = 3`, `λ_z = 300`,
-/// `λ_x = 400` with the ramp-up, `λ_rec = 3`; y-noise 0.1, padding noise 0.05, reconstruction
-/// noise 0.1; IMQ widths `[0.05, 0.2, 0.9]`; batch 1600, 8 steps per epoch, 400 steps (50
-/// epochs); Adam lr 1e-3, betas (0.8, 0.9), eps 1e-6, L2 weight decay 2e-5, elementwise
-/// gradient clamp 15. Build variations with struct-update syntax:
-/// `InnConfig { batch_size: 500, ..InnConfig::default() }`.
+/// peer anchor `freia_inn_eight_modes.py`): `N_tot = 16`, the coupling stack of
+/// [`paper_stack`]; `λ_y = 3`, `λ_z = 300`, `λ_x = 400` with the ramp-up, `λ_rec = 3`; y-noise
+/// 0.1, padding noise 0.05, reconstruction noise 0.1; IMQ widths `[0.05, 0.2, 0.9]`; batch
+/// 1600, 8 steps per epoch, 400 steps (50 epochs) of the paper's Adam ([`paper_optim`]). Build
+/// variations with struct-update syntax: `InnConfig { batch_size: 500, ..InnConfig::default() }`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InnConfig {
     /// Total width `N_tot` of the network; `N_tot ≥ x_dim` and `N_tot ≥ y_dim + z_dim`.
     /// Default 16.
     pub n_tot: usize,
-    /// Number of coupling blocks (each followed by a random permutation). Default 8.
-    pub blocks: usize,
-    /// Hidden widths of every coupling subnet (ReLU between layers). Default `[512]`.
-    pub hidden: Vec<usize>,
-    /// Activation between the subnet layers. Default ReLU (the paper's).
-    pub activation: Activation,
-    /// Soft-clamp bound `c` of the coupling log-scales. Default 2.
-    pub clamp: f64,
-    /// The form of the soft clamp. Default [`SoftClamp::Atan`] (FrEIA's, `c·(2/π)·atan(s)`);
-    /// files without the field read as [`SoftClamp::ScaledAtan`], the form they were made with.
-    #[serde(default = "scaled_atan")]
-    pub soft_clamp: SoftClamp,
-    /// Standard deviation of the N(0, σ²) initialisation of every weight and bias. Default 0.05.
-    pub init_std: f64,
+    /// The coupling stack (written flat into model files). Its `dim` (set to `n_tot`),
+    /// `cond_dim` (0) and `name` are set by [`Inn::new`].
+    #[serde(flatten)]
+    pub stack: StackConfig,
     /// Weight `λ_y` of the forward MSE on the y and padding outputs. Default 3.
     pub lambda_y: f64,
     /// Weight `λ_z` of the forward MMD on `[z, y]`. Default 300.
@@ -70,7 +55,7 @@ pub struct InnConfig {
     pub steps_per_epoch: usize,
     /// Length of the ramp-up in its epochs: `λ_x` reaches its full weight after
     /// `ramp_epochs · steps_per_epoch` steps whatever the step cap (the paper's run is 50 epochs
-    /// long and ramps over all of it). Default 50.
+    /// long and ramps over all of it). Default 50; files without the field read it as 50.
     #[serde(default = "default_ramp_epochs")]
     pub ramp_epochs: usize,
     /// Widths `h` of the multi-scale inverse-multiquadric kernel `Σ_h h²/(h² + ‖a − b‖²)` of
@@ -86,12 +71,7 @@ impl Default for InnConfig {
     fn default() -> Self {
         Self {
             n_tot: 16,
-            blocks: 8,
-            hidden: vec![512],
-            activation: Activation::Relu,
-            clamp: bijectors::DEFAULT_CLAMP,
-            soft_clamp: SoftClamp::Atan,
-            init_std: 0.05,
+            stack: paper_stack(),
             lambda_y: 3.0,
             lambda_z: 300.0,
             lambda_x: 400.0,
@@ -109,42 +89,8 @@ impl Default for InnConfig {
     }
 }
 
-/// The soft-clamp form of configurations saved before the form could be chosen.
-pub(crate) fn scaled_atan() -> SoftClamp {
-    SoftClamp::ScaledAtan
-}
-
 fn default_ramp_epochs() -> usize {
     50
-}
-
-/// The paper's optimiser for `steps` steps: Adam lr 1e-3, betas (0.8, 0.9), eps 1e-6, L2
-/// weight decay 2e-5, elementwise gradient clamp 15, constant rate.
-pub(crate) fn paper_optim(steps: usize) -> OptimConfig {
-    OptimConfig {
-        steps,
-        adam: AdamConfig {
-            lr: 1e-3,
-            beta1: 0.8,
-            beta2: 0.9,
-            eps: 1e-6,
-            weight_decay: 2e-5,
-            decoupled: false,
-        },
-        clip_value: Some(15.0),
-        ..OptimConfig::default()
-    }
-}
-
-/// Errors unless `v` is finite and `≥ 0`.
-pub(crate) fn non_negative(name: &str, v: f64) -> Result<()> {
-    if v.is_finite() && v >= 0.0 {
-        Ok(())
-    } else {
-        Err(Error::Config(format!(
-            "{name} must be finite and >= 0, got {v}"
-        )))
-    }
 }
 
 impl InnConfig {
@@ -192,12 +138,6 @@ impl InnConfig {
                 "Inn: steps_per_epoch, ramp_epochs and batch_size must be at least 1".into(),
             ));
         }
-        if !(self.init_std.is_finite() && self.init_std > 0.0) {
-            return Err(Error::Config(format!(
-                "Inn: init_std must be positive, got {}",
-                self.init_std
-            )));
-        }
         // The discrepancy crate's constructor names the first invalid width.
         MultiScale::<InverseMultiquadric<f64>>::from_widths(&self.kernel_widths)?;
         let widths: Vec<T> = self.kernel_widths.iter().map(|&h| lit(h)).collect();
@@ -243,108 +183,47 @@ fn concat<'t, T: Float>(parts: &[Var<'t, T>]) -> Result<Var<'t, T>> {
     Ok(concat_cols(&parts)?)
 }
 
-/// The random draws of one training step, already scaled by their noise levels (`n` rows each).
-struct Draws<T: Float> {
-    /// Input padding, `n × (N − x_dim)`, σ = pad_noise.
-    pad_x: DMatrix<T>,
-    /// Latent target of the forward MMD, `n × z_dim`, N(0, I).
-    z: DMatrix<T>,
-    /// Padding target of the forward MSE, `n × (N − y − z)`, σ = pad_noise.
-    pad_fwd: DMatrix<T>,
-    /// Noise on the forward y targets, σ = y_noise.
-    y_noise_fwd: DMatrix<T>,
-    /// Padding of the backward inputs, σ = pad_noise.
-    pad_rev: DMatrix<T>,
-    /// Noise on the backward y inputs, σ = y_noise.
-    y_noise_rev: DMatrix<T>,
-    /// Latent input of the backward MMD, N(0, I).
-    z_rev: DMatrix<T>,
-    /// Noise on the reconstruction input, `n × N`, σ = rec_noise.
-    rec_noise: DMatrix<T>,
-}
+/// Indices into the inputs of a step ([`Minibatch::data`]): the batch `x` and `y`, then the
+/// random draws of [`draws`], each already scaled by its noise level.
+const X: usize = 0;
+const Y: usize = 1;
+/// Input padding, `n × (N − x_dim)`, σ = pad_noise.
+const PAD_X: usize = 2;
+/// Latent target of the forward MMD, `n × z_dim`, N(0, I).
+const Z: usize = 3;
+/// Padding target of the forward MSE, `n × (N − y − z)`, σ = pad_noise.
+const PAD_FWD: usize = 4;
+/// Noise on the forward y targets, σ = y_noise.
+const Y_NOISE_FWD: usize = 5;
+/// Padding of the backward inputs, σ = pad_noise.
+const PAD_REV: usize = 6;
+/// Noise on the backward y inputs, σ = y_noise.
+const Y_NOISE_REV: usize = 7;
+/// Latent input of the backward MMD, N(0, I).
+const Z_REV: usize = 8;
+/// Noise on the reconstruction input, `n × N`, σ = rec_noise.
+const REC_NOISE: usize = 9;
 
-impl<T: Float> Draws<T> {
-    /// The draws in a fixed order (for [`Minibatch::data`]).
-    fn into_vec(self) -> Vec<DMatrix<T>> {
-        vec![
-            self.pad_x,
-            self.z,
-            self.pad_fwd,
-            self.y_noise_fwd,
-            self.pad_rev,
-            self.y_noise_rev,
-            self.z_rev,
-            self.rec_noise,
-        ]
-    }
-
-    fn sample<R: Rng + ?Sized>(n: usize, d: Layout, c: &InnConfig, rng: &mut R) -> Self {
-        let scaled = |cols: usize, s: f64, rng: &mut R| {
-            let mut m = standard_normal::<T, R>(n, cols, rng);
-            m *= T::of_f64(s);
-            m
-        };
-        Self {
-            pad_x: scaled(d.pad_x(), c.pad_noise, rng),
-            z: scaled(d.z_dim, 1.0, rng),
-            pad_fwd: scaled(d.pad_yz(), c.pad_noise, rng),
-            y_noise_fwd: scaled(d.y_dim, c.y_noise, rng),
-            pad_rev: scaled(d.pad_yz(), c.pad_noise, rng),
-            y_noise_rev: scaled(d.y_dim, c.y_noise, rng),
-            z_rev: scaled(d.z_dim, 1.0, rng),
-            rec_noise: scaled(d.n_tot, c.rec_noise, rng),
-        }
-    }
-}
-
-/// Everything a step's loss reads, on the tape: the batch and the draws.
-struct StepInputs<'t, T: Float> {
-    x: Var<'t, T>,
-    y: Var<'t, T>,
-    pad_x: Var<'t, T>,
-    z: Var<'t, T>,
-    pad_fwd: Var<'t, T>,
-    y_noise_fwd: Var<'t, T>,
-    pad_rev: Var<'t, T>,
-    y_noise_rev: Var<'t, T>,
-    z_rev: Var<'t, T>,
-    rec_noise: Var<'t, T>,
-}
-
-impl<'t, T: Float> StepInputs<'t, T> {
-    /// The inputs of a minibatch `[x, y, draws…]` ([`Draws::into_vec`]'s order), each put on
-    /// the tape once.
-    fn from_batch(tape: &'t Tape<T>, m: &[DMatrix<T>]) -> Self {
-        let c = |i: usize| tape.constant(m[i].clone());
-        Self {
-            x: c(0),
-            y: c(1),
-            pad_x: c(2),
-            z: c(3),
-            pad_fwd: c(4),
-            y_noise_fwd: c(5),
-            pad_rev: c(6),
-            y_noise_rev: c(7),
-            z_rev: c(8),
-            rec_noise: c(9),
-        }
-    }
-
-    fn constants(tape: &'t Tape<T>, x: &DMatrix<T>, y: &DMatrix<T>, d: &Draws<T>) -> Self {
-        let c = |m: &DMatrix<T>| tape.constant(m.clone());
-        Self {
-            x: c(x),
-            y: c(y),
-            pad_x: c(&d.pad_x),
-            z: c(&d.z),
-            pad_fwd: c(&d.pad_fwd),
-            y_noise_fwd: c(&d.y_noise_fwd),
-            pad_rev: c(&d.pad_rev),
-            y_noise_rev: c(&d.y_noise_rev),
-            z_rev: c(&d.z_rev),
-            rec_noise: c(&d.rec_noise),
-        }
-    }
+/// The random draws of one training step (`n` rows each), in the order of the indices above.
+fn draws<T: Float, R: Rng + ?Sized>(
+    n: usize,
+    d: Layout,
+    c: &InnConfig,
+    rng: &mut R,
+) -> Vec<DMatrix<T>> {
+    [
+        (d.pad_x(), c.pad_noise),
+        (d.z_dim, 1.0),
+        (d.pad_yz(), c.pad_noise),
+        (d.y_dim, c.y_noise),
+        (d.pad_yz(), c.pad_noise),
+        (d.y_dim, c.y_noise),
+        (d.z_dim, 1.0),
+        (d.n_tot, c.rec_noise),
+    ]
+    .into_iter()
+    .map(|(cols, sigma)| standard_normal::<T, R>(n, cols, rng) * T::of_f64(sigma))
+    .collect()
 }
 
 /// Values that the loss treats as constants (PyTorch's `.data`): the y and z outputs of the
@@ -355,44 +234,9 @@ struct Frozen<T: Float> {
     out_y: DMatrix<T>,
 }
 
-/// Which terms of the objective a tape computes: the forward terms `L_y` and `L_z` (one forward
-/// pass and the latent MMD), `L_x` (one inverse pass and the data MMD), and the
-/// reconstruction term times `rec` (0: not at all; a row shard's share of the batch otherwise).
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct Select {
-    forward: bool,
-    x: bool,
-    rec: f64,
-}
-
-impl Select {
-    const ALL: Self = Self {
-        forward: true,
-        x: true,
-        rec: 1.0,
-    };
-    const FORWARD: Self = Self {
-        forward: true,
-        x: false,
-        rec: 0.0,
-    };
-    const X: Self = Self {
-        forward: false,
-        x: true,
-        rec: 0.0,
-    };
-
-    /// The reconstruction term only, times `share`.
-    fn rec(share: f64) -> Self {
-        Self {
-            forward: false,
-            x: false,
-            rec: share,
-        }
-    }
-}
-
-/// The terms of the objective for the data-parallel path ([`Split::Terms`]).
+/// The terms of the objective for the data-parallel path ([`Split::Terms`]): the forward
+/// terms `L_y` and `L_z` (one forward pass and the latent MMD), `L_x` (one inverse pass and
+/// the data MMD), and the reconstruction term on row shards.
 const TERM_FORWARD: usize = 0;
 const TERM_X: usize = 1;
 const TERM_REC: usize = 2;
@@ -469,17 +313,18 @@ impl<T: Float> LossModel<'_, T> {
         Ok(out.columns(0, x_dim).into_owned())
     }
 
-    /// The bidirectional loss of one step, mirroring the paper's training code: forward
-    /// `out = f([x, pad_x])`, then the terms of [`LossTerms`] that `select` names (the others
-    /// `None`; [`Select::ALL`] for the whole objective); the reconstruction term is multiplied
-    /// by `select.rec` (a row shard's share of the batch).
+    /// The bidirectional loss of one step on the inputs `v` (indexed by [`X`], [`Y`] and the
+    /// draws' indices), mirroring the paper's training code: forward `out = f([x, pad_x])`,
+    /// then the terms of [`LossTerms`] that `part` names ([`Part::WHOLE`]: all; the others
+    /// `None`); the reconstruction term is multiplied by the part's weight (a row shard's
+    /// share of the batch).
     fn terms<'t>(
         &self,
         p: &Bound<'t, T>,
-        v: &StepInputs<'t, T>,
+        v: &[Var<'t, T>],
         ramp: f64,
         frozen: Option<&Frozen<T>>,
-        select: Select,
+        part: Part,
     ) -> Result<LossTerms<'t, T>> {
         let Layout {
             x_dim,
@@ -488,10 +333,16 @@ impl<T: Float> LossModel<'_, T> {
             n_tot,
         } = self.layout;
         let c = self.config;
-        let tape = v.x.tape();
-        let x_in = concat(&[v.x, v.pad_x])?;
+        let forward = matches!(part.term, None | Some(TERM_FORWARD));
+        let x_term = matches!(part.term, None | Some(TERM_X));
+        let rec_share = match part.term {
+            None | Some(TERM_REC) => part.weight,
+            Some(_) => 0.0,
+        };
+        let tape = v[X].tape();
+        let x_in = concat(&[v[X], v[PAD_X]])?;
         // The reconstruction term reads the forward output's values only (detached).
-        let (out, _) = if select.forward || select.rec > 0.0 {
+        let (out, _) = if forward || rec_share > 0.0 {
             self.flow.forward(p, x_in)?
         } else {
             (x_in, x_in)
@@ -505,10 +356,10 @@ impl<T: Float> LossModel<'_, T> {
             ),
             None => (out_z.detach(), out_y.detach()),
         };
-        let y_fwd = v.y.add(v.y_noise_fwd)?;
+        let y_fwd = v[Y].add(v[Y_NOISE_FWD])?;
 
-        let y = if select.forward && c.lambda_y > 0.0 {
-            let target = concat(&[v.pad_fwd, y_fwd])?;
+        let y = if forward && c.lambda_y > 0.0 {
+            let target = concat(&[v[PAD_FWD], y_fwd])?;
             let mse = out
                 .slice_cols(z_dim, n_tot - z_dim)?
                 .sub(target)?
@@ -518,31 +369,31 @@ impl<T: Float> LossModel<'_, T> {
         } else {
             None
         };
-        let z = if select.forward && c.lambda_z > 0.0 {
+        let z = if forward && c.lambda_z > 0.0 {
             let a = concat(&[out_z, out_y_const])?;
-            let b = concat(&[v.z, y_fwd])?;
+            let b = concat(&[v[Z], y_fwd])?;
             let mmd = mmd_loss_fused(a, b, self.kernel, Estimator::Biased)?;
             Some(mmd.scale(lit(c.lambda_z)))
         } else {
             None
         };
-        let y_rev = v.y.add(v.y_noise_rev)?;
+        let y_rev = v[Y].add(v[Y_NOISE_REV])?;
         let weight_x = c.lambda_x * ramp;
-        let x = if select.x && weight_x > 0.0 {
+        let x = if x_term && weight_x > 0.0 {
             let (x_rev, _) = self
                 .flow
-                .inverse(p, concat(&[v.z_rev, v.pad_rev, y_rev])?)?;
+                .inverse(p, concat(&[v[Z_REV], v[PAD_REV], y_rev])?)?;
             let x_gen = x_rev.slice_cols(0, x_dim)?;
-            let mmd = mmd_loss_fused(x_gen, v.x, self.kernel, Estimator::Biased)?;
+            let mmd = mmd_loss_fused(x_gen, v[X], self.kernel, Estimator::Biased)?;
             Some(mmd.scale(lit(weight_x)))
         } else {
             None
         };
-        let rec = if select.rec > 0.0 && c.lambda_rec > 0.0 {
-            let rec_in = concat(&[out_z_const, v.pad_rev, y_rev])?.add(v.rec_noise)?;
+        let rec = if rec_share > 0.0 && c.lambda_rec > 0.0 {
+            let rec_in = concat(&[out_z_const, v[PAD_REV], y_rev])?.add(v[REC_NOISE])?;
             let (x_rec, _) = self.flow.inverse(p, rec_in)?;
             let mse = x_rec.sub(x_in)?.square().mean();
-            Some(mse.scale(lit(c.lambda_rec * select.rec)))
+            Some(mse.scale(lit(c.lambda_rec * rec_share)))
         } else {
             None
         };
@@ -633,7 +484,7 @@ impl<T: Float> JointCheck<T> {
 impl<T: Float> Objective<T> for InnObjective<'_, T> {
     type Error = Error;
 
-    /// `data` is `[x, y, draws…]` ([`Draws::into_vec`]); a part is the whole objective, its
+    /// `data` is `[x, y, draws…]` ([`draws`]); a part is the whole objective, its
     /// forward terms, `L_x` (both on the whole minibatch), or the reconstruction term on a row
     /// shard, multiplied by the shard's share of the rows.
     fn loss<'t>(
@@ -642,20 +493,21 @@ impl<T: Float> Objective<T> for InnObjective<'_, T> {
         params: &Bound<'t, T>,
         batch: &Minibatch<'_, T>,
     ) -> Result<Var<'t, T>> {
-        let inputs = StepInputs::from_batch(tape, batch.data);
+        let inputs: Vec<_> = batch
+            .data
+            .iter()
+            .map(|m| tape.constant(m.clone()))
+            .collect();
         let ramp = self.model.config.ramp(batch.step);
-        let (select, ramp) = match batch.part.term {
-            None => (Select::ALL, ramp),
-            Some(TERM_FORWARD) => (Select::FORWARD, 0.0),
-            Some(TERM_X) => (Select::X, ramp),
-            Some(_) => (Select::rec(batch.part.weight), 0.0),
-        };
-        Ok(self.model.terms(params, &inputs, ramp, None, select)?.total)
+        Ok(self
+            .model
+            .terms(params, &inputs, ramp, None, batch.part)?
+            .total)
     }
 
-    /// The step's noise: paddings, latent targets and inputs, noise on `y` ([`Draws`]).
+    /// The step's noise: paddings, latent targets and inputs, noise on `y` ([`draws`]).
     fn noise<R: Rng + ?Sized>(&self, rows: usize, rng: &mut R) -> Vec<DMatrix<T>> {
-        Draws::sample(rows, self.model.layout, self.model.config, rng).into_vec()
+        draws(rows, self.model.layout, self.model.config, rng)
     }
 
     /// The forward terms, `L_x`, and the reconstruction term in row shards, each on its own
@@ -751,30 +603,13 @@ struct InnModel {
     layout: Layout,
 }
 
-/// Builds the coupling stack of a configuration.
-fn build_flow<T: Float, R: Rng + ?Sized>(
-    config: &InnConfig,
-    n_tot: usize,
-    params: &mut Params<T>,
-    rng: &mut R,
-) -> Result<Chain<T>> {
-    let stack = StackConfig {
-        dim: n_tot,
-        blocks: config.blocks,
-        coupling: CouplingKind::Glow,
-        hidden: config.hidden.clone(),
-        activation: config.activation,
-        init: Some(Init::Normal(config.init_std)),
-        zero_last: false,
-        clamp: config.clamp,
-        soft_clamp: config.soft_clamp,
-        permute: true,
-        actnorm: false,
-        cond_dim: 0,
-        name: "inn".into(),
-    };
-    Ok(Chain::coupling_stack(params, &stack, rng)?)
-}
+/// The names of the training and validation batches in errors.
+const FIT_NAMES: PairNames = [
+    "Inn::fit x",
+    "Inn::fit y",
+    "Inn::fit validation x",
+    "Inn::fit validation y",
+];
 
 impl<T: Float> Inn<T> {
     /// The model-file kind.
@@ -800,8 +635,12 @@ impl<T: Float> Inn<T> {
             n_tot: config.n_tot,
         };
         let kernel = config.validate(layout)?;
+        let config = InnConfig {
+            stack: sized_stack(&config.stack, config.n_tot, 0, Self::KIND),
+            ..config
+        };
         let mut params = Params::new();
-        let flow = build_flow(&config, layout.n_tot, &mut params, rng)?;
+        let flow = Chain::coupling_stack(&mut params, &config.stack, rng)?;
         Ok(Self {
             config,
             layout,
@@ -843,11 +682,16 @@ impl<T: Float> Inn<T> {
         y: &DMatrix<T>,
         rng: &mut R,
     ) -> Result<TrainReport> {
-        let (x_dim, y_dim) = (self.layout.x_dim, self.layout.y_dim);
-        check_pairs(["Inn::fit x", "Inn::fit y"], x, y, x_dim, y_dim)?;
-        let (train, val) = split_pairs(x, y, self.config.optim.val_fraction, rng)?;
-        let val = val.as_ref().map(|(x, y)| (x, y));
-        self.fit_with_validation(&train.0, &train.1, val, rng)
+        let dims = (self.layout.x_dim, self.layout.y_dim);
+        let val_fraction = self.config.optim.val_fraction;
+        fit_holding_out(
+            FIT_NAMES,
+            (x, y),
+            dims,
+            val_fraction,
+            rng,
+            |x, y, val, rng| self.fit_with_validation(x, y, val, rng),
+        )
     }
 
     /// Trains on the pairs `(x, y)` and validates on the held-out pairs `val` (same widths;
@@ -868,16 +712,9 @@ impl<T: Float> Inn<T> {
             z_dim,
             ..
         } = self.layout;
-        check_pairs(["Inn::fit x", "Inn::fit y"], x, y, x_dim, y_dim)?;
+        check_pairs(FIT_NAMES, (x, y), val, (x_dim, y_dim))?;
         let (val, probe) = match val {
             Some((xv, yv)) => {
-                check_pairs(
-                    ["Inn::fit validation x", "Inn::fit validation y"],
-                    xv,
-                    yv,
-                    x_dim,
-                    y_dim,
-                )?;
                 let all: Vec<usize> = (0..xv.nrows()).collect();
                 let check = JointCheck::new(xv, yv, &all, z_dim, rng);
                 let probe = probe_rows(x.nrows(), check.x.nrows());
@@ -946,21 +783,21 @@ impl<T: Float> Inn<T> {
         step: usize,
         rng: &mut R,
     ) -> Result<InnLosses> {
-        check_pairs(
-            ["Inn::loss_terms x", "Inn::loss_terms y"],
-            x,
-            y,
-            self.layout.x_dim,
-            self.layout.y_dim,
-        )?;
-        let draws = Draws::sample(x.nrows(), self.layout, &self.config, rng);
+        // No validation pairs: the last two names are never used.
+        let names = ["Inn::loss_terms x", "Inn::loss_terms y", "", ""];
+        let dims = (self.layout.x_dim, self.layout.y_dim);
+        check_pairs(names, (x, y), None, dims)?;
         let tape = Tape::no_grad();
         let p = self.params().bind(&tape);
-        let inputs = StepInputs::constants(&tape, x, y, &draws);
+        let inputs: Vec<_> = [x.clone(), y.clone()]
+            .into_iter()
+            .chain(draws(x.nrows(), self.layout, &self.config, rng))
+            .map(|m| tape.constant(m))
+            .collect();
         let ramp = self.config.ramp(step);
         let terms = self
             .loss_model()
-            .terms(&p, &inputs, ramp, None, Select::ALL)?;
+            .terms(&p, &inputs, ramp, None, Part::WHOLE)?;
         Ok(terms.values(ramp))
     }
 
@@ -986,15 +823,21 @@ impl<T: Float> Inn<T> {
         rng: &mut R,
     ) -> Result<Vec<DMatrix<T>>> {
         let Layout { y_dim, z_dim, .. } = self.layout;
-        check_posterior_args("Inn::posterior y_obs", y_obs, y_dim, n_per_obs)?;
         let model = self.loss_model();
-        let mut all = Vec::with_capacity(y_obs.nrows());
-        for obs in y_obs.row_iter() {
-            let z = standard_normal::<T, R>(n_per_obs, z_dim, rng);
-            let y = DMatrix::from_fn(n_per_obs, y_dim, |_, j| obs[j]);
-            all.push(model.sample_x(self.params(), &z, &y)?);
-        }
-        Ok(all)
+        per_observation(
+            "Inn::posterior y_obs",
+            y_obs,
+            y_dim,
+            n_per_obs,
+            rng,
+            |y, rng| {
+                model.sample_x(
+                    self.params(),
+                    &standard_normal::<T, R>(n_per_obs, z_dim, rng),
+                    y,
+                )
+            },
+        )
     }
 
     /// Writes the model (configuration, widths, architecture, parameters, metadata) as a model
@@ -1007,8 +850,7 @@ impl<T: Float> Inn<T> {
             config: self.config.clone(),
             layout: self.layout,
         };
-        let model = serde_json::to_value(model).map_err(|e| Error::Config(e.to_string()))?;
-        self.net.save(path, Self::KIND, model)
+        self.net.save(path, Self::KIND, &model)
     }
 
     /// Reads a model written by [`Inn::save`] (or by an earlier release) with the same scalar
@@ -1019,20 +861,19 @@ impl<T: Float> Inn<T> {
     /// contents that do not form this model; [`Error::Config`] for an invalid configuration.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let (net, model) = Network::load(path, Self::KIND)?;
+        let (net, mut model) = Network::load(path, Self::KIND)?;
+        upgrade_config(&mut model["config"], net.dim(), net.cond_dim(), Self::KIND);
         let InnModel { config, layout } = decode_model(path, model)?;
-        if layout.n_tot != config.n_tot || (net.dim(), net.cond_dim()) != (layout.n_tot, 0) {
+        if layout.n_tot != config.n_tot {
             return Err(Error::Model {
                 path: path.to_path_buf(),
                 reason: format!(
-                    "the network maps width {} (condition {}), the model says {} (config {})",
-                    net.dim(),
-                    net.cond_dim(),
-                    layout.n_tot,
-                    config.n_tot
+                    "the layout says N_tot = {}, the configuration {}",
+                    layout.n_tot, config.n_tot
                 ),
             });
         }
+        net.expect_widths(path, layout.n_tot, 0)?;
         let kernel = config.validate(layout)?;
         Ok(Self {
             config,
@@ -1065,17 +906,23 @@ mod tests {
     use super::*;
     use crate::data::LabelMap;
     use crate::data::toy::eight_modes;
+    use autodiff::nn::{Activation, Init};
     use autodiff::{GradCheckOptions, grad_check};
+    use bijectors::SubnetConfig;
     use rand::SeedableRng;
     use rand::rngs::StdRng;
 
     fn tiny_config() -> InnConfig {
         InnConfig {
             n_tot: 6,
-            blocks: 2,
-            hidden: vec![8],
-            activation: Activation::Tanh,
-            init_std: 0.3,
+            stack: StackConfig {
+                blocks: 2,
+                subnet: SubnetConfig {
+                    init: Some(Init::Normal(0.3)),
+                    ..SubnetConfig::new(&[8], Activation::Tanh)
+                },
+                ..paper_stack()
+            },
             batch_size: 5,
             ramp_epochs: 5,
             optim: OptimConfig {
@@ -1145,32 +992,35 @@ mod tests {
         let losses = inn
             .loss_terms(&x, &y, step, &mut StdRng::seed_from_u64(3))
             .unwrap();
-        let d: Draws<f64> = Draws::sample(5, inn.layout, &config, &mut StdRng::seed_from_u64(3));
+        let d: Vec<DMatrix<f64>> = [x.clone(), y.clone()]
+            .into_iter()
+            .chain(draws(5, inn.layout, &config, &mut StdRng::seed_from_u64(3)))
+            .collect();
 
         let ramp = (2.0 * 0.002f64.powf(1.0 - 2.0 / 5.0)).min(1.0);
         assert!((losses.ramp - ramp).abs() < 1e-15);
         let widths = &config.kernel_widths;
-        let x_in = hcat(&[&x, &d.pad_x]);
+        let x_in = hcat(&[&x, &d[PAD_X]]);
         let (out, _) = inn.bijector().forward_matrix(inn.params(), &x_in).unwrap();
-        let y_fwd = &y + &d.y_noise_fwd;
+        let y_fwd = &y + &d[Y_NOISE_FWD];
         // Layout [z (2), padding (1), y (3)].
         let expected_y = 3.0
             * mse_by_hand(
                 &out.columns(2, 4).into_owned(),
-                &hcat(&[&d.pad_fwd, &y_fwd]),
+                &hcat(&[&d[PAD_FWD], &y_fwd]),
             );
         let zy = hcat(&[
             &out.columns(0, 2).into_owned(),
             &out.columns(3, 3).into_owned(),
         ]);
-        let expected_z = 300.0 * mmd_by_hand(&zy, &hcat(&[&d.z, &y_fwd]), widths);
-        let y_rev = &y + &d.y_noise_rev;
+        let expected_z = 300.0 * mmd_by_hand(&zy, &hcat(&[&d[Z], &y_fwd]), widths);
+        let y_rev = &y + &d[Y_NOISE_REV];
         let (x_rev, _) = inn
             .bijector()
-            .inverse_matrix(inn.params(), &hcat(&[&d.z_rev, &d.pad_rev, &y_rev]))
+            .inverse_matrix(inn.params(), &hcat(&[&d[Z_REV], &d[PAD_REV], &y_rev]))
             .unwrap();
         let expected_x = 400.0 * ramp * mmd_by_hand(&x_rev.columns(0, 2).into_owned(), &x, widths);
-        let rec_in = hcat(&[&out.columns(0, 2).into_owned(), &d.pad_rev, &y_rev]) + &d.rec_noise;
+        let rec_in = hcat(&[&out.columns(0, 2).into_owned(), &d[PAD_REV], &y_rev]) + &d[REC_NOISE];
         let (x_rec, _) = inn
             .bijector()
             .inverse_matrix(inn.params(), &rec_in)
@@ -1295,12 +1145,20 @@ mod tests {
         let config = tiny_config();
         let inn = Inn::<f64>::new(config.clone(), 2, 3, 2, &mut StdRng::seed_from_u64(8)).unwrap();
         let (x, y) = tiny_data(5, 9);
-        let d: Draws<f64> = Draws::sample(5, inn.layout, &config, &mut StdRng::seed_from_u64(10));
+        let inputs: Vec<DMatrix<f64>> = [x, y]
+            .into_iter()
+            .chain(draws(
+                5,
+                inn.layout,
+                &config,
+                &mut StdRng::seed_from_u64(10),
+            ))
+            .collect();
         let ramp = 0.7;
         let model = inn.loss_model();
         let (out, _) = inn
             .bijector()
-            .forward_matrix(inn.params(), &hcat(&[&x, &d.pad_x]))
+            .forward_matrix(inn.params(), &hcat(&[&inputs[X], &inputs[PAD_X]]))
             .unwrap();
         let frozen = Frozen {
             out_z: out.columns(0, 2).into_owned(),
@@ -1310,35 +1168,11 @@ mod tests {
             op: "inn loss",
             reason: e.to_string(),
         };
-        let inputs = vec![
-            x.clone(),
-            y.clone(),
-            d.pad_x.clone(),
-            d.z.clone(),
-            d.pad_fwd.clone(),
-            d.y_noise_fwd.clone(),
-            d.pad_rev.clone(),
-            d.y_noise_rev.clone(),
-            d.z_rev.clone(),
-            d.rec_noise.clone(),
-        ];
         let report = grad_check(
             |tape, v| {
                 let p = inn.params().bind(tape);
-                let s = StepInputs {
-                    x: v[0],
-                    y: v[1],
-                    pad_x: v[2],
-                    z: v[3],
-                    pad_fwd: v[4],
-                    y_noise_fwd: v[5],
-                    pad_rev: v[6],
-                    y_noise_rev: v[7],
-                    z_rev: v[8],
-                    rec_noise: v[9],
-                };
                 Ok(model
-                    .terms(&p, &s, ramp, Some(&frozen), Select::ALL)
+                    .terms(&p, v, ramp, Some(&frozen), Part::WHOLE)
                     .map_err(as_autodiff)?
                     .total)
             },
@@ -1356,17 +1190,17 @@ mod tests {
         let loss_at = |params: &Params<f64>| {
             let tape = Tape::no_grad();
             let p = params.bind(&tape);
-            let s = StepInputs::constants(&tape, &x, &y, &d);
+            let s: Vec<_> = inputs.iter().map(|m| tape.constant(m.clone())).collect();
             model
-                .terms(&p, &s, ramp, Some(&frozen), Select::ALL)
+                .terms(&p, &s, ramp, Some(&frozen), Part::WHOLE)
                 .unwrap()
                 .total
                 .item()
         };
         let tape = Tape::new();
         let p = inn.params().bind(&tape);
-        let s = StepInputs::constants(&tape, &x, &y, &d);
-        let loss = model.terms(&p, &s, ramp, None, Select::ALL).unwrap().total;
+        let s: Vec<_> = inputs.iter().map(|m| tape.constant(m.clone())).collect();
+        let loss = model.terms(&p, &s, ramp, None, Part::WHOLE).unwrap().total;
         assert!((loss.item() - loss_at(inn.params())).abs() < 1e-12);
         let analytic = p.gradients(&mut tape.backward(loss).unwrap());
         let mut probe = inn.params().clone();
@@ -1524,12 +1358,11 @@ mod tests {
     fn test_budget() -> InnConfig {
         InnConfig {
             n_tot: 12,
-            blocks: 6,
-            hidden: vec![128],
+            stack: paper_stack().with_widths(6, &[128]),
             batch_size: 800,
             optim: OptimConfig {
                 progress: false,
-                adam: AdamConfig {
+                adam: autodiff::optim::AdamConfig {
                     lr: 3e-3,
                     ..paper_optim(0).adam
                 },

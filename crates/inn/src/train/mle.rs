@@ -179,7 +179,7 @@ pub fn mean_nll<T: Float>(flow: &Flow<T>, data: &DMatrix<T>) -> Result<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bijectors::{CouplingKind, StackConfig};
+    use bijectors::{CouplingKind, StackConfig, SubnetConfig};
     use rand::SeedableRng;
     use rand::rngs::StdRng;
     use rand_distr::{Distribution, StandardNormal};
@@ -190,13 +190,16 @@ mod tests {
     fn flow_with(seed: u64, actnorm: bool, tame: bool) -> Flow<f64> {
         let mut rng = StdRng::seed_from_u64(seed);
         let cfg = StackConfig {
+            subnet: SubnetConfig {
+                hidden: vec![32, 32],
+                zero_last: !tame,
+                init: tame.then_some(autodiff::nn::Init::Normal(0.1)),
+                ..SubnetConfig::default()
+            },
             dim: 2,
             blocks: 4,
             coupling: CouplingKind::RealNvp,
-            hidden: vec![32, 32],
             actnorm,
-            zero_last: !tame,
-            init: tame.then_some(autodiff::nn::Init::Normal(0.1)),
             ..StackConfig::default()
         };
         Flow::coupling_stack(&cfg, &mut rng).unwrap()
@@ -360,9 +363,12 @@ mod tests {
         let mut flow = {
             let mut rng = StdRng::seed_from_u64(13);
             let cfg = StackConfig {
+                subnet: SubnetConfig {
+                    hidden: vec![8],
+                    ..SubnetConfig::default()
+                },
                 dim: 2,
                 blocks: 2,
-                hidden: vec![8],
                 ..StackConfig::default()
             };
             Flow::<f32>::coupling_stack(&cfg, &mut rng).unwrap()
@@ -427,7 +433,7 @@ mod tests {
 mod shard_tests {
     use super::*;
     use autodiff::train::step_gradients_for_threads;
-    use bijectors::{CouplingKind, StackConfig};
+    use bijectors::{CouplingKind, StackConfig, SubnetConfig};
     use rand::SeedableRng;
     use rand::rngs::StdRng;
 
@@ -437,12 +443,15 @@ mod shard_tests {
     fn sharded_loss_and_gradient_match_one_tape() {
         let mut rng = StdRng::seed_from_u64(3);
         let cfg = StackConfig {
+            subnet: SubnetConfig {
+                hidden: vec![16],
+                init: Some(autodiff::nn::Init::Normal(0.3)),
+                zero_last: false,
+                ..SubnetConfig::default()
+            },
             dim: 3,
             blocks: 3,
             coupling: CouplingKind::RealNvp,
-            hidden: vec![16],
-            init: Some(autodiff::nn::Init::Normal(0.3)),
-            zero_last: false,
             actnorm: true,
             ..StackConfig::default()
         };

@@ -7,6 +7,7 @@
 //! improvement and returns the best validated parameters.
 
 mod cinn;
+mod defaults;
 mod holdout;
 mod inn;
 mod mle;
@@ -16,6 +17,7 @@ pub use autodiff::train::{
     StepInfo, StopReason, TrainReport, ValidateEvery, optimize,
 };
 pub use cinn::{CinnConfig, ConditionalInn};
+pub use defaults::{paper_optim, paper_stack};
 pub use holdout::split_rows;
 pub use inn::{Inn, InnConfig, InnLosses};
 pub use mle::{MaximumLikelihood, MleConfig, mean_nll};
