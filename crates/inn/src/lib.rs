@@ -54,6 +54,7 @@
 //! all of it from a CSV file.
 
 pub mod data;
+pub mod diagnostics;
 mod error;
 pub mod eval;
 mod flow;
