@@ -33,19 +33,14 @@ pub fn run(args: &PlotArgs) -> Result {
     let mut rng = StdRng::seed_from_u64(args.seed);
     let draws = posterior(&model.net, &y_std, args.n as usize, &mut rng)?;
     let samples = meta.x_scale.undo(&draws[0]);
-    let y_text: Vec<String> = meta
-        .y_names
-        .iter()
-        .zip(y.row(0).iter())
-        .map(|(n, v)| format!("{n} = {v}"))
-        .collect();
+    let y_text: Vec<String> = y.row(0).iter().map(|v| format!("{v}")).collect();
     let plot = CornerPlot {
         names: meta.x_names.clone(),
         samples,
         truth,
         bins: args.bins as usize,
         title: format!(
-            "posterior p(x | {}), {} draws{}",
+            "posterior of x for y = ({}), {} draws{}",
             y_text.join(", "),
             args.n,
             if args.truth.is_some() {

@@ -54,6 +54,13 @@ pub fn color(j: usize) -> RGBColor {
     TABLEAU[j % TABLEAU.len()]
 }
 
+/// A tick label with as many decimals as the axis span `(lo, hi)` needs (two significant
+/// digits of the span).
+pub fn tick(v: f64, (lo, hi): (f64, f64)) -> String {
+    let decimals = (1.0 - (hi - lo).abs().max(1e-12).log10().floor()).clamp(0.0, 8.0) as usize;
+    format!("{v:.decimals$}")
+}
+
 /// The font at `size` pixels.
 pub fn font(size: u32) -> TextStyle<'static> {
     TextStyle::from((FONT, size))

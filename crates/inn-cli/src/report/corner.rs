@@ -1,6 +1,6 @@
 //! The corner plot of one posterior: 1-D histograms on the diagonal, 2-D histograms below it.
 
-use super::{DrawResult, Figure, LABEL, TICK, color, font};
+use super::{DrawResult, Figure, LABEL, TICK, color, font, tick};
 use inn::autodiff::nalgebra::DMatrix;
 use inn::eval::quantile_sorted;
 use plotters::coord::Shift;
@@ -50,7 +50,7 @@ const CELL: u32 = 300;
 impl Figure for CornerPlot {
     fn size(&self) -> (u32, u32) {
         let d = self.samples.ncols().max(1) as u32;
-        (d * CELL + 40, d * CELL + 70)
+        ((d * CELL).max(720) + 40, d * CELL + 70)
     }
 
     fn draw<DB>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
@@ -91,7 +91,7 @@ impl Figure for CornerPlot {
                         .y_desc(if col == 0 { "draws" } else { "" })
                         .label_style(font(TICK))
                         .axis_desc_style(font(LABEL))
-                        .x_label_formatter(&|v| format!("{v:.2}"))
+                        .x_label_formatter(&|v| tick(*v, xr))
                         .draw()?;
                     let width = (xr.1 - xr.0) / bins as f64;
                     let c = color(0);
@@ -132,8 +132,8 @@ impl Figure for CornerPlot {
                         })
                         .label_style(font(TICK))
                         .axis_desc_style(font(LABEL))
-                        .x_label_formatter(&|v| format!("{v:.2}"))
-                        .y_label_formatter(&|v| format!("{v:.2}"))
+                        .x_label_formatter(&|v| tick(*v, xr))
+                        .y_label_formatter(&|v| tick(*v, yr))
                         .draw()?;
                     let (wx, wy) = ((xr.1 - xr.0) / bins as f64, (yr.1 - yr.0) / bins as f64);
                     let c = color(0);

@@ -164,8 +164,11 @@ impl ReportPage<'_> {
              posterior is calibrated, so mean(u) = 0.5 and mean|u − 0.5| = 0.25. A parameter is \
              <i>biased</i> when |mean(u) − 0.5| exceeds both 3 standard errors and 0.05; otherwise \
              <i>overconfident</i> (too narrow) or <i>underconfident</i> (too wide) when \
-             mean|u − 0.5| − 0.25 is above or below both ±3 standard errors and ±0.02; otherwise \
-             <i>calibrated</i>. Every number is in <code>summary.json</code>.</p>\n</body></html>\n",
+             mean|u − 0.5| − 0.25 is above or below both ±3 standard errors and ±0.02; when neither \
+             holds but the rank ECDF leaves its simultaneous 95 % band and a deviation exceeds its \
+             tolerance, the larger deviation (in standard errors) names the kind; otherwise \
+             <i>calibrated</i>: no miscalibration of practical size is detectable with this many \
+             observations. Every number is in <code>summary.json</code>.</p>\n</body></html>\n",
         );
         h
     }

@@ -1,7 +1,7 @@
 //! The panels of the calibration report: the SBC ECDF difference with its band, the coverage
 //! curve, the recovery scatter and the contraction–z-score scatter.
 
-use super::{CAPTION, DrawResult, Figure, LABEL, TICK, color, font};
+use super::{CAPTION, DrawResult, Figure, LABEL, TICK, color, font, tick};
 use inn::diagnostics::{Coverage, Diagnostics, EcdfBand, ParameterRecovery, SbcParameter};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -220,8 +220,8 @@ where
         .axis_desc_style(font(LABEL))
         .bold_line_style(BLACK.mix(0.08))
         .light_line_style(BLACK.mix(0.03))
-        .x_label_formatter(&|v| format!("{v:.3}"))
-        .y_label_formatter(&|v| format!("{v:.3}"))
+        .x_label_formatter(&|v| tick(*v, (range.start, range.end)))
+        .y_label_formatter(&|v| tick(*v, (range.start, range.end)))
         .draw()?;
     chart.draw_series(LineSeries::new(
         [(range.start, range.start), (range.end, range.end)],

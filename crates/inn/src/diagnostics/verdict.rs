@@ -7,8 +7,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum VerdictKind {
-    /// No miscalibration detected at this `N` (the PIT mean and spread are within their
-    /// tolerances).
+    /// No miscalibration of practical size detected at this `N`.
     Calibrated,
     /// Too narrow: credible regions miss the truth more often than they claim.
     Overconfident,
@@ -70,8 +69,7 @@ pub struct Verdict {
     pub spread: f64,
     /// Its standard error under calibration, `√(1/(48N))`.
     pub spread_se: f64,
-    /// Whether the SBC ECDF difference leaves its simultaneous band (reported, not used by
-    /// the verdict: it also fires for misshapen posteriors of the right mean and spread).
+    /// Whether the SBC ECDF difference leaves its simultaneous band (step 4 of [`verdict`]).
     pub outside_band: bool,
     /// Mean and RMS z-score, for the reader.
     pub z_mean: f64,
@@ -81,12 +79,17 @@ pub struct Verdict {
     pub reason: String,
 }
 
-/// The verdict from the PIT values `u` of one parameter (exactly uniform under calibration):
+/// The verdict from the PIT values `u` of one parameter (exactly uniform under calibration),
+/// with `b = mean(u) − 1/2` (standard error `s_b = √(1/(12N))`) and `s = mean|u − 1/2| − 1/4`
+/// (`s_s = √(1/(48N))`):
 ///
-/// 1. **biased** when `|mean(u) − 1/2| > max(sigmas·√(1/(12N)), bias)`;
-/// 2. else **overconfident** when `mean|u − 1/2| − 1/4 > max(sigmas·√(1/(48N)), spread)`;
-/// 3. else **underconfident** when `1/4 − mean|u − 1/2|` exceeds the same;
-/// 4. else **calibrated**.
+/// 1. **biased** when `|b| > max(sigmas·s_b, bias)`;
+/// 2. else **overconfident** when `s > max(sigmas·s_s, spread)`;
+/// 3. else **underconfident** when `−s > max(sigmas·s_s, spread)`;
+/// 4. else, when the rank ECDF leaves its simultaneous band (a test at the band's level that
+///    looks at every rank, not only two moments) and `|b| > bias` or `|s| > spread`: the larger
+///    of `|b|/s_b` and `|s|/s_s` names the kind as above;
+/// 5. else **calibrated**: no miscalibration of practical size is detectable at this `N`.
 ///
 /// Bias comes first because a shifted posterior also puts the truth in its tails.
 pub fn verdict(sbc: &SbcParameter, recovery: &ParameterRecovery, t: &Thresholds) -> Verdict {
@@ -97,29 +100,53 @@ pub fn verdict(sbc: &SbcParameter, recovery: &ParameterRecovery, t: &Thresholds)
     let spread_se = (1.0 / (48.0 * n)).sqrt();
     let bias_limit = (t.sigmas * bias_se).max(t.bias);
     let spread_limit = (t.sigmas * spread_se).max(t.spread);
-    let (kind, reason) = if bias.abs() > bias_limit {
+    // Step 4: the band detected a deviation that the moments alone call too small.
+    let band_kind =
+        (sbc.outside_band && (bias.abs() > t.bias || spread.abs() > t.spread)).then(|| {
+            if bias.abs() / bias_se >= spread.abs() / spread_se {
+                VerdictKind::Biased
+            } else if spread > 0.0 {
+                VerdictKind::Overconfident
+            } else {
+                VerdictKind::Underconfident
+            }
+        });
+    let by_band = |kind: VerdictKind| {
+        if band_kind == Some(kind) {
+            " (the rank ECDF leaves its simultaneous band)"
+        } else {
+            ""
+        }
+    };
+    let (kind, reason) = if bias.abs() > bias_limit || band_kind == Some(VerdictKind::Biased) {
         let side = if bias > 0.0 { "below" } else { "above" };
         (
             VerdictKind::Biased,
             format!(
-                "the posterior lies {side} the truth: mean PIT {:.3} (calibrated: 0.5 ± {bias_limit:.3}), mean z-score {:+.2}",
-                sbc.pit_mean, recovery.z_mean
+                "the posterior lies {side} the truth: mean PIT {:.3} (calibrated: 0.5 ± {bias_limit:.3}), mean z-score {:+.2}{}",
+                sbc.pit_mean,
+                recovery.z_mean,
+                by_band(VerdictKind::Biased)
             ),
         )
-    } else if spread > spread_limit {
+    } else if spread > spread_limit || band_kind == Some(VerdictKind::Overconfident) {
         (
             VerdictKind::Overconfident,
             format!(
-                "too narrow: mean |PIT − 0.5| {:.3} (calibrated: 0.25 ± {spread_limit:.3}), RMS z-score {:.2}",
-                sbc.pit_spread, recovery.z_rms
+                "too narrow: mean |PIT − 0.5| {:.3} (calibrated: 0.25 ± {spread_limit:.3}), RMS z-score {:.2}{}",
+                sbc.pit_spread,
+                recovery.z_rms,
+                by_band(VerdictKind::Overconfident)
             ),
         )
-    } else if -spread > spread_limit {
+    } else if -spread > spread_limit || band_kind == Some(VerdictKind::Underconfident) {
         (
             VerdictKind::Underconfident,
             format!(
-                "too wide: mean |PIT − 0.5| {:.3} (calibrated: 0.25 ± {spread_limit:.3}), RMS z-score {:.2}",
-                sbc.pit_spread, recovery.z_rms
+                "too wide: mean |PIT − 0.5| {:.3} (calibrated: 0.25 ± {spread_limit:.3}), RMS z-score {:.2}{}",
+                sbc.pit_spread,
+                recovery.z_rms,
+                by_band(VerdictKind::Underconfident)
             ),
         )
     } else {
