@@ -74,7 +74,10 @@ pub fn run(ctx: &Context) -> Result<Vec<PathBuf>> {
             report.losses.len(),
             verdicts.join(", "),
             diagnostics.coverage.central_largest_under_coverage,
-            diagnostics.coverage.hpd_largest_under_coverage.unwrap_or(f64::NAN)
+            diagnostics
+                .coverage
+                .hpd_largest_under_coverage
+                .unwrap_or(f64::NAN)
         );
         columns.push(Column {
             caption: format!("{label}: {} steps", report.losses.len()),
@@ -124,7 +127,8 @@ impl Chart for CalibrationFigure {
                 &format!("{}: coverage", column.caption),
                 &column.diagnostics.coverage,
                 &self.names,
-            )?;
+            )
+            .map_err(|e| e.to_string())?;
         }
         Ok(())
     }
@@ -146,8 +150,12 @@ impl CalibrationFigure {
             .chain(diag.sbc.iter().flat_map(|s| &s.ecdf_diff))
             .fold(0.05f64, |m, v| m.max(v.abs()))
             * 1.1;
-        let mut chart = style::panel(area, format!("{}: SBC rank ECDF − uniform", column.caption), 70)
-            .build_cartesian_2d(0f64..1f64, -extent..extent)?;
+        let mut chart = style::panel(
+            area,
+            format!("{}: SBC rank ECDF − uniform", column.caption),
+            70,
+        )
+        .build_cartesian_2d(0f64..1f64, -extent..extent)?;
         style::mesh(&mut chart)
             .x_desc("fractional rank z")
             .y_desc("ECDF(z) − z")
@@ -156,7 +164,13 @@ impl CalibrationFigure {
         let mut polygon = vec![(0.0, 0.0)];
         polygon.extend(band.grid.iter().zip(&band.upper).map(|(z, u)| (*z, *u)));
         polygon.push((1.0, 0.0));
-        polygon.extend(band.grid.iter().zip(&band.lower).rev().map(|(z, l)| (*z, *l)));
+        polygon.extend(
+            band.grid
+                .iter()
+                .zip(&band.lower)
+                .rev()
+                .map(|(z, l)| (*z, *l)),
+        );
         chart.draw_series(std::iter::once(Polygon::new(
             polygon,
             style::GREY.mix(0.18).filled(),
