@@ -436,3 +436,21 @@ fn bad_input_is_named() {
     ]);
     fails(&o, 2, &["--truth", "theta2", "`x`"]);
 }
+
+#[test]
+fn check_and_plot_have_help_with_an_example() {
+    for cmd in ["check", "plot"] {
+        let o = inn(&[cmd, "--help"]);
+        assert_eq!(o.status.code(), Some(0), "{cmd}");
+        let text = stdout(&o);
+        assert!(
+            text.contains("Example") && text.contains(&format!("inn {cmd} --model")),
+            "{text}"
+        );
+    }
+    let top = stdout(&inn(&["--help"]));
+    assert!(
+        top.contains("inn check") && top.contains("inn plot"),
+        "{top}"
+    );
+}

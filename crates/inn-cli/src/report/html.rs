@@ -182,3 +182,19 @@ fn strip_xml_declaration(svg: &str) -> &str {
         _ => t,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_escaped_and_svg_loses_its_xml_declaration() {
+        assert_eq!(
+            html_escape("a<b & \"c\">"),
+            "a&lt;b &amp; &quot;c&quot;&gt;"
+        );
+        let svg = "<?xml version=\"1.0\"?>\n<svg width=\"1\"></svg>";
+        assert_eq!(strip_xml_declaration(svg), "\n<svg width=\"1\"></svg>");
+        assert_eq!(strip_xml_declaration("<svg/>"), "<svg/>");
+    }
+}

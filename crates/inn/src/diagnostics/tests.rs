@@ -12,11 +12,19 @@ use rand_distr::StandardNormal;
 /// `n` held-out pairs of the standard linear-Gaussian problem and `l` draws each of the exact
 /// posterior, with every draw's deviation from the posterior mean scaled by `scale` and then
 /// shifted by `shift` posterior standard deviations (per parameter); log-densities from the
-/// exact posterior (their order is what the highest-density coverage needs).
-fn gaussian_draws(n: usize, l: usize, scale: f64, shift: f64, seed: u64) -> PosteriorDraws {
+/// exact posterior (their order is what the highest-density coverage needs). The pairs come from
+/// `seed`, the draws from `draw_seed`.
+fn gaussian_draws(
+    n: usize,
+    l: usize,
+    scale: f64,
+    shift: f64,
+    seed: u64,
+    draw_seed: u64,
+) -> PosteriorDraws {
     let problem = LinearGaussian::standard();
-    let mut rng = StdRng::seed_from_u64(seed);
-    let (theta, y) = problem.simulate(n, &mut rng);
+    let (theta, y) = problem.simulate(n, &mut StdRng::seed_from_u64(seed));
+    let mut rng = StdRng::seed_from_u64(draw_seed);
     let sd: Vec<f64> = problem
         .posterior_cov()
         .diagonal()
@@ -60,7 +68,7 @@ fn kinds(d: &Diagnostics) -> Vec<VerdictKind> {
 
 #[test]
 fn the_exact_posterior_passes_sbc_and_coverage() {
-    let report = run(&gaussian_draws(400, 300, 1.0, 0.0, 1));
+    let report = run(&gaussian_draws(400, 300, 1.0, 0.0, 1, 101));
     assert_eq!(
         kinds(&report),
         vec![VerdictKind::Calibrated; 5],
@@ -97,7 +105,7 @@ fn the_exact_posterior_passes_sbc_and_coverage() {
 
 #[test]
 fn a_posterior_30_percent_too_narrow_is_overconfident() {
-    let report = run(&gaussian_draws(400, 300, 0.7, 0.0, 2));
+    let report = run(&gaussian_draws(400, 300, 0.7, 0.0, 2, 102));
     assert_eq!(
         kinds(&report),
         vec![VerdictKind::Overconfident; 5],
@@ -112,7 +120,7 @@ fn a_posterior_30_percent_too_narrow_is_overconfident() {
 
 #[test]
 fn a_posterior_30_percent_too_wide_is_underconfident() {
-    let report = run(&gaussian_draws(400, 300, 1.3, 0.0, 3));
+    let report = run(&gaussian_draws(400, 300, 1.3, 0.0, 3, 103));
     assert_eq!(
         kinds(&report),
         vec![VerdictKind::Underconfident; 5],
@@ -125,7 +133,7 @@ fn a_posterior_30_percent_too_wide_is_underconfident() {
 
 #[test]
 fn a_posterior_shifted_by_half_a_standard_deviation_is_biased() {
-    let report = run(&gaussian_draws(400, 300, 1.0, 0.5, 4));
+    let report = run(&gaussian_draws(400, 300, 1.0, 0.5, 4, 104));
     assert_eq!(kinds(&report), vec![VerdictKind::Biased; 5], "{report:#?}");
     for (v, r) in report.verdicts.iter().zip(&report.recovery) {
         // Draws above the truth: the truth ranks low, E[u] = Φ(−0.5/√2) = 0.362.
@@ -248,4 +256,28 @@ fn draws_come_from_any_model_with_a_posterior() {
     let model: &dyn Model<f32> = &flow;
     let err = PosteriorDraws::from_model(model, &x, &y, 30, &mut rng, |_| {}).unwrap_err();
     assert!(err.to_string().contains("no posterior"), "{err}");
+}
+
+/// C2ST of exact draws against exact references finds nothing; against references shifted by
+/// three posterior standard deviations it separates them.
+#[test]
+fn c2st_against_references_tells_shifted_draws_apart() {
+    let exact = gaussian_draws(3, 300, 1.0, 0.0, 7, 107);
+    let shifted = gaussian_draws(3, 300, 1.0, 3.0, 7, 107);
+    let references = gaussian_draws(3, 300, 1.0, 0.0, 7, 8);
+    // The same seed gives the same observations; the references are other draws for them.
+    assert_eq!(exact.truth(), references.truth());
+    let config = C2stConfig {
+        max_epochs: 200,
+        ..C2stConfig::default()
+    };
+    let mut rng = StdRng::seed_from_u64(9);
+    let same =
+        c2st_against_reference(&exact, references.draws(), &[0, 2], &config, &mut rng).unwrap();
+    let apart =
+        c2st_against_reference(&shifted, references.draws(), &[0], &config, &mut rng).unwrap();
+    assert_eq!(same.len(), 2);
+    assert!(same.iter().all(|r| r.accuracy < 0.62), "{same:?}");
+    assert!(apart[0].accuracy > 0.9, "{apart:?}");
+    assert!(c2st_against_reference(&exact, references.draws(), &[3], &config, &mut rng).is_err());
 }
