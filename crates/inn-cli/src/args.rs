@@ -15,7 +15,9 @@ use std::path::PathBuf;
         inn fit --data runs.csv --x x1,x2 --y y --out model.inn\n  \
         inn sample --model model.inn --y 0.8 -n 1000 --out post.csv\n  \
         inn eval --model model.inn --data test.csv\n  \
-        inn info --model model.inn\n\n\
+        inn info --model model.inn\n  \
+        inn check --model model.inn --data test.csv --out report/\n  \
+        inn plot --model model.inn --y 0.8 --out corner.png\n\n\
         Exit codes: 0 success, 1 runtime failure (bad data or model file), 2 usage error."
 )]
 pub struct Cli {
@@ -35,6 +37,11 @@ pub enum Command {
     Eval(EvalArgs),
     /// Describe a saved model: architecture, widths, columns, training, format version.
     Info(InfoArgs),
+    /// Check the calibration of a posterior model on held-out simulations: SBC, coverage,
+    /// recovery, contraction; writes figures, report.html and summary.json.
+    Check(CheckArgs),
+    /// Draw the posterior of one observation as a corner plot (PNG, or SVG for .svg).
+    Plot(PlotArgs),
 }
 
 /// Which model `inn fit` trains.
@@ -249,6 +256,71 @@ pub struct InfoArgs {
     /// A model file.
     #[arg(long, value_name = "FILE")]
     pub model: PathBuf,
+}
+
+/// Options of `inn check`.
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  \
+    inn check --model model.inn --data test.csv --out report/ -n 1000 --max-obs 200\n\n\
+    The test table holds held-out simulations (x, y) with the model's column names (see `inn info`),\n\
+    x drawn from the same prior as the training runs. For each of --max-obs rows, -n posterior\n\
+    draws are made for its y and compared with its x: simulation-based calibration (ranks and\n\
+    their ECDF with a simultaneous 95% band), coverage of central and highest-density credible\n\
+    regions, recovery (posterior mean vs truth, R^2), contraction and z-scores, and a verdict per\n\
+    parameter (calibrated / overconfident / underconfident / biased).\n\
+    Writes to --out: sbc_ecdf, coverage, recovery and contraction_z as .png and .svg,\n\
+    report.html (one self-contained page) and summary.json (every number).\n\
+    Exit code 0 whatever the verdict; 1 for bad input.")]
+pub struct CheckArgs {
+    /// A posterior model (cinn or inn) written by `inn fit`.
+    #[arg(long, value_name = "FILE")]
+    pub model: PathBuf,
+    /// Held-out simulations with the model's x and y columns.
+    #[arg(long, value_name = "FILE")]
+    pub data: PathBuf,
+    /// The report folder (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Posterior draws per observation (at least 2).
+    #[arg(short = 'n', long = "num-samples", default_value_t = 1000, value_name = "L", value_parser = clap::value_parser!(u64).range(2..))]
+    pub n: u64,
+    /// At most this many test rows are checked (a seeded random subset of larger tables).
+    #[arg(long, default_value_t = 200, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_obs: u64,
+    /// Seed of the subset, the draws and the band simulation.
+    #[arg(long, default_value_t = 0, value_name = "S")]
+    pub seed: u64,
+}
+
+/// Options of `inn plot`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    inn plot --model model.inn --y 0.8 --out corner.png\n  \
+    inn plot --model model.inn --y 0.3,1.2 --truth 0.5,-0.1 -n 20000 --out corner.svg\n\n\
+    Histograms of each x on the diagonal, 2-D histograms of each pair below it; --truth marks the\n\
+    true x in red. Values in data units, in the order of the model's columns (see `inn info`).")]
+pub struct PlotArgs {
+    /// A posterior model (cinn or inn) written by `inn fit`.
+    #[arg(long, value_name = "FILE")]
+    pub model: PathBuf,
+    /// The observation: comma-separated values of the y columns.
+    #[arg(long, value_name = "VALUES", allow_hyphen_values = true)]
+    pub y: String,
+    /// The true x, comma-separated, to mark.
+    #[arg(long, value_name = "VALUES", allow_hyphen_values = true)]
+    pub truth: Option<String>,
+    /// Posterior draws.
+    #[arg(short = 'n', long = "num-samples", default_value_t = 5000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub n: u64,
+    /// Histogram bins per axis.
+    #[arg(long, default_value_t = 40, value_name = "B", value_parser = clap::value_parser!(u64).range(2..=500))]
+    pub bins: u64,
+    /// Seed of the draws.
+    #[arg(long, default_value_t = 0, value_name = "S")]
+    pub seed: u64,
+    /// The picture: .png, or .svg for SVG.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
 }
 
 /// Hidden layer widths, parsed from `64` or `128,128`.

@@ -4,42 +4,58 @@
 use crate::args::InfoArgs;
 use crate::error::Result;
 use crate::model::Model;
+use std::path::Path;
 
 /// Runs `inn info`.
 pub fn run(args: &InfoArgs) -> Result {
     let model = Model::load(&args.model)?;
+    for line in describe(&model, &args.model) {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+/// The lines `inn info` prints for `model`, read from `path` (also the model section of
+/// `inn check`'s report).
+pub fn describe(model: &Model, path: &Path) -> Vec<String> {
+    let mut lines = Vec::new();
+    // One line of the description, formatted like `println!`.
+    macro_rules! push {
+        ($($arg:tt)*) => { lines.push(format!($($arg)*)) };
+    }
     let meta = &model.meta;
     let t = &meta.training;
-    println!("model file:     {}", args.model.display());
-    println!(
+    push!("model file:     {}", path.display());
+    push!(
         "format:         {} version {}",
         inn::model_file::FORMAT_NAME,
         model.version
     );
-    println!("kind:           {}", model.net.kind());
-    println!("architecture:   {}", meta.architecture);
-    println!(
+    push!("kind:           {}", model.net.kind());
+    push!("architecture:   {}", meta.architecture);
+    push!(
         "parameters:     {}",
         model.net.network().params().n_scalars()
     );
-    println!(
+    push!(
         "x columns ({}):  {}",
         meta.x_names.len(),
         meta.x_names.join(", ")
     );
     if !meta.y_names.is_empty() {
-        println!(
+        push!(
             "y columns ({}):  {}",
             meta.y_names.len(),
             meta.y_names.join(", ")
         );
     }
-    println!(
+    push!(
         "x mean / std:   {:?} / {:?}",
-        meta.x_scale.mean, meta.x_scale.std
+        meta.x_scale.mean,
+        meta.x_scale.std
     );
     if let Some(s) = &meta.y_scale {
-        println!("y mean / std:   {:?} / {:?}", s.mean, s.std);
+        push!("y mean / std:   {:?} / {:?}", s.mean, s.std);
     }
     let cap = t
         .max_steps
@@ -47,22 +63,30 @@ pub fn run(args: &InfoArgs) -> Result {
     let decay = t
         .weight_decay
         .map_or(String::new(), |w| format!(", weight decay {w}"));
-    println!(
+    push!(
         "training:       {} ({} rows, {} held out), {} steps{cap}, batch {}, lr {}{decay}, seed {}, {:.1} s",
-        t.data, t.train_rows, t.val_rows, t.steps, t.batch, t.lr, t.seed, t.seconds
+        t.data,
+        t.train_rows,
+        t.val_rows,
+        t.steps,
+        t.batch,
+        t.lr,
+        t.seed,
+        t.seconds
     );
     if let Some(stop) = &t.stop {
-        println!("stopped by:     {stop}");
+        push!("stopped by:     {stop}");
     }
     let at = t
         .best_step
         .map_or(String::new(), |s| format!(" (step {s}, best validation)"));
     match t.val_loss {
-        Some(v) => println!(
+        Some(v) => push!(
             "saved model{at}: {}: train {:.4}, validation {v:.4}",
-            t.loss_name, t.train_loss
+            t.loss_name,
+            t.train_loss
         ),
-        None => println!("saved model:    {}: train {:.4}", t.loss_name, t.train_loss),
+        None => push!("saved model:    {}: train {:.4}", t.loss_name, t.train_loss),
     }
-    Ok(())
+    lines
 }

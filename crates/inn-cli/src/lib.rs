@@ -1,5 +1,5 @@
 //! The `inn` command line's library half: numeric tables read from and written to CSV, TSV and
-//! `.npy` files ([`table`]), and the one error type of the command line ([`Error`]).
+//! `.npy` files ([`table`]), the figures and pages of the calibration checks ([`report`]), and the one error type of the command line ([`Error`]).
 //!
 //! The binary (`cargo install --path crates/inn-cli`, installed as `inn`) fits invertible
 //! networks to such tables, samples posteriors, evaluates and describes model files; the
@@ -7,6 +7,7 @@
 //! or argument-parsing dependencies.
 
 pub mod error;
+pub mod report;
 pub mod table;
 
 pub use error::{Error, Result};

@@ -53,6 +53,7 @@
 //! all of it from a CSV file.
 
 pub mod data;
+pub mod diagnostics;
 mod error;
 pub mod eval;
 mod flow;

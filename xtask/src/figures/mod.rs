@@ -7,6 +7,7 @@
 
 mod adhoc_inversion;
 mod banach_convergence;
+mod calibration_cinn;
 mod circle_map;
 mod cobweb_logistic;
 mod fixed_point_stability;
@@ -87,6 +88,11 @@ pub const FIGURES: &[Figure] = &[
         name: "adhoc_inversion",
         description: "gradient descent from 64 starts onto a level set vs cINN/INN posterior samples",
         run: adhoc_inversion::run,
+    },
+    Figure {
+        name: "calibration_cinn",
+        description: "SBC and coverage of a well-trained and an under-trained cINN (linear-Gaussian)",
+        run: calibration_cinn::run,
     },
     Figure {
         name: "training_curves",
