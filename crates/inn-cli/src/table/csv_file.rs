@@ -6,7 +6,7 @@ use std::path::Path;
 use csv::{ByteRecord, ReaderBuilder, Trim, WriterBuilder};
 use nalgebra::DMatrix;
 
-use super::{Table, default_names};
+use super::{Table, Values, default_names};
 use crate::error::{Error, Result};
 
 /// Whether the first row of a CSV file is a header of column names.
@@ -240,7 +240,7 @@ pub(super) fn load_csv(path: &Path, options: &CsvOptions) -> Result<Table> {
     }
     Ok(Table {
         names: names.unwrap_or_default(),
-        data: DMatrix::from_row_slice(n_rows, width, &values),
+        data: Values::F64(DMatrix::from_row_slice(n_rows, width, &values)),
     })
 }
 
@@ -334,7 +334,7 @@ mod tests {
         save_csv(&path, &names, &data).unwrap();
         let t = load(&path).unwrap();
         assert_eq!(t.names(), names);
-        assert_eq!(t.data(), &data);
+        assert_eq!(*t.data(), data);
         // The method form writes the same file.
         t.save_csv(&path).unwrap();
         assert_eq!(load(&path).unwrap(), t);
@@ -346,8 +346,8 @@ mod tests {
         let t = load(&with).unwrap();
         assert_eq!(t.names(), ["a", "b"]);
         assert_eq!(
-            t.data(),
-            &DMatrix::from_row_slice(2, 2, &[1.0, 2.0, 3.0, 4.0])
+            *t.data(),
+            DMatrix::from_row_slice(2, 2, &[1.0, 2.0, 3.0, 4.0])
         );
 
         let without = write("nohdr.csv", b"1,2\n\n3,4\n");
