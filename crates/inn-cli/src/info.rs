@@ -11,8 +11,13 @@ pub fn run(args: &InfoArgs) -> Result {
     let meta = &model.meta;
     let t = &meta.training;
     println!("model file:     {}", args.model.display());
+    let container = if model.version >= 3 {
+        "safetensors"
+    } else {
+        "JSON"
+    };
     println!(
-        "format:         {} version {}",
+        "format:         {} version {} ({container})",
         inn::model_file::FORMAT_NAME,
         model.version
     );

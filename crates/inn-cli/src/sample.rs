@@ -16,6 +16,8 @@ type Block = (Option<usize>, DMatrix<f64>);
 
 /// Runs `inn sample`.
 pub fn run(args: &SampleArgs) -> Result {
+    // An output type we cannot write is a usage error before any work.
+    let out_format = args.out.as_deref().map(output_format).transpose()?;
     let model = Model::load(&args.model)?;
     let meta = &model.meta;
     let n = args.n as usize;
@@ -77,33 +79,34 @@ pub fn run(args: &SampleArgs) -> Result {
             (header, rows)
         }
     };
-    match &args.out {
-        Some(path) => {
-            match Format::of(path) {
-                Ok(Format::Csv) => {
-                    let file = std::fs::File::create(path)
-                        .map_err(|e| Error::Runtime(format!("{}: {e}", path.display())))?;
-                    write_csv(std::io::BufWriter::new(file), &header, &rows)
-                        .map_err(|e| Error::Runtime(format!("{}: {e}", path.display())))?;
-                }
-                Ok(Format::Npy | Format::Npz | Format::Parquet) => {
-                    Table::from_values(header, Values::F32(stack(&rows)))?.save(path)?;
-                }
-                Ok(Format::Tsv) | Err(_) => {
-                    return Err(Error::Usage(format!(
-                        "--out {}: unknown output type (expected extension .csv, .npy, .npz or \
-                         .parquet)",
-                        path.display()
-                    )));
-                }
+    match (&args.out, out_format) {
+        (Some(path), Some(format)) => {
+            if format == Format::Csv {
+                let file = std::fs::File::create(path)
+                    .map_err(|e| Error::Runtime(format!("{}: {e}", path.display())))?;
+                write_csv(std::io::BufWriter::new(file), &header, &rows)
+                    .map_err(|e| Error::Runtime(format!("{}: {e}", path.display())))?;
+            } else {
+                Table::from_values(header, Values::F32(stack(&rows)))?.save(path)?;
             }
             let total: usize = rows.iter().map(|(_, m)| m.nrows()).sum();
             eprintln!("wrote {total} samples to {}", path.display());
         }
-        None => write_csv(std::io::stdout().lock(), &header, &rows)
+        _ => write_csv(std::io::stdout().lock(), &header, &rows)
             .map_err(|e| Error::Runtime(format!("stdout: {e}")))?,
     }
     Ok(())
+}
+
+/// The type of an `--out` file by its extension: `.csv`, `.npy`, `.npz` or `.parquet`.
+fn output_format(path: &std::path::Path) -> Result<Format> {
+    match Format::of(path) {
+        Ok(f @ (Format::Csv | Format::Npy | Format::Npz | Format::Parquet)) => Ok(f),
+        Ok(Format::Tsv) | Err(_) => Err(Error::Usage(format!(
+            "--out {}: unknown output type (expected extension .csv, .npy, .npz or .parquet)",
+            path.display()
+        ))),
+    }
 }
 
 /// The blocks one under the other, in single precision (the networks' own, as the CSV output
