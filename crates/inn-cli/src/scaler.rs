@@ -126,7 +126,7 @@ mod tests {
             (s.mean[0] - 3.0).abs() < 1e-15 && (s.std[0] - (14.0f64 / 3.0).sqrt()).abs() < 1e-15
         );
         let z = s.apply(&data);
-        let values = Values::F32(data.cast());
+        let values = Values::F32(data.map(|v| v as f32));
         assert_eq!(s.apply_rows(&values, &[0, 1], &[0, 1, 2]), z);
         let swapped = Scaler::fit_rows(&values, &[1, 0], &[0, 1, 2]);
         assert_eq!(
