@@ -18,20 +18,32 @@ pub struct Scaler {
 impl Scaler {
     /// The means and standard deviations of the columns `columns` of `values` over the rows
     /// `rows` (at least one), read in place: nothing of the table is copied. Two passes per
-    /// column (mean, then mean squared deviation), summed in f64.
+    /// column (mean, then mean squared deviation), summed in f64; `rows` in increasing order
+    /// read the columns front to back.
     pub fn fit_rows(values: &Values, columns: &[usize], rows: &[usize]) -> Scaler {
+        match values {
+            Values::F32(m) => Scaler::fit_matrix(m, columns, rows),
+            Values::F64(m) => Scaler::fit_matrix(m, columns, rows),
+        }
+    }
+
+    fn fit_matrix<T>(m: &DMatrix<T>, columns: &[usize], rows: &[usize]) -> Scaler
+    where
+        T: nalgebra::Scalar + Copy + Into<f64>,
+    {
         let n = rows.len().max(1) as f64;
         let mut mean = Vec::with_capacity(columns.len());
         let mut std = Vec::with_capacity(columns.len());
         for &j in columns {
-            let m = rows.iter().map(|&i| values.get(i, j)).sum::<f64>() / n;
+            let column = &m.as_slice()[j * m.nrows()..(j + 1) * m.nrows()];
+            let mu = rows.iter().map(|&i| column[i].into()).sum::<f64>() / n;
             let var = rows
                 .iter()
-                .map(|&i| (values.get(i, j) - m).powi(2))
+                .map(|&i| (column[i].into() - mu).powi(2))
                 .sum::<f64>()
                 / n;
             let s = var.sqrt();
-            mean.push(m);
+            mean.push(mu);
             std.push(if s > 0.0 && s.is_finite() { s } else { 1.0 });
         }
         Scaler { mean, std }
@@ -40,23 +52,22 @@ impl Scaler {
     /// Standardises the rows `rows` (in that order) of the columns `columns` of `values` into
     /// a new `rows.len() × columns.len()` f32 matrix: the one copy training needs.
     pub fn apply_rows(&self, values: &Values, columns: &[usize], rows: &[usize]) -> DMatrix<f32> {
+        match values {
+            Values::F32(m) => self.apply_matrix(m, columns, rows),
+            Values::F64(m) => self.apply_matrix(m, columns, rows),
+        }
+    }
+
+    fn apply_matrix<T>(&self, m: &DMatrix<T>, columns: &[usize], rows: &[usize]) -> DMatrix<f32>
+    where
+        T: nalgebra::Scalar + Copy + Into<f64>,
+    {
         let mut out = DMatrix::<f32>::zeros(rows.len(), columns.len());
-        for (k, &j) in columns.iter().enumerate() {
+        for ((k, &j), target) in columns.iter().enumerate().zip(out.column_iter_mut()) {
             let (mean, std) = (self.mean[k], self.std[k]);
-            let target = out.column_mut(k);
-            match values {
-                Values::F32(m) => {
-                    let source = m.column(j);
-                    for (slot, &i) in target.into_iter().zip(rows) {
-                        *slot = ((f64::from(source[i]) - mean) / std) as f32;
-                    }
-                }
-                Values::F64(m) => {
-                    let source = m.column(j);
-                    for (slot, &i) in target.into_iter().zip(rows) {
-                        *slot = ((source[i] - mean) / std) as f32;
-                    }
-                }
+            let source = &m.as_slice()[j * m.nrows()..(j + 1) * m.nrows()];
+            for (slot, &i) in target.into_iter().zip(rows) {
+                *slot = ((source[i].into() - mean) / std) as f32;
             }
         }
         out

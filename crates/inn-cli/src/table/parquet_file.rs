@@ -1,5 +1,5 @@
 //! Apache Parquet tables with the Arrow project's `parquet` crate: numeric columns by name,
-//! read batch by batch straight into the table's column-major matrix.
+//! read column by column, batch by batch, straight into the table's column-major matrix.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
@@ -13,8 +13,10 @@ use arrow_array::types::{
 use arrow_array::{Array, ArrayRef, ArrowPrimitiveType, Float32Array, Float64Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
 use nalgebra::DMatrix;
-use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
+use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
@@ -68,16 +70,20 @@ fn precision(path: &Path, schema: &Schema) -> Result<bool> {
     Ok(all_f32)
 }
 
+/// Reads the file one column at a time (a projection per column), so the reader holds one
+/// column chunk's pages and dictionary at a time, not the whole row group's: the table is the
+/// only large allocation.
 fn read(path: &Path, file: std::fs::File) -> Result<Table> {
     let parquet = |e: &dyn std::fmt::Display| Error::Parquet {
         path: path.to_path_buf(),
         reason: e.to_string(),
     };
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet(&e))?;
-    let schema = builder.schema().clone();
+    let metadata =
+        ArrowReaderMetadata::load(&file, ArrowReaderOptions::default()).map_err(|e| parquet(&e))?;
+    let schema = metadata.schema().clone();
     let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
     let all_f32 = precision(path, &schema)?;
-    let rows = usize::try_from(builder.metadata().file_metadata().num_rows())
+    let rows = usize::try_from(metadata.metadata().file_metadata().num_rows())
         .map_err(|_| parquet(&"a negative row count"))?;
     if rows == 0 || names.is_empty() {
         return Err(Error::EmptyTable {
@@ -85,32 +91,39 @@ fn read(path: &Path, file: std::fs::File) -> Result<Table> {
             what: format!("the file has {rows} rows and {} columns", names.len()),
         });
     }
-    let reader = builder
-        .with_batch_size(BATCH_ROWS)
-        .build()
-        .map_err(|e| parquet(&e))?;
     let mut data = if all_f32 {
         Values::F32(DMatrix::zeros(rows, names.len()))
     } else {
         Values::F64(DMatrix::zeros(rows, names.len()))
     };
-    let mut start = 0;
-    for batch in reader {
-        let batch = batch.map_err(|e| parquet(&e))?;
-        let len = batch.num_rows();
-        if start + len > rows || batch.num_columns() != names.len() {
-            return Err(parquet(&format!(
-                "the data does not match the file's metadata ({rows} rows of {} columns)",
-                names.len()
-            )));
-        }
-        for (column, array) in batch.columns().iter().enumerate() {
+    for (column, name) in names.iter().enumerate() {
+        let input = file.try_clone().map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(input, metadata.clone());
+        let mask = ProjectionMask::roots(builder.parquet_schema(), [column]);
+        let reader = builder
+            .with_projection(mask)
+            .with_batch_size(BATCH_ROWS)
+            .build()
+            .map_err(|e| parquet(&e))?;
+        let mut start = 0;
+        for batch in reader {
+            let batch = batch.map_err(|e| parquet(&e))?;
+            let len = batch.num_rows();
+            if start + len > rows || batch.num_columns() != 1 {
+                return Err(parquet(&format!(
+                    "column {column} (`{name}`) does not match the file's metadata ({rows} rows)"
+                )));
+            }
+            let array = batch.column(0);
             if let Some(i) = (0..len).find(|&i| array.is_null(i)) {
                 return Err(Error::NullEntry {
                     path: path.to_path_buf(),
                     row: start + i,
                     column,
-                    name: names[column].clone(),
+                    name: name.clone(),
                 });
             }
             let copied = match &mut data {
@@ -121,17 +134,16 @@ fn read(path: &Path, file: std::fs::File) -> Result<Table> {
             };
             if copied.is_none() {
                 return Err(parquet(&format!(
-                    "column {column} (`{}`) changes type inside the file",
-                    names[column]
+                    "column {column} (`{name}`) changes type inside the file"
                 )));
             }
+            start += len;
         }
-        start += len;
-    }
-    if start != rows {
-        return Err(parquet(&format!(
-            "the file says {rows} rows but holds {start}"
-        )));
+        if start != rows {
+            return Err(parquet(&format!(
+                "the file says {rows} rows but column {column} (`{name}`) holds {start}"
+            )));
+        }
     }
     if let Some((row, column, value)) = data.first_non_finite() {
         return Err(Error::NonFiniteEntry {

@@ -59,12 +59,39 @@ impl Values {
         }
     }
 
+    /// The value every one of `rows` holds in column `j`, or `None` when they differ (or
+    /// `rows` is empty).
+    pub fn constant_over(&self, j: usize, rows: &[usize]) -> Option<f64> {
+        fn of<T: nalgebra::Scalar + Copy + PartialEq + Into<f64>>(
+            m: &DMatrix<T>,
+            j: usize,
+            rows: &[usize],
+        ) -> Option<f64> {
+            let column = m.column(j);
+            let first = column[*rows.first()?];
+            rows.iter()
+                .all(|&i| column[i] == first)
+                .then(|| first.into())
+        }
+        match self {
+            Values::F32(m) => of(m, j, rows),
+            Values::F64(m) => of(m, j, rows),
+        }
+    }
+
     /// The position (row, column) and value of the first non-finite entry in row-major order.
     pub(crate) fn first_non_finite(&self) -> Option<(usize, usize, f64)> {
-        // One pass in memory order first: tables are almost always all finite.
+        // One pass in memory order first (blocks without early exit, which vectorise): tables
+        // are almost always all finite.
         let all_finite = match self {
-            Values::F32(m) => m.iter().all(|v| v.is_finite()),
-            Values::F64(m) => m.iter().all(|v| v.is_finite()),
+            Values::F32(m) => m
+                .as_slice()
+                .chunks(4096)
+                .all(|c| c.iter().fold(true, |ok, v| ok & v.is_finite())),
+            Values::F64(m) => m
+                .as_slice()
+                .chunks(4096)
+                .all(|c| c.iter().fold(true, |ok, v| ok & v.is_finite())),
         };
         if all_finite {
             return None;
@@ -92,6 +119,11 @@ mod tests {
         assert_eq!(a.select_columns(&[1]), Values::F32(m.select_columns(&[1])));
         assert_eq!(a.clone().into_f64(), b.clone().into_f64());
         assert_eq!(a.first_non_finite(), None);
+        assert_eq!(a.constant_over(1, &[0, 2]), None);
+        assert_eq!(b.constant_over(2, &[1]), Some(1.0 - 0.5));
+        let flat = Values::F64(DMatrix::from_element(3, 1, 2.5));
+        assert_eq!(flat.constant_over(0, &[2, 0, 1]), Some(2.5));
+        assert_eq!(flat.constant_over(0, &[]), None);
         let mut bad = m;
         bad[(2, 1)] = f32::INFINITY;
         bad[(1, 3)] = f32::NAN;
