@@ -238,9 +238,15 @@ pub(super) fn load_csv(path: &Path, options: &CsvOptions) -> Result<Table> {
             what: "the file has no data rows".to_owned(),
         });
     }
+    // The file's bytes go before the matrix is built: at most the text and the parsed values,
+    // or the values and the matrix, are held at once.
+    drop(reader);
+    drop(bytes);
+    let data = DMatrix::from_row_slice(n_rows, width, &values);
+    drop(values);
     Ok(Table {
         names: names.unwrap_or_default(),
-        data: Values::F64(DMatrix::from_row_slice(n_rows, width, &values)),
+        data: Values::F64(data),
     })
 }
 
