@@ -78,7 +78,8 @@ macro_rules! deref_to_network {
 }
 pub(crate) use deref_to_network;
 
-/// The payload of a model file (format version 2): the scalar type, the model's own description
+/// The payload of a JSON model file (format version 2; a safetensors file, version 3, holds the
+/// same parts as header entries and tensors): the scalar type, the model's own description
 /// (configuration and widths, as its type serialises them), the architecture, the parameters
 /// and the metadata.
 #[derive(Serialize, Deserialize)]
