@@ -305,7 +305,8 @@ fn envelope(path: &Path, bytes: &[u8]) -> Result<Envelope> {
 fn safetensors_header_len(prefix: &[u8], file_len: u64) -> Option<usize> {
     let first: [u8; 8] = prefix.get(..8)?.try_into().ok()?;
     let n = u64::from_le_bytes(first);
-    (prefix.get(8) == Some(&b'{') && n <= file_len.saturating_sub(8))
+    // The header is a JSON object, so at least `{}`.
+    (prefix.get(8) == Some(&b'{') && (2..=file_len.saturating_sub(8)).contains(&n))
         .then(|| usize::try_from(n).ok())
         .flatten()
 }
@@ -611,6 +612,14 @@ mod tests {
             e.contains("format version 9") && e.contains("[1, 2, 3]"),
             "{e}"
         );
+        // Headers too short to be one: errors from both readers.
+        for header in [
+            &b"\x00\x00\x00\x00\x00\x00\x00\x00{"[..],
+            b"\x01\x00\x00\x00\x00\x00\x00\x00{",
+        ] {
+            std::fs::write(&path, header).unwrap();
+            assert!(peek_kind(&path).is_err() && read_any(&path, "toy").is_err());
+        }
         std::fs::write(&path, &good).unwrap();
         let e = read_any(&path, "flow").unwrap_err().to_string();
         assert!(e.contains("expected \"flow\""), "{e}");

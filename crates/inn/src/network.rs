@@ -687,6 +687,8 @@ mod tests {
     fn load_checked(bytes: &[u8], name: &str) -> std::result::Result<(), TestCaseError> {
         let path = temp(name);
         std::fs::write(&path, bytes).unwrap();
+        // The header-only reader that tools dispatch on must not panic either.
+        let _ = model_file::peek_kind(&path);
         if let Ok((net, _)) = Network::<f64>::load(&path, "test") {
             let (_, original) = valid_file();
             prop_assert_eq!(net.params(), original.params());
