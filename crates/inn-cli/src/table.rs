@@ -175,8 +175,9 @@ impl Table {
     }
 
     /// Loads a NumPy `.npz` archive: every array (in archive order) is one or more columns,
-    /// all of the same number of rows. A 1-D array `name` is one column called `name`; a 2-D
-    /// array `name` of width `d` is the columns `name_0, …, name_{d−1}` (rows are samples).
+    /// all of the same number of rows. A 1-D array `name` is one column called `name` (so is a
+    /// 2-D array of one column); a 2-D array `name` of width `d ≥ 2` is the columns
+    /// `name_0, …, name_{d−1}` (rows are samples), also selected by index as usual.
     /// Arrays are float32 or float64 as in [`Table::load_npy`]; the table is f32 when all of
     /// them are, f64 otherwise. Compressed (`np.savez_compressed`) and plain archives both read.
     ///

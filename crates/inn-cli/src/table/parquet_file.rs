@@ -74,9 +74,19 @@ fn precision(path: &Path, schema: &Schema) -> Result<bool> {
 /// column chunk's pages and dictionary at a time, not the whole row group's: the table is the
 /// only large allocation.
 fn read(path: &Path, file: std::fs::File) -> Result<Table> {
-    let parquet = |e: &dyn std::fmt::Display| Error::Parquet {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
+    let parquet = |e: &dyn std::fmt::Display| {
+        let mut reason = e.to_string();
+        if reason.contains("Disabled feature") {
+            // Codecs are compiled in one by one; say which this build has.
+            reason.push_str(
+                " (this build reads Snappy-compressed and uncompressed Parquet: rewrite the \
+                 file with compression=\"snappy\")",
+            );
+        }
+        Error::Parquet {
+            path: path.to_path_buf(),
+            reason,
+        }
     };
     let metadata =
         ArrowReaderMetadata::load(&file, ArrowReaderOptions::default()).map_err(|e| parquet(&e))?;
