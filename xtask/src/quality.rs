@@ -210,7 +210,9 @@ fn fit(
     let all: Vec<String> = x.iter().chain(y).cloned().collect();
     let csv = case.dir.join("train.csv");
     save_csv(&csv, &all, data)?;
-    let model = case.dir.join("model.inn");
+    // A `.json` model file: the JSON container every binary, old or new, writes for it, whose
+    // metadata is read below.
+    let model = case.dir.join("model.json");
     let mut cmd = Command::new(case.binary);
     cmd.args(["fit", "--data"])
         .arg(&csv)

@@ -29,7 +29,7 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Train a model on a CSV or .npy table and save it.
+    /// Train a model on a CSV, TSV, .npy, .npz or Parquet table and save it.
     Fit(FitArgs),
     /// Draw posterior samples of x for observations y (or samples of a flow's density).
     Sample(SampleArgs),
@@ -74,15 +74,21 @@ impl Method {
 #[command(after_help = "Examples:\n  \
     inn fit --data runs.csv --x x1,x2 --y y --out model.inn\n  \
     inn fit --data runs.npy --x 0..3 --y 3,4 --method inn --steps 4000 --out model.inn\n  \
+    inn fit --data runs.parquet --x x1,x2 --y y --out model.safetensors\n  \
     inn fit --data samples.csv --x 0..2 --method flow --out density.inn\n\n\
     Model selection: --val-frac of the rows (default 10%) are held out; their loss is checked once\n\
     per epoch, training stops after --patience checks without improvement, and the model with the\n\
     best held-out loss is saved. --steps is only a cap.\n\
     Columns are selected by header name or 0-based index: `a,b`, `0..3,5` (0..3 is 0,1,2), `4..`.\n\
     Every column is standardised (mean 0, std 1, from the training rows) before training; the\n\
-    means and standard deviations are saved in the model and undone on output.")]
+    means and standard deviations are saved in the model and undone on output.\n\
+    Tables by extension: .csv/.tsv (header optional), .npy (2-D, rows are samples; columns\n\
+    0..d), .npz (a 1-D array is one column named like it, a 2-D array `a` the columns a_0..),\n\
+    .parquet (numeric columns by name; nulls are refused).\n\
+    Model files: safetensors (tensors + a JSON metadata header), or JSON when --out ends in .json.")]
 pub struct FitArgs {
-    /// The training table: .csv (header optional), .tsv or .npy (2-D, rows are samples).
+    /// The training table: .csv (header optional), .tsv, .npy (2-D, rows are samples), .npz
+    /// (named arrays) or .parquet (numeric columns).
     #[arg(long, value_name = "FILE")]
     pub data: PathBuf,
     /// Columns of the unknowns x (names or 0-based indices/ranges, comma-separated).
@@ -150,7 +156,8 @@ pub struct FitArgs {
     /// that maximum, rounded up to an even number).
     #[arg(long, value_name = "D", value_parser = clap::value_parser!(u64).range(2..))]
     pub n_tot: Option<u64>,
-    /// Where to write the model.
+    /// Where to write the model: a safetensors file (`model.inn`, `model.safetensors`), or a
+    /// JSON file when the name ends in `.json`.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
 }
@@ -192,9 +199,11 @@ impl SubnetActivation {
     inn sample --model model.inn --y 0.8 -n 1000                 # CSV on stdout\n  \
     inn sample --model model.inn --y 0.3,1.2 --y 0.5,1.0 -n 500 --out post.csv\n  \
     inn sample --model model.inn --y-file obs.csv -n 1000 --out post.csv\n  \
+    inn sample --model model.inn --y-file obs.parquet -n 1000 --out post.parquet\n  \
     inn sample --model density.inn -n 1000                       # a flow: draws from its density\n\n\
     Output: CSV with an `obs` column (0-based index of the observation) and then the x columns,\n\
-    in data units. A flow model writes its columns only. --y values are in data units, in the\n\
+    in data units; --out picks the type by extension: .csv, .npy (one 2-D float32 array, no\n\
+    names), .npz (one float32 array per column, named like it) or .parquet (Float32 columns). A flow model writes its columns only. --y values are in data units, in the\n\
     order of the model's y columns (see `inn info`). An --y-file whose header names the model's\n\
     y columns is read by name; otherwise it must have exactly as many columns as y.")]
 pub struct SampleArgs {
@@ -209,7 +218,7 @@ pub struct SampleArgs {
         allow_hyphen_values = true
     )]
     pub y: Vec<String>,
-    /// A table of observations, one per row (.csv, .tsv or .npy).
+    /// A table of observations, one per row (.csv, .tsv, .npy, .npz or .parquet).
     #[arg(long, value_name = "FILE")]
     pub y_file: Option<PathBuf>,
     /// Samples per observation (or in all, for a flow).
@@ -218,7 +227,7 @@ pub struct SampleArgs {
     /// Seed of the latent draws.
     #[arg(long, default_value_t = 0, value_name = "S")]
     pub seed: u64,
-    /// Write the samples here instead of stdout.
+    /// Write the samples here instead of stdout (.csv, .npy, .npz or .parquet).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
 }
@@ -235,7 +244,8 @@ pub struct EvalArgs {
     /// A model written by `inn fit`.
     #[arg(long, value_name = "FILE")]
     pub model: PathBuf,
-    /// The held-out table, with the model's column names (see `inn info`).
+    /// The held-out table (.csv, .tsv, .npy, .npz or .parquet), with the model's column names
+    /// (see `inn info`).
     #[arg(long, value_name = "FILE")]
     pub data: PathBuf,
     /// Posterior samples per observation for the calibration and MMD metrics.

@@ -5,16 +5,17 @@ use crate::table::Table;
 use inn::autodiff::nalgebra::DMatrix;
 use std::path::Path;
 
-/// Loads a `.csv`, `.tsv` or `.npy` table; every data error names the file, line and column.
+/// Loads a `.csv`, `.tsv`, `.npy`, `.npz` or `.parquet` table (by extension); every data error
+/// names the file, the row or line, and the column.
 pub fn load_table(path: &Path) -> Result<Table> {
     Table::load(path)
 }
 
-/// Selects columns by a `--x`/`--y` specification (names or 0-based indices/ranges), naming the
-/// file in the error.
-pub fn select_spec(table: &Table, path: &Path, option: &str, spec: &str) -> Result<Table> {
+/// The column indices of a `--x`/`--y` specification (names or 0-based indices/ranges),
+/// naming the file in the error.
+pub fn select_indices(table: &Table, path: &Path, option: &str, spec: &str) -> Result<Vec<usize>> {
     table
-        .select(spec)
+        .column_indices(spec)
         .map_err(|e| Error::Runtime(format!("{}: {option}: {e}", path.display())))
 }
 
@@ -34,7 +35,7 @@ pub fn select_names(table: &Table, path: &Path, names: &[String]) -> Result<DMat
             }
         }
     }
-    Ok(table.data().select_columns(&indices))
+    Ok(table.values().select_columns_f64(&indices))
 }
 
 /// Observations from a table: its columns named like the model's y columns if the header has
@@ -48,7 +49,7 @@ pub fn observations_from_table(
         return select_names(table, path, y_names);
     }
     if table.n_columns() == y_names.len() {
-        return Ok(table.data().clone());
+        return Ok(table.data().into_owned());
     }
     Err(Error::Runtime(format!(
         "{}: wrong observation width: line 1 has {} columns ({}), the model's y has {} ({}); \

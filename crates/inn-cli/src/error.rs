@@ -172,8 +172,67 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A `.npz` archive cannot be read: not a zip archive, a damaged entry, an entry that is
+    /// not an array, arrays of different lengths.
+    #[error("{}: corrupt .npz file: {reason}", path.display())]
+    CorruptNpz {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong (naming the array where there is one).
+        reason: String,
+    },
+    /// A Parquet file cannot be read or written: not a Parquet file, an unsupported codec, a
+    /// damaged page.
+    #[error("{}: Parquet: {reason}", path.display())]
+    Parquet {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A Parquet column is not numeric (strings, dates, nested values, …).
+    #[error(
+        "{}: column {column} (`{name}`) has type {kind}; tables hold numbers only (drop the column or encode it as numbers)",
+        path.display()
+    )]
+    UnsupportedColumn {
+        /// The file.
+        path: PathBuf,
+        /// 0-based column index.
+        column: usize,
+        /// The column's name.
+        name: String,
+        /// Its type.
+        kind: String,
+    },
+    /// A cell is null (missing).
+    #[error(
+        "{}: row {row}, column {column} (`{name}`) is null; fill or drop missing values first",
+        path.display()
+    )]
+    NullEntry {
+        /// The file.
+        path: PathBuf,
+        /// 0-based row index.
+        row: usize,
+        /// 0-based column index.
+        column: usize,
+        /// The column's name.
+        name: String,
+    },
+    /// A table could not be written.
+    #[error("{}: cannot write: {reason}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// [`crate::table::Table::load`] does not know the file's extension.
-    #[error("{}: unknown file type (expected extension .csv, .tsv or .npy)", path.display())]
+    #[error(
+        "{}: unknown file type (expected extension .csv, .tsv, .npy, .npz or .parquet)",
+        path.display()
+    )]
     UnknownExtension {
         /// The file.
         path: PathBuf,

@@ -26,8 +26,13 @@ pub fn describe(model: &Model, path: &Path) -> Vec<String> {
     let meta = &model.meta;
     let t = &meta.training;
     push!("model file:     {}", path.display());
+    let container = if model.version >= 3 {
+        "safetensors"
+    } else {
+        "JSON"
+    };
     push!(
-        "format:         {} version {}",
+        "format:         {} version {} ({container})",
         inn::model_file::FORMAT_NAME,
         model.version
     );

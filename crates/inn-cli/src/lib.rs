@@ -1,5 +1,6 @@
-//! The `inn` command line's library half: numeric tables read from and written to CSV, TSV and
-//! `.npy` files ([`table`]), the figures and pages of the calibration checks ([`report`]), and the one error type of the command line ([`Error`]).
+//! The `inn` command line's library half: numeric tables read from CSV, TSV, `.npy`, `.npz` and
+//! Parquet files and written to all but TSV ([`table`]), the figures and pages of the
+//! calibration checks ([`report`]), and the one error type of the command line ([`Error`]).
 //!
 //! The binary (`cargo install --path crates/inn-cli`, installed as `inn`) fits invertible
 //! networks to such tables, samples posteriors, evaluates and describes model files; the
@@ -11,4 +12,4 @@ pub mod report;
 pub mod table;
 
 pub use error::{Error, Result};
-pub use table::{CsvOptions, HeaderMode, Table, save_csv};
+pub use table::{CsvOptions, Format, HeaderMode, Table, Values, save_csv};

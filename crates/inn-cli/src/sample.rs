@@ -1,9 +1,11 @@
-//! `inn sample`: posterior samples of x for observations y, or draws from a flow's density, as CSV.
+//! `inn sample`: posterior samples of x for observations y, or draws from a flow's density, as
+//! CSV on stdout or, with `--out`, as `.csv`, `.npy`, `.npz` or `.parquet` by extension.
 
 use crate::args::SampleArgs;
 use crate::columns::{load_table, observations_from_args, observations_from_table};
 use crate::error::{Error, Result};
 use crate::model::{Model, posterior};
+use crate::table::{Format, Table, Values};
 use inn::autodiff::nalgebra::DMatrix;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -14,6 +16,8 @@ type Block = (Option<usize>, DMatrix<f64>);
 
 /// Runs `inn sample`.
 pub fn run(args: &SampleArgs) -> Result {
+    // An output type we cannot write is a usage error before any work.
+    let out_format = args.out.as_deref().map(output_format).transpose()?;
     let model = Model::load(&args.model)?;
     let meta = &model.meta;
     let n = args.n as usize;
@@ -75,19 +79,53 @@ pub fn run(args: &SampleArgs) -> Result {
             (header, rows)
         }
     };
-    match &args.out {
-        Some(path) => {
-            let file = std::fs::File::create(path)
-                .map_err(|e| Error::Runtime(format!("{}: {e}", path.display())))?;
-            write_csv(std::io::BufWriter::new(file), &header, &rows)
-                .map_err(|e| Error::Runtime(format!("{}: {e}", path.display())))?;
+    match (&args.out, out_format) {
+        (Some(path), Some(format)) => {
+            if format == Format::Csv {
+                let file = std::fs::File::create(path)
+                    .map_err(|e| Error::Runtime(format!("{}: {e}", path.display())))?;
+                write_csv(std::io::BufWriter::new(file), &header, &rows)
+                    .map_err(|e| Error::Runtime(format!("{}: {e}", path.display())))?;
+            } else {
+                Table::from_values(header, Values::F32(stack(&rows)))?.save(path)?;
+            }
             let total: usize = rows.iter().map(|(_, m)| m.nrows()).sum();
             eprintln!("wrote {total} samples to {}", path.display());
         }
-        None => write_csv(std::io::stdout().lock(), &header, &rows)
+        _ => write_csv(std::io::stdout().lock(), &header, &rows)
             .map_err(|e| Error::Runtime(format!("stdout: {e}")))?,
     }
     Ok(())
+}
+
+/// The type of an `--out` file by its extension: `.csv`, `.npy`, `.npz` or `.parquet`.
+fn output_format(path: &std::path::Path) -> Result<Format> {
+    match Format::of(path) {
+        Ok(f @ (Format::Csv | Format::Npy | Format::Npz | Format::Parquet)) => Ok(f),
+        Ok(Format::Tsv) | Err(_) => Err(Error::Usage(format!(
+            "--out {}: unknown output type (expected extension .csv, .npy, .npz or .parquet)",
+            path.display()
+        ))),
+    }
+}
+
+/// The blocks one under the other, in single precision (the networks' own, as the CSV output
+/// prints), the observation index first when there is one.
+fn stack(blocks: &[Block]) -> DMatrix<f32> {
+    let total = blocks.iter().map(|(_, m)| m.nrows()).sum();
+    let with_obs = usize::from(blocks.iter().any(|(obs, _)| obs.is_some()));
+    let width = blocks.first().map_or(0, |(_, m)| m.ncols()) + with_obs;
+    let mut out = DMatrix::zeros(total, width);
+    let mut at = 0;
+    for (obs, m) in blocks {
+        if let Some(i) = obs {
+            out.view_mut((at, 0), (m.nrows(), 1)).fill(*i as f32);
+        }
+        out.view_mut((at, with_obs), m.shape())
+            .copy_from(&m.map(|v| v as f32));
+        at += m.nrows();
+    }
+    out
 }
 
 /// Writes the header and, per block, one line per sample (the observation index first when

@@ -1,6 +1,7 @@
 //! `Scaler`: per-column standardisation `(v − mean) / std`, saved in the model and undone on output.
 
 use crate::error::{Error, Result};
+use crate::table::Values;
 use inn::autodiff::nalgebra::DMatrix;
 use serde::{Deserialize, Serialize};
 
@@ -15,18 +16,61 @@ pub struct Scaler {
 }
 
 impl Scaler {
-    /// The means and standard deviations of the columns of `data` (at least one row).
-    pub fn fit(data: &DMatrix<f64>) -> Scaler {
-        let std = data
-            .row_variance()
-            .iter()
-            .map(|v| v.sqrt())
-            .map(|s| if s > 0.0 && s.is_finite() { s } else { 1.0 })
-            .collect();
-        Scaler {
-            mean: data.row_mean().iter().copied().collect(),
-            std,
+    /// The means and standard deviations of the columns `columns` of `values` over the rows
+    /// `rows` (at least one), read in place: nothing of the table is copied. Two passes per
+    /// column (mean, then mean squared deviation), summed in f64; `rows` in increasing order
+    /// read the columns front to back.
+    pub fn fit_rows(values: &Values, columns: &[usize], rows: &[usize]) -> Scaler {
+        match values {
+            Values::F32(m) => Scaler::fit_matrix(m, columns, rows),
+            Values::F64(m) => Scaler::fit_matrix(m, columns, rows),
         }
+    }
+
+    fn fit_matrix<T>(m: &DMatrix<T>, columns: &[usize], rows: &[usize]) -> Scaler
+    where
+        T: nalgebra::Scalar + Copy + Into<f64>,
+    {
+        let n = rows.len().max(1) as f64;
+        let mut mean = Vec::with_capacity(columns.len());
+        let mut std = Vec::with_capacity(columns.len());
+        for &j in columns {
+            let column = &m.as_slice()[j * m.nrows()..(j + 1) * m.nrows()];
+            let mu = rows.iter().map(|&i| column[i].into()).sum::<f64>() / n;
+            let var = rows
+                .iter()
+                .map(|&i| (column[i].into() - mu).powi(2))
+                .sum::<f64>()
+                / n;
+            let s = var.sqrt();
+            mean.push(mu);
+            std.push(if s > 0.0 && s.is_finite() { s } else { 1.0 });
+        }
+        Scaler { mean, std }
+    }
+
+    /// Standardises the rows `rows` (in that order) of the columns `columns` of `values` into
+    /// a new `rows.len() × columns.len()` f32 matrix: the one copy training needs.
+    pub fn apply_rows(&self, values: &Values, columns: &[usize], rows: &[usize]) -> DMatrix<f32> {
+        match values {
+            Values::F32(m) => self.apply_matrix(m, columns, rows),
+            Values::F64(m) => self.apply_matrix(m, columns, rows),
+        }
+    }
+
+    fn apply_matrix<T>(&self, m: &DMatrix<T>, columns: &[usize], rows: &[usize]) -> DMatrix<f32>
+    where
+        T: nalgebra::Scalar + Copy + Into<f64>,
+    {
+        let mut out = DMatrix::<f32>::zeros(rows.len(), columns.len());
+        for ((k, &j), target) in columns.iter().enumerate().zip(out.column_iter_mut()) {
+            let (mean, std) = (self.mean[k], self.std[k]);
+            let source = &m.as_slice()[j * m.nrows()..(j + 1) * m.nrows()];
+            for (slot, &i) in target.into_iter().zip(rows) {
+                *slot = ((source[i].into() - mean) / std) as f32;
+            }
+        }
+        out
     }
 
     /// Number of columns.
@@ -87,9 +131,19 @@ mod tests {
     #[test]
     fn apply_then_undo_is_the_identity_and_constant_columns_are_only_centred() {
         let data = DMatrix::from_row_slice(3, 2, &[1.0, 5.0, 2.0, 5.0, 6.0, 5.0]);
-        let s = Scaler::fit(&data);
+        let s = Scaler::fit_rows(&Values::F64(data.clone()), &[0, 1], &[0, 1, 2]);
         assert_eq!(s.std[1], 1.0);
+        assert!(
+            (s.mean[0] - 3.0).abs() < 1e-15 && (s.std[0] - (14.0f64 / 3.0).sqrt()).abs() < 1e-15
+        );
         let z = s.apply(&data);
+        let values = Values::F32(data.map(|v| v as f32));
+        assert_eq!(s.apply_rows(&values, &[0, 1], &[0, 1, 2]), z);
+        let swapped = Scaler::fit_rows(&values, &[1, 0], &[0, 1, 2]);
+        assert_eq!(
+            swapped.apply_rows(&values, &[1, 0], &[2, 0]),
+            DMatrix::from_row_slice(2, 2, &[z[(2, 1)], z[(2, 0)], z[(0, 1)], z[(0, 0)]])
+        );
         assert!(z.column(0).sum().abs() < 1e-6);
         assert!(z.column(1).iter().all(|&v| v == 0.0));
         let back = s.undo(&z);

@@ -242,7 +242,7 @@ fn fit_sample_eval_recover_the_circle_posterior() {
     let text = stdout(&info);
     for word in [
         "cinn",
-        "version 2",
+        "version 3 (safetensors)",
         "x1, x2",
         "y columns (1):  y",
         "of at most 500",
@@ -440,9 +440,15 @@ fn version_1_model_files_still_load_and_sample_the_same() {
 
 /// A tiny cINN on the circle data, for the tests that need a model file.
 fn tiny_model(dir: &Path) -> PathBuf {
+    tiny_model_as(dir, "tiny.inn")
+}
+
+/// [`tiny_model`] saved as `name` (its extension picks the container), trained on
+/// `dir/runs.csv`.
+fn tiny_model_as(dir: &Path, name: &str) -> PathBuf {
     let runs = dir.join("runs.csv");
     write_circle_runs(&runs, 200, 7);
-    let model = dir.join("tiny.inn");
+    let model = dir.join(name);
     let fit = inn(&[
         "fit",
         "--data",
@@ -734,27 +740,37 @@ fn a_wrong_observation_width_is_reported() {
     assert_eq!(stdout(&ok).lines().count(), 11);
 }
 
+/// Replaces the first occurrence of `from` in a (binary) file by `to`, of the same length.
+fn edit_file(path: &Path, from: &str, to: &str) {
+    assert_eq!(from.len(), to.len());
+    let mut bytes = std::fs::read(path).unwrap();
+    let at = bytes
+        .windows(from.len())
+        .position(|w| w == from.as_bytes())
+        .unwrap_or_else(|| panic!("{} lacks {from:?}", path.display()));
+    bytes[at..at + from.len()].copy_from_slice(to.as_bytes());
+    std::fs::write(path, bytes).unwrap();
+}
+
 #[test]
 fn a_model_of_another_format_version_is_refused() {
     let dir = scratch("version");
     let model = tiny_model(&dir);
-    let text = std::fs::read_to_string(&model).unwrap();
-    assert!(text.contains("\"version\":2,"), "envelope layout changed");
-    std::fs::write(
-        &model,
-        text.replacen("\"version\":2,", "\"version\":99,", 1),
-    )
-    .unwrap();
-    for cmd in ["info", "sample"] {
-        let mut args = vec![cmd, "--model", p(&model)];
-        if cmd == "sample" {
-            args.extend(["--y", "1", "-n", "3"]);
+    let json = tiny_model_as(&dir, "tiny.json");
+    edit_file(&model, "\"version\":\"3\"", "\"version\":\"9\"");
+    edit_file(&json, "\"version\":2,", "\"version\":9,");
+    for (file, name) in [(&model, "tiny.inn"), (&json, "tiny.json")] {
+        for cmd in ["info", "sample"] {
+            let mut args = vec![cmd, "--model", p(file)];
+            if cmd == "sample" {
+                args.extend(["--y", "1", "-n", "3"]);
+            }
+            assert_fails(
+                &inn(&args),
+                1,
+                &[name, "format version 9", "reads versions [1, 2, 3]"],
+            );
         }
-        assert_fails(
-            &inn(&args),
-            1,
-            &["tiny.inn", "format version 99", "reads versions [1, 2]"],
-        );
     }
 }
 
@@ -787,34 +803,153 @@ fn annotations_live_in_the_model_metadata_map() {
     );
 }
 
+/// Truncated files, an edited header (a column name), a flipped tensor byte: refused by name,
+/// in both containers.
 #[test]
 fn a_corrupt_model_file_is_refused() {
     let dir = scratch("corrupt");
-    let model = tiny_model(&dir);
-    let text = std::fs::read_to_string(&model).unwrap();
-    std::fs::write(&model, &text[..text.len() / 2]).unwrap();
-    assert_fails(
-        &inn(&["info", "--model", p(&model)]),
-        1,
-        &["tiny.inn", "truncated or corrupt"],
-    );
-    // An edited payload fails the checksum.
-    let edited = text.replacen("x1", "q1", 1);
-    assert_ne!(edited, text);
-    std::fs::write(&model, edited).unwrap();
-    assert_fails(
-        &inn(&[
-            "eval",
-            "--model",
-            p(&model),
-            "--data",
-            p(&dir.join("runs.csv")),
-        ]),
-        1,
-        &["tiny.inn", "checksum mismatch"],
-    );
+    let runs = dir.join("runs.csv");
+    for name in ["tiny.inn", "tiny.json"] {
+        let model = tiny_model_as(&dir, name);
+        let good = std::fs::read(&model).unwrap();
+        let eval = || inn(&["eval", "--model", p(&model), "--data", p(&runs)]);
+        std::fs::write(&model, &good[..good.len() / 2]).unwrap();
+        assert_fails(
+            &inn(&["info", "--model", p(&model)]),
+            1,
+            &[name, "truncated or corrupt"],
+        );
+        // An edited column name fails the (header) checksum.
+        std::fs::write(&model, &good).unwrap();
+        edit_file(&model, "x1", "q1");
+        assert_fails(&eval(), 1, &[name, "checksum mismatch"]);
+        if name == "tiny.inn" {
+            let mut flipped = good.clone();
+            *flipped.last_mut().unwrap() ^= 0x40;
+            std::fs::write(&model, &flipped).unwrap();
+            assert_fails(&eval(), 1, &[name, "checksum mismatch in the tensors"]);
+        }
+    }
     let missing = dir.join("gone.inn");
     assert_fails(&inn(&["info", "--model", p(&missing)]), 1, &["gone.inn"]);
+}
+
+/// The same model saved as safetensors and as JSON (same data, same seed) draws the same
+/// samples; `inn info` tells the containers apart.
+#[test]
+fn safetensors_and_json_model_files_sample_the_same() {
+    let dir = scratch("containers");
+    let tensors = tiny_model_as(&dir, "m.safetensors");
+    let json = tiny_model_as(&dir, "m.json");
+    assert_ne!(std::fs::read(&tensors).unwrap()[0], b'{');
+    let draw = |model: &Path| {
+        let o = inn(&["sample", "--model", p(model), "--y", "1.2", "-n", "50"]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        stdout(&o)
+    };
+    assert_eq!(draw(&tensors), draw(&json));
+    let info = stdout(&inn(&["info", "--model", p(&tensors)]));
+    assert!(info.contains("version 3 (safetensors)"), "{info}");
+    let info = stdout(&inn(&["info", "--model", p(&json)]));
+    assert!(info.contains("version 2 (JSON)"), "{info}");
+}
+
+/// The same table as CSV, `.npz` and Parquet (written by the library, with the npyz and
+/// parquet crates) trains the same model, and `--y-file` reads observations from each; the
+/// samples written as `.npy`, `.npz` and `.parquet` are the CSV output's numbers.
+#[test]
+fn npz_and_parquet_tables_fit_and_sample_like_csv() {
+    use inn_cli::table::Table;
+    let dir = scratch("formats");
+    let csv = dir.join("runs.csv");
+    write_circle_runs(&csv, 300, 8);
+    let table = Table::load(&csv).unwrap();
+    let obs = Table::new(
+        vec!["y".into()],
+        inn::autodiff::nalgebra::DMatrix::from_column_slice(2, 1, &[0.7, 1.9]),
+    )
+    .unwrap();
+    let mut drawn = Vec::new();
+    for ext in ["csv", "npz", "parquet"] {
+        let data = dir.join(format!("runs.{ext}"));
+        table.save(&data).unwrap();
+        assert_eq!(Table::load(&data).unwrap(), table, "{ext}");
+        let model = dir.join(format!("{ext}.inn"));
+        let fit = inn(&[
+            "fit",
+            "--data",
+            p(&data),
+            "--x",
+            "x1,x2",
+            "--y",
+            "y",
+            "--steps",
+            "5",
+            "--blocks",
+            "2",
+            "--hidden",
+            "8",
+            "--out",
+            p(&model),
+        ]);
+        assert_eq!(fit.status.code(), Some(0), "{ext}: {}", stderr(&fit));
+        let y_file = dir.join(format!("obs.{ext}"));
+        obs.save(&y_file).unwrap();
+        let o = inn(&[
+            "sample",
+            "--model",
+            p(&model),
+            "--y-file",
+            p(&y_file),
+            "-n",
+            "40",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{ext}: {}", stderr(&o));
+        drawn.push(stdout(&o));
+    }
+    assert_eq!(drawn[0], drawn[1]);
+    assert_eq!(drawn[0], drawn[2]);
+
+    // The CSV output's numbers (single precision, printed shortest), exactly, in every binary
+    // output.
+    let csv_out = dir.join("post.csv");
+    std::fs::write(&csv_out, &drawn[0]).unwrap();
+    let expected = Table::load(&csv_out).unwrap();
+    assert_eq!(expected.names(), ["obs", "x1", "x2"]);
+    for ext in ["npy", "npz", "parquet"] {
+        let out = dir.join(format!("post.{ext}"));
+        let model = dir.join("csv.inn");
+        let o = inn(&[
+            "sample",
+            "--model",
+            p(&model),
+            "--y-file",
+            p(&dir.join("obs.csv")),
+            "-n",
+            "40",
+            "--out",
+            p(&out),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{ext}: {}", stderr(&o));
+        let back = Table::load(&out).unwrap();
+        let single = |t: &Table| t.data().map(|v| v as f32);
+        assert_eq!(single(&back), single(&expected), "{ext}");
+        if ext != "npy" {
+            assert_eq!(back.names(), expected.names(), "{ext}");
+        }
+    }
+    let o = inn(&[
+        "sample",
+        "--model",
+        p(&dir.join("csv.inn")),
+        "--y",
+        "1",
+        "-n",
+        "3",
+        "--out",
+        p(&dir.join("post.xlsx")),
+    ]);
+    assert_fails(&o, 2, &["post.xlsx", ".parquet"]);
 }
 
 #[test]

@@ -233,9 +233,9 @@ mod tests {
         vec![Box::new(flow), Box::new(cinn), Box::new(inn)]
     }
 
-    /// Every kind saved and read back by [`load_model`] gives the same samples, posteriors,
+    /// Every kind saved (as safetensors and as JSON) and read back by [`load_model`] gives the same samples, posteriors,
     /// densities and predictions with the same inputs and RNG state, and keeps its metadata;
-    /// a file without metadata (as early releases wrote) loads with none; another scalar type
+    /// a JSON file without metadata (as early releases wrote) loads with none; another scalar type
     /// and a truncated file are errors.
     #[test]
     fn every_kind_round_trips_through_its_file() {
@@ -251,51 +251,55 @@ mod tests {
                 .network_mut()
                 .metadata_mut()
                 .insert("note".into(), serde_json::json!([1, "b"]));
-            let path = dir.join(format!("{kind}.inn"));
-            model.save(&path).unwrap();
-            let back = load_model::<f32>(&path).unwrap();
-            assert_eq!(back.kind(), kind);
-            assert_eq!(back.widths(), model.widths());
-            assert_eq!(back.network().metadata(), model.network().metadata());
-            assert_eq!(back.network().params(), model.network().params());
-            let seeded = || StdRng::seed_from_u64(9);
-            let obs = y.rows(0, 3).into_owned();
-            let cond = (model.widths().1 > 0).then_some(&y);
-            let same = |a: Option<Result<DMatrix<f32>>>, b: Option<Result<DMatrix<f32>>>| {
-                assert_eq!(a.map(|r| r.unwrap()), b.map(|r| r.unwrap()), "{kind}");
-            };
-            same(model.log_density(&x, cond), back.log_density(&x, cond));
-            same(model.predict_y(&x), back.predict_y(&x));
-            same(
-                model.sample(40, &mut seeded()),
-                back.sample(40, &mut seeded()),
-            );
-            assert_eq!(
-                model.posterior(&obs, 40, &mut seeded()).map(|r| r.unwrap()),
-                back.posterior(&obs, 40, &mut seeded()).map(|r| r.unwrap())
-            );
-            assert!(
-                load_model::<f64>(&path).is_err(),
-                "{kind}: another scalar type"
-            );
+            for ext in ["inn", "json"] {
+                let path = dir.join(format!("{kind}.{ext}"));
+                model.save(&path).unwrap();
+                let back = load_model::<f32>(&path).unwrap();
+                assert_eq!(back.kind(), kind);
+                assert_eq!(back.widths(), model.widths());
+                assert_eq!(back.network().metadata(), model.network().metadata());
+                assert_eq!(back.network().params(), model.network().params());
+                let seeded = || StdRng::seed_from_u64(9);
+                let obs = y.rows(0, 3).into_owned();
+                let cond = (model.widths().1 > 0).then_some(&y);
+                let same = |a: Option<Result<DMatrix<f32>>>, b: Option<Result<DMatrix<f32>>>| {
+                    assert_eq!(a.map(|r| r.unwrap()), b.map(|r| r.unwrap()), "{kind}");
+                };
+                same(model.log_density(&x, cond), back.log_density(&x, cond));
+                same(model.predict_y(&x), back.predict_y(&x));
+                same(
+                    model.sample(40, &mut seeded()),
+                    back.sample(40, &mut seeded()),
+                );
+                assert_eq!(
+                    model.posterior(&obs, 40, &mut seeded()).map(|r| r.unwrap()),
+                    back.posterior(&obs, 40, &mut seeded()).map(|r| r.unwrap())
+                );
+                assert!(
+                    load_model::<f64>(&path).is_err(),
+                    "{kind}: another scalar type"
+                );
 
-            // Early files had no metadata entry.
-            let mut payload: serde_json::Value = model_file::load(&path, kind).unwrap();
-            assert!(
-                payload
-                    .as_object_mut()
-                    .unwrap()
-                    .remove("metadata")
-                    .is_some()
-            );
-            model_file::save(&path, kind, &payload).unwrap();
-            let old = load_model::<f32>(&path).unwrap();
-            assert!(old.network().metadata().is_empty(), "{kind}");
-            assert_eq!(old.network().params(), model.network().params());
+                // Early (JSON) files had no metadata entry.
+                if ext == "json" {
+                    let mut payload: serde_json::Value = model_file::load(&path, kind).unwrap();
+                    assert!(
+                        payload
+                            .as_object_mut()
+                            .unwrap()
+                            .remove("metadata")
+                            .is_some()
+                    );
+                    model_file::save(&path, kind, &payload).unwrap();
+                    let old = load_model::<f32>(&path).unwrap();
+                    assert!(old.network().metadata().is_empty(), "{kind}");
+                    assert_eq!(old.network().params(), model.network().params());
+                }
 
-            let text = std::fs::read_to_string(&path).unwrap();
-            std::fs::write(&path, &text[..text.len() - 3]).unwrap();
-            assert!(matches!(load_model::<f32>(&path), Err(Error::Model { .. })));
+                let bytes = std::fs::read(&path).unwrap();
+                std::fs::write(&path, &bytes[..bytes.len() - 3]).unwrap();
+                assert!(matches!(load_model::<f32>(&path), Err(Error::Model { .. })));
+            }
         }
     }
 }

@@ -7,6 +7,7 @@
 //! `Network` (they dereference to it, so `model.params()`, `model.metadata()` and the chunked
 //! passes are this type's), and save and load through it.
 
+use crate::model_file::{Contents, Tensor, TensorData};
 use crate::{Error, Result, model_file};
 use autodiff::nalgebra::DMatrix;
 use autodiff::train::TrainReport;
@@ -77,7 +78,8 @@ macro_rules! deref_to_network {
 }
 pub(crate) use deref_to_network;
 
-/// The payload of a model file (format version 2): the scalar type, the model's own description
+/// The payload of a JSON model file (format version 2; a safetensors file, version 3, holds the
+/// same parts as header entries and tensors): the scalar type, the model's own description
 /// (configuration and widths, as its type serialises them), the architecture, the parameters
 /// and the metadata.
 #[derive(Serialize, Deserialize)]
@@ -299,6 +301,12 @@ impl<T: Float> Network<T> {
 
     /// Writes the network as a checksummed model file of `kind`, with `model` (the model type's
     /// own description: configuration, widths) next to the architecture and parameters.
+    ///
+    /// The container follows the extension: a path ending in `.json` gets a JSON file (format
+    /// version 2, as earlier releases wrote), any other (`.inn`, `.safetensors`) a safetensors
+    /// file (format version 3) whose tensors are the parameters, row-major, named as in
+    /// [`Params`], and whose header entries `scalar`, `model`, `flow`, `metadata` and `params`
+    /// (the parameter names in registration order) are JSON text ([`model_file`]).
     pub(crate) fn save(
         &self,
         path: impl AsRef<Path>,
@@ -306,14 +314,40 @@ impl<T: Float> Network<T> {
         model: &impl Serialize,
     ) -> Result<()> {
         let model = serde_json::to_value(model).map_err(|e| Error::Config(e.to_string()))?;
-        let file = NetworkFile {
-            scalar: T::NAME.to_string(),
-            model,
-            flow: self.spec.clone(),
-            params: self.params.clone(),
-            metadata: self.metadata.clone(),
+        let path = path.as_ref();
+        if model_file::writes_json(path) {
+            let file = NetworkFile {
+                scalar: T::NAME.to_string(),
+                model,
+                flow: self.spec.clone(),
+                params: self.params.clone(),
+                metadata: self.metadata.clone(),
+            };
+            return model_file::save(path, kind, &file);
+        }
+        let text = |value: serde_json::Result<String>| {
+            value.map_err(|e| Error::Model {
+                path: path.to_path_buf(),
+                reason: format!("cannot encode: {e}"),
+            })
         };
-        model_file::save(path, kind, &file)
+        let names: Vec<&str> = self.params.iter().map(|(_, name, _)| name).collect();
+        let header = BTreeMap::from([
+            ("scalar".to_string(), T::NAME.to_string()),
+            ("model".to_string(), text(serde_json::to_string(&model))?),
+            ("flow".to_string(), text(serde_json::to_string(&self.spec))?),
+            (
+                "metadata".to_string(),
+                text(serde_json::to_string(&self.metadata))?,
+            ),
+            ("params".to_string(), text(serde_json::to_string(&names))?),
+        ]);
+        let tensors = self
+            .params
+            .iter()
+            .map(|(_, name, value)| (name.to_string(), tensor_of(value)))
+            .collect();
+        model_file::save_tensors(path, kind, &header, &tensors)
     }
 
     /// Reads a file written by [`Network::save`] (or by the version-1 writers) for `kind`:
@@ -330,12 +364,16 @@ impl<T: Float> Network<T> {
             path: path.to_path_buf(),
             reason,
         };
-        let file: NetworkFile<T> = match model_file::read(path, kind)? {
-            (1, payload) => serde_json::from_str::<NetworkFileV1<T>>(&payload)
+        let file: NetworkFile<T> = match model_file::read_any(path, kind)? {
+            Contents::Json {
+                version: 1,
+                payload,
+            } => serde_json::from_str::<NetworkFileV1<T>>(&payload)
                 .map(Into::into)
                 .map_err(|e| bad(format!("cannot decode the model: {e}")))?,
-            (_, payload) => serde_json::from_str(&payload)
+            Contents::Json { payload, .. } => serde_json::from_str(&payload)
                 .map_err(|e| bad(format!("cannot decode the model: {e}")))?,
+            Contents::Tensors(tensors) => network_file_of(tensors).map_err(bad)?,
         };
         if file.scalar != T::NAME {
             return Err(bad(format!(
@@ -351,6 +389,95 @@ impl<T: Float> Network<T> {
         network.metadata = file.metadata;
         Ok((network, file.model))
     }
+}
+
+/// A parameter matrix as a row-major tensor of its scalar type.
+fn tensor_of<T: Float>(value: &DMatrix<T>) -> Tensor {
+    let row_major = value.transpose();
+    let data = if T::NAME == "f64" {
+        TensorData::F64(row_major.iter().map(|v| v.to_f64()).collect())
+    } else {
+        // f32 → f64 → f32 is exact.
+        TensorData::F32(row_major.iter().map(|v| v.to_f64() as f32).collect())
+    };
+    Tensor {
+        shape: vec![value.nrows(), value.ncols()],
+        data,
+    }
+}
+
+/// The parts of a safetensors model file (format version 3): the header entries decoded, the
+/// parameters rebuilt in the recorded order from matrices of the file's scalar type.
+fn network_file_of<T: Float>(
+    file: model_file::TensorFile,
+) -> std::result::Result<NetworkFile<T>, String> {
+    let model_file::TensorFile {
+        header,
+        mut tensors,
+        ..
+    } = file;
+    let entry = |key: &str| {
+        header
+            .get(key)
+            .ok_or_else(|| format!("no {key:?} entry in the safetensors header"))
+    };
+    fn decode<V: serde::de::DeserializeOwned>(
+        key: &str,
+        text: &str,
+    ) -> std::result::Result<V, String> {
+        serde_json::from_str(text).map_err(|e| format!("cannot decode the header's {key:?}: {e}"))
+    }
+    let scalar = entry("scalar")?.clone();
+    if scalar != T::NAME {
+        return Err(format!("holds {scalar} parameters, requested {}", T::NAME));
+    }
+    let names: Vec<String> = decode("params", entry("params")?)?;
+    let mut params = Params::new();
+    for name in &names {
+        let tensor = tensors
+            .remove(name)
+            .ok_or_else(|| format!("parameter {name:?} has no tensor"))?;
+        let &[rows, cols] = tensor.shape.as_slice() else {
+            return Err(format!(
+                "tensor {name:?} has shape {:?}; parameters are matrices",
+                tensor.shape
+            ));
+        };
+        if tensor.data.scalar() != T::NAME {
+            return Err(format!(
+                "tensor {name:?} holds {} values in a file of {} parameters",
+                tensor.data.scalar(),
+                T::NAME
+            ));
+        }
+        let values: Vec<T> = match tensor.data {
+            TensorData::F32(v) => v.into_iter().map(|x| T::of_f64(f64::from(x))).collect(),
+            TensorData::F64(v) => v.into_iter().map(T::of_f64).collect(),
+        };
+        if values.len() != rows * cols {
+            return Err(format!(
+                "tensor {name:?} has {} values for shape {:?}",
+                values.len(),
+                [rows, cols]
+            ));
+        }
+        params
+            .add(name.clone(), DMatrix::from_row_slice(rows, cols, &values))
+            .map_err(|e| format!("parameter {name:?}: {e}"))?;
+    }
+    if let Some(extra) = tensors.keys().next() {
+        return Err(format!(
+            "tensor {extra:?} is not a parameter of the model (the header lists {})",
+            names.len()
+        ));
+    }
+    Ok(NetworkFile {
+        scalar,
+        model: decode("model", entry("model")?)?,
+        flow: decode("flow", entry("flow")?)?,
+        params,
+        metadata: decode("metadata", entry("metadata")?)?,
+    })
 }
 
 /// `pass` over row chunks of at most [`CHUNK_ROWS`] rows of `m` (and of the condition), the
@@ -525,11 +652,116 @@ mod tests {
         let empty = temp("empty.inn");
         model_file::save(&empty, "test", &file).unwrap();
         assert!(e(Network::<f64>::load(&empty, "test")).contains("param"));
-        let text = std::fs::read_to_string(&path).unwrap();
-        std::fs::write(&path, &text[..text.len() - 10]).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() - 10]).unwrap();
         assert!(matches!(
             Network::<f64>::load(&path, "test"),
             Err(Error::Model { .. })
         ));
+    }
+
+    /// Both containers give back the same network, parameter order included; the extension
+    /// picks the container.
+    #[test]
+    fn json_and_safetensors_files_hold_the_same_network() {
+        let mut net = network(2);
+        net.metadata_mut()
+            .insert("note".into(), serde_json::json!({"a": [1.5, "b"]}));
+        let description = serde_json::json!({"x_dim": 3});
+        let (json, tensors) = (temp("same.json"), temp("same.safetensors"));
+        net.save(&json, "test", description.clone()).unwrap();
+        net.save(&tensors, "test", description.clone()).unwrap();
+        assert_eq!(std::fs::read(&json).unwrap()[0], b'{');
+        assert_eq!(model_file::peek_kind(&json).unwrap().1, 2);
+        assert_eq!(model_file::peek_kind(&tensors).unwrap().1, 3);
+        let (a, model_a) = Network::<f64>::load(&json, "test").unwrap();
+        let (b, model_b) = Network::<f64>::load(&tensors, "test").unwrap();
+        assert_eq!((&model_a, &model_b), (&description, &description));
+        assert_eq!(a.params(), net.params());
+        assert_eq!(b.params(), net.params());
+        assert_eq!(b.metadata(), net.metadata());
+        assert_eq!(b.spec(), net.spec());
+    }
+
+    /// The cases of the loader fuzz: `INN_FUZZ_CASES` (64 by default, so the suite stays fast).
+    fn fuzz_cases() -> u32 {
+        std::env::var("INN_FUZZ_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(64)
+    }
+
+    /// A valid safetensors model file of [`network`]`(2)`, written once.
+    fn valid_file() -> &'static (Vec<u8>, Network<f64>) {
+        static FILE: std::sync::OnceLock<(Vec<u8>, Network<f64>)> = std::sync::OnceLock::new();
+        FILE.get_or_init(|| {
+            let mut net = network(2);
+            net.metadata_mut()
+                .insert("note".into(), serde_json::json!("fuzz"));
+            let path = temp("fuzz-valid.inn");
+            net.save(&path, "test", serde_json::json!({"x_dim": 3}))
+                .unwrap();
+            (std::fs::read(&path).unwrap(), net)
+        })
+    }
+
+    /// Loads `bytes` as a model file: never a panic, and a file that loads is the saved network.
+    fn load_checked(bytes: &[u8], name: &str) -> std::result::Result<(), TestCaseError> {
+        let path = temp(name);
+        std::fs::write(&path, bytes).unwrap();
+        // The header-only reader that tools dispatch on must not panic either.
+        let _ = model_file::peek_kind(&path);
+        if let Ok((net, _)) = Network::<f64>::load(&path, "test") {
+            let (_, original) = valid_file();
+            prop_assert_eq!(net.params(), original.params());
+            prop_assert_eq!(net.metadata(), original.metadata());
+            prop_assert_eq!(net.spec(), original.spec());
+        }
+        Ok(())
+    }
+
+    use proptest::prelude::*;
+    use proptest::test_runner::TestCaseError;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(fuzz_cases()))]
+
+        /// Random edits of a valid file (bytes overwritten, a cut, a run of bytes inserted)
+        /// are refused or load the same network.
+        #[test]
+        fn mutated_model_files_never_panic_or_load_another_model(
+            edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..6),
+            cut in proptest::option::of(any::<usize>()),
+            insert in proptest::option::of((any::<usize>(), proptest::collection::vec(any::<u8>(), 1..16))),
+        ) {
+            let mut bytes = valid_file().0.clone();
+            for (at, b) in edits {
+                let i = at % bytes.len();
+                bytes[i] = b;
+            }
+            if let Some((at, run)) = insert {
+                let i = at % (bytes.len() + 1);
+                bytes.splice(i..i, run);
+            }
+            if let Some(c) = cut {
+                bytes.truncate(c % (bytes.len() + 1));
+            }
+            load_checked(&bytes, "fuzz-mutated.inn")?;
+        }
+
+        /// Random byte strings, also behind a plausible safetensors length prefix, are refused.
+        #[test]
+        fn random_bytes_never_panic(
+            bytes in proptest::collection::vec(any::<u8>(), 0..512),
+            prefixed in any::<bool>(),
+        ) {
+            let mut file = Vec::new();
+            if prefixed {
+                file.extend((bytes.len() as u64).to_le_bytes());
+                file.push(b'{');
+            }
+            file.extend(bytes);
+            load_checked(&file, "fuzz-random.inn")?;
+        }
     }
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use csv::{ByteRecord, ReaderBuilder, Trim, WriterBuilder};
 use nalgebra::DMatrix;
 
-use super::{Table, default_names};
+use super::{Table, Values, default_names};
 use crate::error::{Error, Result};
 
 /// Whether the first row of a CSV file is a header of column names.
@@ -238,9 +238,15 @@ pub(super) fn load_csv(path: &Path, options: &CsvOptions) -> Result<Table> {
             what: "the file has no data rows".to_owned(),
         });
     }
+    // The file's bytes go before the matrix is built: at most the text and the parsed values,
+    // or the values and the matrix, are held at once.
+    drop(reader);
+    drop(bytes);
+    let data = DMatrix::from_row_slice(n_rows, width, &values);
+    drop(values);
     Ok(Table {
         names: names.unwrap_or_default(),
-        data: DMatrix::from_row_slice(n_rows, width, &values),
+        data: Values::F64(data),
     })
 }
 
@@ -334,7 +340,7 @@ mod tests {
         save_csv(&path, &names, &data).unwrap();
         let t = load(&path).unwrap();
         assert_eq!(t.names(), names);
-        assert_eq!(t.data(), &data);
+        assert_eq!(*t.data(), data);
         // The method form writes the same file.
         t.save_csv(&path).unwrap();
         assert_eq!(load(&path).unwrap(), t);
@@ -346,8 +352,8 @@ mod tests {
         let t = load(&with).unwrap();
         assert_eq!(t.names(), ["a", "b"]);
         assert_eq!(
-            t.data(),
-            &DMatrix::from_row_slice(2, 2, &[1.0, 2.0, 3.0, 4.0])
+            *t.data(),
+            DMatrix::from_row_slice(2, 2, &[1.0, 2.0, 3.0, 4.0])
         );
 
         let without = write("nohdr.csv", b"1,2\n\n3,4\n");

@@ -1,139 +1,289 @@
-//! Reading NumPy `.npy` files (1-D and 2-D float32/float64 arrays) with the `npyz` crate.
+//! NumPy `.npy` files (1-D and 2-D float32/float64 arrays) with the `npyz` crate: read
+//! streaming into the table's matrix (no second copy of the data), written in C order.
 
+use std::io::{BufReader, BufWriter, Read};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
 use nalgebra::DMatrix;
-use npyz::{DType, NpyFile, NpyHeader, Order, TypeChar};
+use npyz::{DType, Endianness, NpyHeader, Order, TypeChar, WriterBuilder};
 
-use super::{Table, default_names};
+use super::{Table, Values, default_names};
 use crate::error::{Error, Result};
 
-/// The two element types we read.
+/// The two element types we read, with their byte order.
 #[derive(Clone, Copy)]
 enum Element {
-    F32,
-    F64,
+    F32 { big_endian: bool },
+    F64 { big_endian: bool },
+}
+
+/// Values decoded per read while streaming an array into its matrix.
+const CHUNK_VALUES: usize = 1 << 16;
+
+/// What can go wrong reading one array, before it is tied to a file (and, in an `.npz`, to an
+/// array name).
+pub(super) enum ArrayError {
+    /// Not an array file, a bad header, or data of the wrong length.
+    Corrupt(String),
+    /// Another dtype or number of dimensions.
+    Unsupported(String),
+    /// A zero-length dimension.
+    Empty(String),
+    /// A NaN or infinity, at (row, column).
+    NonFinite(usize, usize, f64),
+    /// The reader failed.
+    Io(std::io::Error),
+}
+
+impl ArrayError {
+    /// The table error for `path`, its reason prefixed with `context` (an `.npz` array).
+    pub(super) fn into_error(self, path: &Path, context: &str) -> Error {
+        let path = path.to_path_buf();
+        match self {
+            ArrayError::Corrupt(reason) => Error::CorruptNpy {
+                path,
+                reason: format!("{context}{reason}"),
+            },
+            ArrayError::Unsupported(reason) => Error::UnsupportedNpy {
+                path,
+                reason: format!("{context}{reason}"),
+            },
+            ArrayError::Empty(what) => Error::EmptyTable {
+                path,
+                what: format!("{context}{what}"),
+            },
+            ArrayError::NonFinite(row, column, value) => Error::NonFiniteEntry {
+                path,
+                row,
+                column,
+                value,
+            },
+            ArrayError::Io(source) => Error::Io { path, source },
+        }
+    }
+}
+
+/// A reader that counts the bytes it has delivered (the header's length).
+struct Counting<R> {
+    inner: R,
+    count: u64,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let k = self.inner.read(buf)?;
+        self.count += k as u64;
+        Ok(k)
+    }
 }
 
 /// See [`Table::load_npy`].
 pub(super) fn load_npy(path: &Path) -> Result<Table> {
-    let corrupt = |reason: String| Error::CorruptNpy {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let unsupported = |reason: String| Error::UnsupportedNpy {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+    let io = |source| Error::Io {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    let values = read_array(BufReader::new(file), len).map_err(|e| e.into_error(path, ""))?;
+    Ok(Table {
+        names: default_names(values.ncols()),
+        data: values,
+    })
+}
 
+/// Reads one `.npy` array of `len` bytes (header included) from `reader` into an `n × d`
+/// matrix (a 1-D array is one column), streaming: the data is decoded chunk by chunk straight
+/// into the matrix. Every entry must be finite.
+pub(super) fn read_array(reader: impl Read, len: u64) -> std::result::Result<Values, ArrayError> {
+    let mut reader = Counting {
+        inner: reader,
+        count: 0,
+    };
     // npyz 0.8 multiplies the shape's dimensions without overflow checks, which panics in
     // debug builds on an absurd shape; a corrupt header must be an error, never a panic.
-    let mut rest: &[u8] = &bytes;
-    let parsed = catch_unwind(AssertUnwindSafe(|| NpyHeader::from_reader(&mut rest)));
+    let parsed = catch_unwind(AssertUnwindSafe(|| NpyHeader::from_reader(&mut reader)));
     let header = match parsed {
         Ok(Ok(header)) => header,
-        Ok(Err(err)) => return Err(corrupt(format!("bad header: {err}"))),
-        Err(_) => return Err(corrupt("bad header: the shape overflows".to_owned())),
+        Ok(Err(err)) => return Err(ArrayError::Corrupt(format!("bad header: {err}"))),
+        Err(_) => {
+            return Err(ArrayError::Corrupt(
+                "bad header: the shape overflows".to_owned(),
+            ));
+        }
     };
 
     let dtype = header.dtype();
     let element = match &dtype {
-        DType::Plain(ts) if ts.type_char() == TypeChar::Float && ts.size_field() == 4 => {
-            Element::F32
+        DType::Plain(ts)
+            if ts.type_char() == TypeChar::Float && matches!(ts.size_field(), 4 | 8) =>
+        {
+            let big_endian = ts.endianness() == Endianness::Big;
+            if ts.size_field() == 4 {
+                Element::F32 { big_endian }
+            } else {
+                Element::F64 { big_endian }
+            }
         }
-        DType::Plain(ts) if ts.type_char() == TypeChar::Float && ts.size_field() == 8 => {
-            Element::F64
-        }
-        other => {
-            return Err(unsupported(format!(
-                "dtype `{}`; expected float32 or float64 (`<f4`, `<f8`, or big-endian)",
-                other.descr()
-            )));
-        }
+        other => return Err(unsupported_dtype(other)),
     };
     let shape = header.shape().to_vec();
     let (rows, columns) = match shape.as_slice() {
         [n] => (*n, 1),
         [r, c] => (*r, *c),
         _ => {
-            return Err(unsupported(format!(
+            return Err(ArrayError::Unsupported(format!(
                 "shape {shape:?} has {} dimensions; expected 1 or 2",
                 shape.len()
             )));
         }
     };
     let item_size: u64 = match element {
-        Element::F32 => 4,
-        Element::F64 => 8,
+        Element::F32 { .. } => 4,
+        Element::F64 { .. } => 8,
     };
     let needed = rows
         .checked_mul(columns)
         .and_then(|count| count.checked_mul(item_size));
-    let available = rest.len() as u64;
+    let available = len.saturating_sub(reader.count);
     match needed {
         Some(needed) if needed == available => {}
         Some(needed) => {
-            return Err(corrupt(format!(
+            return Err(ArrayError::Corrupt(format!(
                 "shape {shape:?} needs {needed} data bytes but the file holds {available}"
             )));
         }
-        None => return Err(corrupt(format!("shape {shape:?} is too large"))),
-    }
-    let (Ok(rows), Ok(columns)) = (usize::try_from(rows), usize::try_from(columns)) else {
-        return Err(corrupt(format!("shape {shape:?} is too large")));
-    };
-    if rows == 0 || columns == 0 {
-        return Err(Error::EmptyTable {
-            path: path.to_path_buf(),
-            what: format!("the array has shape {shape:?}"),
-        });
-    }
-
-    let order = header.order();
-    let file = NpyFile::with_header(header, rest);
-    let read_error = |err: std::io::Error| corrupt(format!("cannot read the data: {err}"));
-    let values: Vec<f64> = match element {
-        Element::F32 => file
-            .into_vec::<f32>()
-            .map_err(read_error)?
-            .into_iter()
-            .map(f64::from)
-            .collect(),
-        Element::F64 => file.into_vec::<f64>().map_err(read_error)?,
-    };
-    if values.len() != rows * columns {
-        return Err(corrupt(format!(
-            "read {} values for shape {shape:?}",
-            values.len()
-        )));
-    }
-    let data = match order {
-        Order::C => DMatrix::from_row_slice(rows, columns, &values),
-        Order::Fortran => DMatrix::from_vec(rows, columns, values),
-    };
-    // Row-major scan so the error names the first bad entry in reading order.
-    for row in 0..rows {
-        for column in 0..columns {
-            let value = data[(row, column)];
-            if !value.is_finite() {
-                return Err(Error::NonFiniteEntry {
-                    path: path.to_path_buf(),
-                    row,
-                    column,
-                    value,
-                });
-            }
+        None => {
+            return Err(ArrayError::Corrupt(format!("shape {shape:?} is too large")));
         }
     }
-    Ok(Table {
-        names: default_names(columns),
-        data,
-    })
+    let (Ok(rows), Ok(columns)) = (usize::try_from(rows), usize::try_from(columns)) else {
+        return Err(ArrayError::Corrupt(format!("shape {shape:?} is too large")));
+    };
+    if rows == 0 || columns == 0 {
+        return Err(ArrayError::Empty(format!("the array has shape {shape:?}")));
+    }
+    let fortran = header.order() == Order::Fortran;
+    let values = match element {
+        Element::F32 { big_endian } => Values::F32(decode(
+            &mut reader,
+            (rows, columns, fortran),
+            |b: [u8; 4]| {
+                if big_endian {
+                    f32::from_be_bytes(b)
+                } else {
+                    f32::from_le_bytes(b)
+                }
+            },
+        )?),
+        Element::F64 { big_endian } => Values::F64(decode(
+            &mut reader,
+            (rows, columns, fortran),
+            |b: [u8; 8]| {
+                if big_endian {
+                    f64::from_be_bytes(b)
+                } else {
+                    f64::from_le_bytes(b)
+                }
+            },
+        )?),
+    };
+    // The header's length was counted, so the data is exactly what is left; a reader that
+    // still has bytes (a zip entry longer than it said) is corrupt.
+    let mut extra = [0u8; 1];
+    if reader.read(&mut extra).map_err(ArrayError::Io)? != 0 {
+        return Err(ArrayError::Corrupt(
+            "data continues past the array's shape".to_owned(),
+        ));
+    }
+    if let Some((row, column, value)) = values.first_non_finite() {
+        return Err(ArrayError::NonFinite(row, column, value));
+    }
+    Ok(values)
+}
+
+fn unsupported_dtype(dtype: &DType) -> ArrayError {
+    ArrayError::Unsupported(format!(
+        "dtype `{}`; expected float32 or float64 (`<f4`, `<f8`, or big-endian)",
+        dtype.descr()
+    ))
+}
+
+/// Decodes `rows × columns` values of `N` bytes each (in C or Fortran order) from `reader`
+/// into a matrix, `CHUNK_VALUES` at a time.
+fn decode<T: nalgebra::Scalar + Copy, const N: usize>(
+    reader: &mut impl Read,
+    (rows, columns, fortran): (usize, usize, bool),
+    from_bytes: impl Fn([u8; N]) -> T,
+) -> std::result::Result<DMatrix<T>, ArrayError> {
+    let mut m = DMatrix::<T>::from_element(rows, columns, from_bytes([0; N]));
+    let total = rows * columns;
+    let mut buf = vec![0u8; CHUNK_VALUES.min(total) * N];
+    let mut done = 0;
+    while done < total {
+        let k = CHUNK_VALUES.min(total - done);
+        let bytes = &mut buf[..k * N];
+        reader.read_exact(bytes).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                ArrayError::Corrupt(format!("the data ends after {} of {total} values", done))
+            } else {
+                ArrayError::Io(e)
+            }
+        })?;
+        let values = bytes
+            .chunks_exact(N)
+            .map(|b| from_bytes(b.try_into().unwrap_or([0; N])));
+        if fortran {
+            // Column-major, as the matrix: a straight copy.
+            for (slot, v) in m.as_mut_slice()[done..done + k].iter_mut().zip(values) {
+                *slot = v;
+            }
+        } else {
+            for (offset, v) in values.enumerate() {
+                let flat = done + offset;
+                m[(flat / columns, flat % columns)] = v;
+            }
+        }
+        done += k;
+    }
+    Ok(m)
+}
+
+/// Writes `values` as one 2-D C-order `.npy` array of their precision.
+pub(super) fn save_npy(path: &Path, values: &Values) -> Result<()> {
+    let write_err = |e: std::io::Error| Error::Write {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    let file = std::fs::File::create(path).map_err(write_err)?;
+    let shape = [values.nrows() as u64, values.ncols() as u64];
+    let mut out = BufWriter::new(file);
+    match values {
+        Values::F32(m) => write_rows(&mut out, &shape, m),
+        Values::F64(m) => write_rows(&mut out, &shape, m),
+    }
+    .map_err(write_err)
+}
+
+/// Writes `m` in C order (row by row) as an `.npy` array to `out`.
+pub(super) fn write_rows<T>(
+    out: &mut impl std::io::Write,
+    shape: &[u64],
+    m: &DMatrix<T>,
+) -> std::io::Result<()>
+where
+    T: npyz::Serialize + npyz::AutoSerialize + nalgebra::Scalar + Copy,
+{
+    let mut writer = npyz::WriteOptions::new()
+        .default_dtype()
+        .shape(shape)
+        .writer(out)
+        .begin_nd()?;
+    for i in 0..m.nrows() {
+        writer.extend(m.row(i).iter().copied())?;
+    }
+    writer.finish()
 }
 
 #[cfg(test)]
@@ -181,7 +331,7 @@ mod tests {
         let f = write_npy("f64.npy", &[3, 4], Order::Fortran, &col_major);
         for path in [c, f] {
             let t = load_npy(&path).unwrap();
-            assert_eq!(t.data(), &m, "{}", path.display());
+            assert_eq!(*t.data(), m, "{}", path.display());
             assert_eq!(t.names(), ["c0", "c1", "c2", "c3"]);
         }
     }
@@ -197,7 +347,7 @@ mod tests {
         let m64 = m32.cast::<f64>();
         for path in [c, f] {
             let t = load_npy(&path).unwrap();
-            assert_eq!(t.data(), &m64, "{}", path.display());
+            assert_eq!(*t.data(), m64, "{}", path.display());
         }
     }
 
@@ -206,8 +356,8 @@ mod tests {
         let path = write_npy("vec.npy", &[4], Order::C, &[1.0_f64, 2.0, 3.0, 4.0]);
         let t = load_npy(&path).unwrap();
         assert_eq!(
-            t.data(),
-            &DMatrix::from_column_slice(4, 1, &[1.0, 2.0, 3.0, 4.0])
+            *t.data(),
+            DMatrix::from_column_slice(4, 1, &[1.0, 2.0, 3.0, 4.0])
         );
         assert_eq!(Table::load(&path).unwrap(), t);
     }
