@@ -78,7 +78,9 @@ pub use nice::{Nice, NiceConfig};
 pub use permutation::Permutation;
 pub use real_nvp::{DEFAULT_CLAMP, RealNvp, RealNvpConfig, SoftClamp, SubnetLayout};
 pub use registry::block_from_spec;
-pub use rq_spline::{DEFAULT_BINS, DEFAULT_BOUND, DEFAULT_MIN_BIN, RqSpline, RqSplineConfig};
+pub use rq_spline::{
+    DEFAULT_BINS, DEFAULT_BOUND, DEFAULT_MIN_BIN, RqSpline, RqSplineConfig, SplineKnots,
+};
 
 /// The trait, for glob import.
 pub mod prelude {

@@ -5,7 +5,7 @@ use crate::coupling::{SubnetConfig, check_subnet, split_lens, subnet_input};
 use crate::{Bijector, BlockSpec, Error, Output, Result};
 use autodiff::nalgebra::DMatrix;
 use autodiff::nn::Mlp;
-use autodiff::{Bound, Float, Params, Var, concat_cols, lit};
+use autodiff::{Bound, Float, Params, Tape, Var, concat_cols, lit};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
@@ -220,6 +220,19 @@ struct Knots<'t, T: Float> {
     d_right: Var<'t, T>,
 }
 
+/// The knots of the splines an [`RqSpline`] block applies to each sample of a batch
+/// ([`RqSpline::knots`]). Each matrix is `n × d(K + 1)`: coordinate `j`'s knots `0..=K` sit in
+/// columns `j(K + 1) .. (j + 1)(K + 1)`; the end knots are `±B` (`x`, `y`) and 1 (`derivative`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SplineKnots<T: Float> {
+    /// Knot positions `x_k` (inputs of the forward map).
+    pub x: DMatrix<T>,
+    /// Knot values `y_k` (the spline maps `x_k` to `y_k`).
+    pub y: DMatrix<T>,
+    /// Derivatives `δ_k` of the spline at its knots.
+    pub derivative: DMatrix<T>,
+}
+
 impl RqSpline {
     /// The kind name in a [`BlockSpec`].
     pub const KIND: &'static str = "rq_spline";
@@ -246,6 +259,53 @@ impl RqSpline {
     /// The block's options.
     pub fn config(&self) -> &RqSplineConfig {
         &self.config
+    }
+
+    /// The knots of the splines the block applies to the batch `x` (`n × d`, one sample per
+    /// row, validated as by [`Bijector::forward_with`]): for the coordinates of `x1` those the
+    /// subnet writes from `x2` (and the condition), for those of `x2` the ones it writes from
+    /// `y1`. For plotting a trained block, and for placing test inputs exactly on knots.
+    pub fn knots<T: Float>(
+        &self,
+        params: &Params<T>,
+        x: &DMatrix<T>,
+        cond: Option<&DMatrix<T>>,
+    ) -> Result<SplineKnots<T>> {
+        let (y, _) = self.forward_matrix_with(params, x, cond)?;
+        let tape = Tape::no_grad();
+        let p = params.bind(&tape);
+        let c = cond.map(|c| tape.constant(c.clone()));
+        let (len1, len2) = (self.config.dim / 2, self.config.dim - self.config.dim / 2);
+        let x2 = tape.constant(x.columns(len1, len2).into_owned());
+        let y1 = tape.constant(y.columns(0, len1).into_owned());
+        let raw2 = self.net2.forward(&p, subnet_input(x2, c)?)?;
+        let raw1 = self.net1.forward(&p, subnet_input(y1, c)?)?;
+        let (bins, bound) = (self.config.bins, lit::<T>(self.config.bound));
+        let per = bins + 1;
+        let n = x.nrows();
+        let mut out = SplineKnots {
+            x: DMatrix::zeros(n, self.config.dim * per),
+            y: DMatrix::zeros(n, self.config.dim * per),
+            derivative: DMatrix::zeros(n, self.config.dim * per),
+        };
+        for (raw, m, first) in [(raw2, len1, 0), (raw1, len2, len1)] {
+            let knots = self.knots_from_raw(raw, m, &Layout::new(m, bins))?;
+            let (kx, ky, kd) = (knots.x.value(), knots.y.value(), knots.d_left.value());
+            for i in 0..n {
+                for j in 0..m {
+                    let col = (first + j) * per;
+                    for k in 0..bins {
+                        out.x[(i, col + k)] = kx[(i, j * bins + k)];
+                        out.y[(i, col + k)] = ky[(i, j * bins + k)];
+                        out.derivative[(i, col + k)] = kd[(i, j * bins + k)];
+                    }
+                    out.x[(i, col + bins)] = bound;
+                    out.y[(i, col + bins)] = bound;
+                    out.derivative[(i, col + bins)] = T::one();
+                }
+            }
+        }
+        Ok(out)
     }
 
     fn check_config(config: &RqSplineConfig) -> Result<(usize, usize)> {
@@ -287,7 +347,7 @@ impl RqSpline {
 
     /// The knots of the splines of `m` coordinates from the raw subnet output
     /// `n × m(3K − 1)` (widths, heights, derivatives, each coordinate by coordinate).
-    fn knots<'t, T: Float>(
+    fn knots_from_raw<'t, T: Float>(
         &self,
         raw: Var<'t, T>,
         m: usize,
@@ -364,7 +424,7 @@ impl RqSpline {
         let (n, m) = u.shape();
         let bins = self.config.bins;
         let layout = Layout::<T>::new(m, bins);
-        let knots = self.knots(raw, m, &layout)?;
+        let knots = self.knots_from_raw(raw, m, &layout)?;
         let tape = u.tape();
         // Entries in [−B, B] go through the spline; the others are the identity and enter the
         // spline's formula as 0 (a point inside), so that its value and gradient stay finite
@@ -645,7 +705,9 @@ mod tests {
         let raw = net.eval(params, &DMatrix::zeros(1, 1)).unwrap();
         let tape = autodiff::Tape::<f64>::no_grad();
         let layout = Layout::<f64>::new(1, block.config.bins);
-        let k = block.knots(tape.constant(raw), 1, &layout).unwrap();
+        let k = block
+            .knots_from_raw(tape.constant(raw), 1, &layout)
+            .unwrap();
         let row = |v: &Var<'_, f64>, last: f64| {
             let mut out: Vec<f64> = v.to_matrix().iter().copied().collect();
             out.push(last);

@@ -151,6 +151,7 @@ fn build_flow<T: Float, R: Rng + ?Sized>(
         actnorm: false,
         cond_dim: y_dim,
         name: "cinn".into(),
+        ..StackConfig::default()
     };
     Ok(Chain::coupling_stack(params, &stack, rng)?)
 }

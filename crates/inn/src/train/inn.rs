@@ -772,6 +772,7 @@ fn build_flow<T: Float, R: Rng + ?Sized>(
         actnorm: false,
         cond_dim: 0,
         name: "inn".into(),
+        ..StackConfig::default()
     };
     Ok(Chain::coupling_stack(params, &stack, rng)?)
 }
