@@ -11,6 +11,7 @@
 //! pass of a single spline block and of a single affine (RealNVP) block with the same subnets.
 
 use inn::Flow;
+use inn::autodiff::nalgebra::DMatrix;
 use inn::autodiff::nn::Activation;
 use inn::autodiff::{Params, Tape};
 use inn::bijectors::{
@@ -19,7 +20,6 @@ use inn::bijectors::{
 };
 use inn::data::toy::BoundedModes;
 use inn::eval::{C2stConfig, c2st};
-use inn::autodiff::nalgebra::DMatrix;
 use inn::train::{MaximumLikelihood, MleConfig, OptimConfig, Schedule, mean_nll};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
