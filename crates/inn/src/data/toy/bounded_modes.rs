@@ -182,4 +182,49 @@ mod tests {
             })
         ));
     }
+
+    /// Maximum likelihood reaches the spline subnets end to end: a two-block spline flow
+    /// trained for 600 steps on the toy goes from 3.55 to 1.62 nats (measured; the exact density
+    /// scores 1.466, a two-block RealNVP 1.64–1.79 after 3000 steps, see the guide), and it saves
+    /// and loads exactly.
+    #[test]
+    fn a_spline_flow_trains_and_round_trips_through_a_file() {
+        use crate::Flow;
+        use crate::train::{MaximumLikelihood, MleConfig, OptimConfig, mean_nll};
+        use bijectors::{CouplingKind, StackConfig};
+        let mut rng = StdRng::seed_from_u64(0);
+        let train = BoundedModes.sample(4000, &mut rng).cast::<f32>();
+        let test = BoundedModes.sample(4000, &mut rng).cast::<f32>();
+        let stack = StackConfig {
+            blocks: 2,
+            coupling: CouplingKind::Spline,
+            hidden: vec![32, 32],
+            ..StackConfig::default()
+        };
+        let mut flow = Flow::<f32>::coupling_stack(&stack, &mut rng).unwrap();
+        let before = mean_nll(&flow, &test).unwrap();
+        let config = MleConfig {
+            optim: OptimConfig {
+                steps: STEPS,
+                progress: false,
+                ..OptimConfig::default()
+            },
+            batch_size: 256,
+            ..MleConfig::default()
+        };
+        MaximumLikelihood::new(config)
+            .fit(&mut flow, &train, &mut rng, None)
+            .unwrap();
+        let after = mean_nll(&flow, &test).unwrap();
+        assert!(after < 1.7 && before - after > 1.5, "{before} -> {after}");
+        let path =
+            std::env::temp_dir().join(format!("bounded_modes_spline_{}.inn", std::process::id()));
+        flow.save(&path).unwrap();
+        let back = Flow::<f32>::load(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(back.log_prob(&test).unwrap(), flow.log_prob(&test).unwrap());
+    }
+
+    /// Training steps of the spline-flow test.
+    const STEPS: usize = 600;
 }
