@@ -106,6 +106,10 @@ impl RqSplineConfig {
 /// `b = h_k δ_k − Δ(δ_{k+1} + δ_k − 2s_k)`, `c = −s_k Δ`, by the cancellation-free root
 /// `ξ = 2c / (−b − √(b² − 4ac))` (nflows' form), and returns `−ln g′` at that point.
 ///
+/// A subnet writing the splines of `m` coordinates outputs `m(3K − 1)` numbers: the `u_w` of
+/// every coordinate (`K` each, coordinate by coordinate), then the `u_h`, then the `u_d` (`K − 1`
+/// each).
+///
 /// Everything is recorded on the tape (the bin of each entry is a constant one-hot selection),
 /// so both directions are differentiable in the inputs and the subnet parameters. Parameters
 /// are registered as `{name}.net1.*` (reads `y1`, writes the splines of `x2`) and
