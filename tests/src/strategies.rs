@@ -110,7 +110,8 @@ pub fn stack_choice() -> impl Strategy<Value = StackChoice> {
         prop_oneof![
             Just(CouplingKind::RealNvp),
             Just(CouplingKind::Glow),
-            Just(CouplingKind::Nice)
+            Just(CouplingKind::Nice),
+            Just(CouplingKind::Spline)
         ],
         1usize..=2,
         any::<bool>(),
@@ -127,7 +128,8 @@ pub fn stack_choice() -> impl Strategy<Value = StackChoice> {
 /// A configuration of a block of kind `kind`: subnet shape and activation, clamp in
 /// `[0.5, 2.5]` (around FrEIA's default 2) in either soft-clamp form, parameter gain in `[0.5, 1.25]` times the
 /// constructor's Glorot/He initialisation, parameter noise in `[0, 0.3]`, and the construction
-/// seed; i-ResNet coefficients in `[0.5, 0.97]` (0.97 as in the image models). Inputs of 1e3
+/// seed; i-ResNet coefficients in `[0.5, 0.97]` (0.97 as in the image models); spline bins in
+/// `2..=8` and bounds in `[1, 4]`, so that the batches' entries fall inside and outside it. Inputs of 1e3
 /// saturate the soft clamp with these weights already.
 ///
 /// Why not larger: the laws' tolerances are absolute in units of `ε·(1 + ‖x‖)`, and a flow's
@@ -148,6 +150,7 @@ pub fn block_config(kind: BlockKind, smooth_only: bool) -> impl Strategy<Value =
         any::<bool>(),
         (0.5f64..=1.25, 0.0f64..=0.3, 0.5f64..=0.97),
         any::<u64>(),
+        (2usize..=8, 1.0f64..=4.0),
     )
         .prop_map(
             move |(
@@ -159,6 +162,7 @@ pub fn block_config(kind: BlockKind, smooth_only: bool) -> impl Strategy<Value =
                 data_init,
                 (gain, jitter, coeff),
                 seed,
+                (bins, bound),
             )| {
                 BlockConfig {
                     kind,
@@ -173,6 +177,8 @@ pub fn block_config(kind: BlockKind, smooth_only: bool) -> impl Strategy<Value =
                     swap,
                     stack,
                     data_init,
+                    bins,
+                    bound,
                     coeff,
                     inverse_tol: None,
                     gain,

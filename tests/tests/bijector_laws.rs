@@ -336,6 +336,12 @@ block_properties!(
     iresnet_gradients
 );
 block_properties!(
+    BlockKind::Spline,
+    spline_exact_laws,
+    spline_log_det_matches_jacobian,
+    spline_gradients
+);
+block_properties!(
     BlockKind::Stack,
     coupling_stack_exact_laws,
     coupling_stack_log_det_matches_jacobian,

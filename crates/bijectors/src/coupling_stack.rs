@@ -4,7 +4,7 @@
 use crate::coupling::SubnetConfig;
 use crate::{
     ActNorm, Bijector, Chain, Error, Nice, NiceConfig, Permutation, RealNvp, RealNvpConfig, Result,
-    SoftClamp, SubnetLayout,
+    RqSpline, RqSplineConfig, SoftClamp, SubnetLayout,
 };
 use autodiff::{Float, Params};
 use rand::Rng;
@@ -20,6 +20,9 @@ pub enum CouplingKind {
     Glow,
     /// [`Nice`] additive coupling.
     Nice,
+    /// [`RqSpline`] rational-quadratic spline coupling (`bins` and `bound` of the
+    /// [`StackConfig`]).
+    Spline,
 }
 
 /// Options of [`Chain::coupling_stack`]. Build with struct-update syntax from the default:
@@ -49,6 +52,14 @@ pub struct StackConfig {
     pub actnorm: bool,
     /// Condition width of every coupling (0: unconditional). Default 0.
     pub cond_dim: usize,
+    /// Bins `K` of every spline of [`CouplingKind::Spline`]. Default
+    /// [`DEFAULT_BINS`](crate::DEFAULT_BINS).
+    #[serde(default = "crate::rq_spline::default_bins")]
+    pub bins: usize,
+    /// Bound `B` of the splines of [`CouplingKind::Spline`] (identity outside `[−B, B]`).
+    /// Default [`DEFAULT_BOUND`](crate::DEFAULT_BOUND).
+    #[serde(default = "crate::rq_spline::default_bound")]
+    pub bound: f64,
     /// Prefix of the parameter names: block `k` registers `{name}.{k}.coupling.*` and
     /// `{name}.{k}.act_norm.*`. Default `"flow"`.
     pub name: String,
@@ -66,6 +77,8 @@ impl Default for StackConfig {
             permute: true,
             actnorm: false,
             cond_dim: 0,
+            bins: crate::DEFAULT_BINS,
+            bound: crate::DEFAULT_BOUND,
             name: "flow".into(),
         }
     }
@@ -150,6 +163,15 @@ impl<T: Float> Chain<T> {
                         ..NiceConfig::new(config.dim, subnet.clone())
                     };
                     Box::new(Nice::new(params, &coupling_name, &nice, rng)?)
+                }
+                CouplingKind::Spline => {
+                    let spline = RqSplineConfig {
+                        bins: config.bins,
+                        bound: config.bound,
+                        cond_dim: config.cond_dim,
+                        ..RqSplineConfig::new(config.dim, subnet.clone())
+                    };
+                    Box::new(RqSpline::new(params, &coupling_name, &spline, rng)?)
                 }
             });
             if config.permute {

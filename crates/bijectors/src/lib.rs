@@ -6,7 +6,8 @@
 //!
 //! - Couplings: [`Nice`] (additive, log-det 0) and [`RealNvp`] (two-sided affine with
 //!   soft-clamped log-scales; separate or GLOW-style joint subnets, [`SubnetLayout`]); both
-//!   take an optional condition (`cond_dim > 0`) for conditional INNs.
+//!   take an optional condition (`cond_dim > 0`) for conditional INNs; [`RqSpline`]
+//!   (two-sided monotone rational-quadratic splines, Neural Spline Flows), conditional too.
 //! - [`Permutation`] (random or reversed, log-det 0) and [`ActNorm`] (per-feature affine,
 //!   initialised from data by [`Bijector::data_init`]).
 //! - [`Chain`] composes blocks and sums their log-dets; [`Chain::coupling_stack`] builds the
@@ -55,6 +56,7 @@ mod nice;
 mod permutation;
 mod real_nvp;
 mod registry;
+mod rq_spline;
 
 #[cfg(test)]
 mod laws;
@@ -75,6 +77,9 @@ pub use nice::{Nice, NiceConfig};
 pub use permutation::Permutation;
 pub use real_nvp::{DEFAULT_CLAMP, RealNvp, RealNvpConfig, SoftClamp, SubnetLayout};
 pub use registry::block_from_spec;
+pub use rq_spline::{
+    DEFAULT_BINS, DEFAULT_BOUND, DEFAULT_MIN_BIN, RqSpline, RqSplineConfig, SplineKnots,
+};
 
 /// The trait, for glob import.
 pub mod prelude {

@@ -2,6 +2,7 @@
 
 use crate::{
     ActNorm, Bijector, BlockSpec, Chain, Error, IResNet, Nice, Permutation, RealNvp, Result,
+    RqSpline,
 };
 use autodiff::Float;
 
@@ -17,6 +18,7 @@ pub fn block_from_spec<T: Float>(spec: &BlockSpec) -> Result<Box<dyn Bijector<T>
     Ok(match spec.kind.as_str() {
         Nice::KIND => Box::new(spec.decode::<Nice>()?),
         RealNvp::KIND => Box::new(spec.decode::<RealNvp>()?),
+        RqSpline::KIND => Box::new(spec.decode::<RqSpline>()?),
         Permutation::KIND => Box::new(spec.decode::<Permutation>()?),
         ActNorm::KIND => Box::new(spec.decode::<ActNorm>()?),
         IResNet::KIND => Box::new(spec.decode::<IResNet>()?),

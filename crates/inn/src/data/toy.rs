@@ -11,17 +11,23 @@
 //! return exactly `n` rows).
 //! [`ToyDataset`] names them for command lines.
 //!
+//! [`BoundedModes`] is a bounded multimodal 2-D density (eight smooth bumps on a checkerboard,
+//! exact samples and log-density), the toy on which spline couplings need fewer blocks than
+//! affine ones.
+//!
 //! For measuring generalisation against exact values: [`LinearGaussian`] (`y = Aθ + ε` with its
 //! closed-form Gaussian posterior, sampler, log-density and expected posterior NLL),
 //! [`MixtureDensity`] (a full-covariance Gaussian mixture with exact log-density and entropy) and
 //! [`pixel_images`] (dequantised 8×8 images with rare large values in nearly constant border
 //! columns, for checking that flows fitted to small tables do not overfit).
 
+mod bounded_modes;
 mod eight_modes;
 mod gaussian_mixture;
 mod linear_gaussian;
 mod pixels;
 
+pub use bounded_modes::BoundedModes;
 pub use eight_modes::{EIGHT_MODES_SIGMA, EIGHT_MODES_VERTICES, EightModes, LabelMap, eight_modes};
 pub use gaussian_mixture::MixtureDensity;
 pub use linear_gaussian::LinearGaussian;
