@@ -21,12 +21,13 @@
 //! For summary networks ([`crate::summary`]): [`NormalSet`] (a normal with unknown mean and
 //! variance seen through a set of 50 draws, conjugate normal-inverse-gamma prior, exact posterior
 //! sampler and log-density: a deep set's test) and [`LorentzSpectrum`] (three Lorentzian peaks on
-//! 200 bins plus noise, sorted positions, with simulator, prior and likelihood: a 1-D
-//! convolution's test).
+//! 200 bins plus noise, sorted positions, with simulator, prior, likelihood and an adaptive
+//! Metropolis reference posterior sampler: a 1-D convolution's test).
 
 mod eight_modes;
 mod gaussian_mixture;
 mod linear_gaussian;
+mod mcmc;
 mod normal_set;
 mod pixels;
 mod spectrum;
@@ -34,6 +35,7 @@ mod spectrum;
 pub use eight_modes::{EIGHT_MODES_SIGMA, EIGHT_MODES_VERTICES, EightModes, LabelMap, eight_modes};
 pub use gaussian_mixture::MixtureDensity;
 pub use linear_gaussian::LinearGaussian;
+pub use mcmc::McmcOptions;
 pub use normal_set::{NormalInverseGamma, NormalSet};
 pub use pixels::pixel_images;
 pub use spectrum::{LorentzSpectrum, PEAKS};
