@@ -388,16 +388,11 @@ mod tests {
                 .iter()
                 .all(|v| v.is_finite())
         );
-        for k in 0..9 {
-            let col = draws.column(k);
+        for (k, (col, t)) in draws.column_iter().zip(&truth).enumerate() {
             let m = col.mean();
             let sd = col.variance().sqrt();
             assert!(sd > 0.0, "coordinate {k} never moved");
-            assert!(
-                (m - truth[k]).abs() < 5.0 * sd,
-                "{k}: {m} ± {sd} vs {}",
-                truth[k]
-            );
+            assert!((m - t).abs() < 5.0 * sd, "{k}: {m} ± {sd} vs {t}");
         }
         // Positions are pinned to a small fraction of their 0.8-wide prior range.
         assert!(draws.column(0).variance().sqrt() < 0.01);
