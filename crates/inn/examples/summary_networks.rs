@@ -136,6 +136,9 @@ impl Model {
     }
 }
 
+/// Draws reference posterior samples for a test observation (by its row).
+type ReferenceSampler = dyn Fn(usize, &mut StdRng) -> inn::Result<DMatrix<f64>>;
+
 /// A test problem: simulated pairs, the summary to try, and reference posterior samples.
 struct Problem {
     x_train: DMatrix<f64>,
@@ -150,7 +153,7 @@ struct Problem {
     /// Whether to standardise `x` (its columns' scales differ by orders of magnitude).
     standardise: bool,
     /// 1000 reference posterior samples for test observation `r`.
-    reference: Box<dyn Fn(usize, &mut StdRng) -> inn::Result<DMatrix<f64>>>,
+    reference: Box<ReferenceSampler>,
 }
 
 fn nig(n_train: usize, seed: u64) -> inn::Result<Problem> {
