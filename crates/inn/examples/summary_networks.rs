@@ -16,8 +16,8 @@
 //! at 10.
 //!
 //! Measured on `nig` with 4000 steps, seed 0 (exact posterior NLL −1.572 nats): with 50 000
-//! training pairs the deep set is 0.086 nats from the exact posterior (C2ST 0.524), the raw
-//! draws 0.187 (C2ST 0.587); with 5 000 pairs the deep set 0.132 (C2ST 0.547) while the
+//! training pairs the deep set is 0.086 nats from the exact posterior (C2ST 0.539), the raw
+//! draws 0.187 (C2ST 0.586); with 5 000 pairs the deep set 0.132 (C2ST 0.547) while the
 //! raw-draws flow overfits (held-out NLL 1155, C2ST 0.93).
 //!
 //! `cargo run --release -p inn --example summary_networks -- [nig|spectrum] [steps] [training pairs] [seed]`
