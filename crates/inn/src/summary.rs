@@ -26,7 +26,9 @@
 //! - **`Conv1d`**: `y` is a 1-D signal of `length` positions and `in_channels` channels
 //!   (position-major: channel `c` of position `t` in column `t·in_channels + c`): strided 1-D
 //!   convolutions without padding, each followed by the activation, then the mean over the
-//!   remaining positions (global average pooling) and a dense layer to `k`. Local, shared
+//!   remaining positions (global average pooling) and a dense layer to `k`; by default the
+//!   normalised position is one more input channel, so that the pooled features can still say
+//!   where a peak is. Local, shared
 //!   filters for spectra and time series: a peak is recognised wherever it lies. Convolutions
 //!   are one GEMM per layer over the patches ([`autodiff::Var::im2col_1d`]).
 //!
@@ -87,6 +89,14 @@ pub enum SummaryKind {
         /// Stride of every convolution. Default 2 (halves the positions per layer: 200 → 98 →
         /// 47 → 22, so the three layers cost less than the first alone would at stride 1).
         stride: usize,
+        /// Append the normalised position `(t + ½)/length` as one more input channel
+        /// ("CoordConv", Liu et al. 2018). Default `true`: global average pooling makes the
+        /// summary blind to where a feature is (only the borders break the translation
+        /// invariance), so without it the position of a peak is nearly lost; with it a filter
+        /// can weigh what it finds by where it finds it. Descriptions without the field read
+        /// `false`.
+        #[serde(default)]
+        position_channel: bool,
     },
 }
 
@@ -141,7 +151,8 @@ impl SummaryConfig {
     }
 
     /// A 1-D convolutional summary of a one-channel signal of `length` positions with the
-    /// defaults: channels `[16, 32, 32]`, kernel 5, stride 2, ReLU, `out_dim` 16.
+    /// defaults: channels `[16, 32, 32]`, kernel 5, stride 2, a position channel, ReLU,
+    /// `out_dim` 16.
     pub fn conv1d(length: usize) -> Self {
         Self::with_kind(SummaryKind::Conv1d {
             length,
@@ -149,6 +160,7 @@ impl SummaryConfig {
             channels: vec![16, 32, 32],
             kernel: 5,
             stride: 2,
+            position_channel: true,
         })
     }
 
@@ -218,6 +230,7 @@ impl SummaryConfig {
                 channels,
                 kernel,
                 stride,
+                ..
             } => {
                 if *in_channels == 0 || *kernel == 0 || *stride == 0 {
                     return bad(format!(
@@ -346,9 +359,10 @@ impl SummaryNet {
                 in_channels,
                 channels,
                 kernel,
+                position_channel,
                 ..
             } => {
-                let mut c_in = *in_channels;
+                let mut c_in = in_channels + usize::from(*position_channel);
                 let mut convs = Vec::with_capacity(channels.len());
                 for (k, &c_out) in channels.iter().enumerate() {
                     let conv_name = format!("{name}.conv.{k}");
@@ -441,11 +455,17 @@ impl SummaryNet {
                     in_channels,
                     kernel,
                     stride,
+                    position_channel,
                     ..
                 },
             ) => {
                 // One row per position: row r·length + t is position t of signal r.
                 let mut h = y.reshape(rows * length, *in_channels)?;
+                if *position_channel {
+                    let at = |r: usize| T::of_f64(((r % length) as f64 + 0.5) / *length as f64);
+                    let position = DMatrix::from_fn(rows * length, 1, |r, _| at(r));
+                    h = autodiff::concat_cols(&[h, y.tape().constant(position)])?;
+                }
                 let mut len = *length;
                 for conv in convs {
                     h = act.apply(conv.forward(p, h.im2col_1d(len, *kernel, *stride)?)?);
@@ -553,10 +573,12 @@ impl SummaryNet {
                     in_channels,
                     channels,
                     kernel,
+                    position_channel,
                     ..
                 },
             ) => {
-                let ins = std::iter::once(in_channels).chain(channels);
+                let first = in_channels + usize::from(*position_channel);
+                let ins = std::iter::once(&first).chain(channels);
                 convs.len() == channels.len()
                     && convs
                         .iter()

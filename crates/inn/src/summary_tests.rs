@@ -42,6 +42,15 @@ fn small_configs() -> Vec<(SummaryConfig, usize)> {
         channels: vec![3, 2],
         kernel: 3,
         stride: 2,
+        position_channel: false,
+    });
+    let located_conv = small(SummaryKind::Conv1d {
+        length: 9,
+        in_channels: 1,
+        channels: vec![2],
+        kernel: 4,
+        stride: 3,
+        position_channel: true,
     });
     relu_conv.activation = Activation::Relu;
     vec![
@@ -66,6 +75,7 @@ fn small_configs() -> Vec<(SummaryConfig, usize)> {
             }),
             3,
         ),
+        (located_conv, 9),
         (relu_conv, 22),
     ]
 }
@@ -166,6 +176,7 @@ fn conv1d_matches_its_definition() {
         ref channels,
         kernel,
         stride,
+        ..
     } = config.kind
     else {
         unreachable!()
