@@ -93,6 +93,15 @@ enum Sh {
     ScaleByMean,
     /// `e ⊙ sum_rows(e)` scaled (row broadcast from a sum).
     MulRowSums,
+    /// Rows reversed with the first repeated over the last (`gather_rows`).
+    ReverseRows,
+    /// `e` reshaped row-major to `d × n`, then transposed (`reshape`).
+    ReshapeTranspose,
+    /// `e` minus the mean of its pair of rows (`mean_row_groups`, broadcast back by
+    /// `gather_rows`); groups of one row when `n` is odd.
+    CenterRowPairs,
+    /// `e + max over all rows of (e + a small ramp)` (`max_row_groups`, a row broadcast).
+    AddColumnMax,
 }
 
 fn unary() -> impl Strategy<Value = Un> {
@@ -124,6 +133,10 @@ fn shape_op() -> impl Strategy<Value = Sh> {
         SubScalar,
         ScaleByMean,
         MulRowSums,
+        ReverseRows,
+        ReshapeTranspose,
+        CenterRowPairs,
+        AddColumnMax,
     ])
 }
 
@@ -229,6 +242,24 @@ fn eval<'t>(e: &Expr, i: &Inputs<'t>) -> autodiff::Result<Var<'t, f64>> {
                 Sh::SubScalar => a.sub(i.s)?,
                 Sh::ScaleByMean => a.mul(a.mean())?,
                 Sh::MulRowSums => a.mul(a.sum_rows().scale(1.0 / n as f64))?,
+                Sh::ReverseRows => {
+                    let mut index: Vec<usize> = (0..n).rev().collect();
+                    index[n - 1] = 0;
+                    a.gather_rows(&index)?
+                }
+                Sh::ReshapeTranspose => a.reshape(d, n)?.transpose(),
+                Sh::CenterRowPairs => {
+                    let g = if n % 2 == 0 { 2 } else { 1 };
+                    let back: Vec<usize> = (0..n).map(|r| r / g).collect();
+                    a.sub(a.mean_row_groups(g)?.gather_rows(&back)?)?
+                }
+                Sh::AddColumnMax => {
+                    // A ramp over the rows breaks the ties that relu's zeros (or repeated
+                    // rows) would make, where the max has no derivative.
+                    let ramp = DMatrix::from_fn(n, d, |r, _| 1e-3 * r as f64);
+                    let ramped = a.add(a.tape().constant(ramp))?;
+                    a.add(ramped.max_row_groups(n)?)?
+                }
             }
         }
         Expr::SelfMul(a) => {

@@ -38,6 +38,7 @@ mod error;
 mod float;
 pub mod gemm;
 mod grad_check;
+mod groups;
 pub mod nn;
 mod op;
 mod ops;
@@ -51,7 +52,8 @@ pub mod train;
 
 pub use error::{Error, Result, all_finite, check_finite};
 pub use float::{Float, lit};
-pub use grad_check::{GradCheckOptions, GradCheckReport, grad_check};
+pub use grad_check::{GradCheckOptions, GradCheckReport, grad_check, grad_check_params};
+pub use groups::conv1d_output_length;
 pub use ops::{concat_cols, concat_rows, pairwise_sq_dist, row_sq_norms};
 pub use params::{Bound, ParamId, Params};
 /// The training loop's buffer hand-back, reachable only so that its test can run in a process

@@ -506,6 +506,13 @@ pub(crate) enum Op<T: Float> {
     ConcatCols(Vec<usize>),
     ConcatRows(Vec<usize>),
     GatherCols(usize, Vec<usize>),
+    /// Row-major reshape ([`Var::reshape`](crate::Var::reshape)).
+    Reshape(usize),
+    GatherRows(usize, Vec<usize>),
+    /// Σ over consecutive groups of rows of the given size.
+    SumRowGroups(usize, usize),
+    /// Max over consecutive groups of rows; the input row of every output entry (column-major).
+    MaxRowGroups(usize, Vec<usize>),
     Transpose(usize),
     PairwiseSqDist(usize, usize),
 }
@@ -530,6 +537,10 @@ impl<T: Float> Op<T> {
             | Op::SliceCols(a, _)
             | Op::SliceRows(a, _)
             | Op::GatherCols(a, _)
+            | Op::Reshape(a)
+            | Op::GatherRows(a, _)
+            | Op::SumRowGroups(a, _)
+            | Op::MaxRowGroups(a, _)
             | Op::Transpose(a) => f(*a),
             Op::ConcatCols(v) | Op::ConcatRows(v) => v.iter().copied().for_each(f),
         }
@@ -687,6 +698,16 @@ impl<T: Float> Op<T> {
                     col += g.column(k);
                 }
                 acc(*a, ga);
+            }
+            Op::Reshape(a) => acc(*a, crate::groups::vjp_reshape(&g, val(*a).shape())),
+            Op::GatherRows(a, idx) => {
+                let rows = val(*a).nrows();
+                acc(*a, crate::groups::vjp_gather_rows(&g, idx, rows));
+            }
+            Op::SumRowGroups(a, size) => acc(*a, crate::groups::vjp_sum_row_groups(&g, *size)),
+            Op::MaxRowGroups(a, arg) => {
+                let shape = val(*a).shape();
+                acc(*a, crate::groups::vjp_max_row_groups(&g, arg, shape));
             }
             Op::Transpose(a) => acc(*a, g.transpose()),
             Op::PairwiseSqDist(a, b) => {

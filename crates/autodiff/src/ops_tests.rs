@@ -196,6 +196,69 @@ proptest! {
         check(|_, v| v[0].gather_cols(&perm), std::slice::from_ref(&a));
     }
 
+    /// Reshapes, row gathers, pooling over row groups and 1-D patches: values against direct
+    /// definitions and gradients against central differences.
+    #[test]
+    fn row_groups_and_patches(
+        (groups, size, d) in (1usize..4, 1usize..5, 1usize..4),
+        seed in any::<u64>(),
+    ) {
+        let f = |i: usize, j: usize| (((i * 37 + j * 11) as u64 ^ seed) % 89) as f64 / 30.0 - 1.5
+            + 1e-3 * (i * d + j) as f64;
+        let x = DMatrix::from_fn(groups * size, d, f);
+        // Row-major reshape to one row per group and back.
+        let tape = Tape::<f64>::new();
+        let flat = tape.var(x.clone()).reshape(groups, size * d).unwrap().to_matrix();
+        for r in 0..groups {
+            for c in 0..size * d {
+                prop_assert_eq!(flat[(r, c)], x[(r * size + c / d, c % d)]);
+            }
+        }
+        check(|_, v| v[0].reshape(groups, size * d), std::slice::from_ref(&x));
+        check(|_, v| v[0].reshape(1, groups * size * d)?.reshape(groups * size, d), std::slice::from_ref(&x));
+        let index: Vec<usize> = (0..groups * size).rev().chain([0, 0]).collect();
+        check(|_, v| v[0].gather_rows(&index), std::slice::from_ref(&x));
+        check(|_, v| v[0].sum_row_groups(size), std::slice::from_ref(&x));
+        check(|_, v| v[0].mean_row_groups(size), std::slice::from_ref(&x));
+        // Distinct entries (the 1e-3 ramp), so the maximum is unique and smooth nearby.
+        check(|_, v| v[0].max_row_groups(size), std::slice::from_ref(&x));
+        let max = tape.var(x.clone()).max_row_groups(size).unwrap().to_matrix();
+        let mean = tape.var(x.clone()).mean_row_groups(size).unwrap().to_matrix();
+        for g in 0..groups {
+            for j in 0..d {
+                let col = (0..size).map(|k| x[(g * size + k, j)]);
+                prop_assert_eq!(max[(g, j)], col.clone().fold(f64::NEG_INFINITY, f64::max));
+                prop_assert!((mean[(g, j)] - col.sum::<f64>() / size as f64).abs() < 1e-12);
+            }
+        }
+    }
+
+    /// im2col: every patch row is the window it claims to be, and the composed gradient passes.
+    #[test]
+    fn one_dimensional_patches(
+        (n, length, c) in (1usize..3, 1usize..9, 1usize..3),
+        (kernel, stride) in (1usize..4, 1usize..3),
+        seed in any::<u64>(),
+    ) {
+        let kernel = kernel.min(length);
+        let f = |i: usize, j: usize| (((i * 13 + j * 7) as u64 ^ seed) % 71) as f64 / 25.0 - 1.4;
+        let x = DMatrix::from_fn(n * length, c, f);
+        let l_out = crate::conv1d_output_length(length, kernel, stride);
+        let tape = Tape::<f64>::new();
+        let p = tape.var(x.clone()).im2col_1d(length, kernel, stride).unwrap().to_matrix();
+        prop_assert_eq!(p.shape(), (n * l_out, kernel * c));
+        for i in 0..n {
+            for t in 0..l_out {
+                for k in 0..kernel {
+                    for ch in 0..c {
+                        prop_assert_eq!(p[(i * l_out + t, k * c + ch)], x[(i * length + t * stride + k, ch)]);
+                    }
+                }
+            }
+        }
+        check(|_, v| v[0].im2col_1d(length, kernel, stride), std::slice::from_ref(&x));
+    }
+
     #[test]
     fn pairwise_distances((n, m, d) in (1usize..7, 1usize..7, 1usize..5), seed in any::<u64>()) {
         let f = |i: usize, j: usize, s: u64| (((i * 37 + j * 11) as u64 ^ s) % 89) as f64 / 30.0 - 1.5;
@@ -231,6 +294,34 @@ fn shape_errors_are_errors() {
     assert!(matches!(concat_cols(&[a, b]), Err(Error::Shape { .. })));
     assert!(matches!(a.pairwise_sq_dist(b), Err(Error::Shape { .. })));
     assert!(matches!(
+        a.reshape(2, 2),
+        Err(Error::InvalidArgument { op: "reshape", .. })
+    ));
+    assert!(matches!(
+        a.gather_rows(&[3]),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        a.sum_row_groups(2),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        a.max_row_groups(0),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        a.im2col_1d(3, 4, 1),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        a.im2col_1d(2, 1, 1),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        a.im2col_1d(3, 2, 0),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(
         tape.backward(a),
         Err(Error::NotScalar { rows: 3, cols: 2 })
     ));
@@ -241,6 +332,15 @@ fn shape_errors_are_errors() {
         other.backward(a.sum()),
         Err(Error::InvalidArgument { .. })
     ));
+}
+
+#[test]
+fn max_pooling_propagates_nan() {
+    let tape = Tape::<f64>::new();
+    let x = tape.var(DMatrix::from_row_slice(4, 1, &[1.0, f64::NAN, 3.0, 2.0]));
+    let m = x.max_row_groups(2).unwrap().to_matrix();
+    assert!(m[(0, 0)].is_nan());
+    assert_eq!(m[(1, 0)], 3.0);
 }
 
 #[test]

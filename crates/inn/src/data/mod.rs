@@ -11,7 +11,9 @@
 //!   with known answers for measuring generalisation: a linear-Gaussian inverse problem with its
 //!   exact posterior ([`toy::LinearGaussian`]), a 4-D Gaussian mixture with exact log-density
 //!   ([`toy::MixtureDensity`]) and a table of dequantised 8×8 digit-like images
-//!   ([`toy::pixel_images`]).
+//!   ([`toy::pixel_images`]); for summary networks, a normal seen through a set of draws with
+//!   its exact normal-inverse-gamma posterior ([`toy::NormalSet`]) and a three-peak spectrum
+//!   ([`toy::LorentzSpectrum`]).
 //!
 //! Errors are [`crate::Error`]'s `NonFiniteInput`, `ShapeMismatch`, `InvalidParameter`,
 //! `InvalidLabel` and `UnknownName`.

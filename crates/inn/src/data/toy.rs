@@ -1,6 +1,7 @@
 //! Seeded toy problems with known answers: the 2-D benchmark densities of FFJORD and i-ResNet, the
-//! eight-modes INN toy, a linear-Gaussian inverse problem, a 4-D Gaussian mixture and a table of
-//! 8×8 digit-like images.
+//! eight-modes INN toy, a linear-Gaussian inverse problem, a 4-D Gaussian mixture, a table of
+//! 8×8 digit-like images, and two problems for summary networks (a set of normal draws with its
+//! exact posterior, a three-peak spectrum).
 //!
 //! Every generator draws all its randomness from the `&mut impl Rng` it is given, so a seeded
 //! generator reproduces the same batch bit for bit. The 2-D generators below return an `n × 2`
@@ -20,18 +21,30 @@
 //! [`MixtureDensity`] (a full-covariance Gaussian mixture with exact log-density and entropy) and
 //! [`pixel_images`] (dequantised 8×8 images with rare large values in nearly constant border
 //! columns, for checking that flows fitted to small tables do not overfit).
+//!
+//! For summary networks ([`crate::summary`]): [`NormalSet`] (a normal with unknown mean and
+//! variance seen through a set of 50 draws, conjugate normal-inverse-gamma prior, exact posterior
+//! sampler and log-density: a deep set's test) and [`LorentzSpectrum`] (three Lorentzian peaks on
+//! 200 bins plus noise, sorted positions, with simulator, prior, likelihood and an adaptive
+//! Metropolis reference posterior sampler: a 1-D convolution's test).
 
 mod bounded_modes;
 mod eight_modes;
 mod gaussian_mixture;
 mod linear_gaussian;
+mod mcmc;
+mod normal_set;
 mod pixels;
+mod spectrum;
 
 pub use bounded_modes::BoundedModes;
 pub use eight_modes::{EIGHT_MODES_SIGMA, EIGHT_MODES_VERTICES, EightModes, LabelMap, eight_modes};
 pub use gaussian_mixture::MixtureDensity;
 pub use linear_gaussian::LinearGaussian;
+pub use mcmc::McmcOptions;
+pub use normal_set::{NormalInverseGamma, NormalSet};
 pub use pixels::pixel_images;
+pub use spectrum::{LorentzSpectrum, PEAKS};
 
 use std::f64::consts::PI;
 use std::fmt;
