@@ -996,10 +996,13 @@ mod tests {
     fn spline_stacks_save_load_and_old_stack_configs_read() {
         use crate::{Chain, CouplingKind, StackConfig};
         let config = StackConfig {
+            subnet: SubnetConfig {
+                hidden: vec![6],
+                ..SubnetConfig::default()
+            },
             dim: 3,
             blocks: 2,
             coupling: CouplingKind::Spline,
-            hidden: vec![6],
             bins: 4,
             bound: 2.5,
             actnorm: true,

@@ -56,10 +56,13 @@ fn fit(
     let train = BoundedModes.sample(20_000, &mut rng).cast::<f32>();
     let test = BoundedModes.sample(20_000, &mut StdRng::seed_from_u64(1000 + seed));
     let stack = StackConfig {
+        subnet: SubnetConfig {
+            hidden: vec![64, 64],
+            ..SubnetConfig::default()
+        },
         dim: 2,
         blocks,
         coupling,
-        hidden: vec![64, 64],
         ..StackConfig::default()
     };
     let mut flow = Flow::<f32>::coupling_stack(&stack, &mut rng)?;

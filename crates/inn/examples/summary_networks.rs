@@ -31,7 +31,7 @@
 use inn::autodiff::nalgebra::DMatrix;
 use inn::autodiff::optim::{Adam, Optimizer, clip_grad_norm, grad_norm};
 use inn::autodiff::{Params, Tape};
-use inn::bijectors::{Bijector, Chain, CouplingKind, StackConfig};
+use inn::bijectors::{Bijector, Chain, CouplingKind, StackConfig, SubnetConfig};
 use inn::data::toy::{LorentzSpectrum, McmcOptions, NormalSet};
 use inn::eval::{C2stConfig, c2st};
 use inn::summary::{SummaryConfig, SummaryNet};
@@ -59,10 +59,13 @@ impl Model {
             .map(|c| SummaryNet::new(&mut params, "summary", c, y_dim, rng))
             .transpose()?;
         let stack = StackConfig {
+            subnet: SubnetConfig {
+                hidden: vec![128],
+                ..SubnetConfig::default()
+            },
             dim: x_dim,
             blocks: 6,
             coupling: CouplingKind::Glow,
-            hidden: vec![128],
             cond_dim: summary.as_ref().map_or(y_dim, SummaryNet::out_dim),
             ..StackConfig::default()
         };

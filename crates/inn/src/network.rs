@@ -669,8 +669,8 @@ mod tests {
             .insert("note".into(), serde_json::json!({"a": [1.5, "b"]}));
         let description = serde_json::json!({"x_dim": 3});
         let (json, tensors) = (temp("same.json"), temp("same.safetensors"));
-        net.save(&json, "test", description.clone()).unwrap();
-        net.save(&tensors, "test", description.clone()).unwrap();
+        net.save(&json, "test", &description).unwrap();
+        net.save(&tensors, "test", &description).unwrap();
         assert_eq!(std::fs::read(&json).unwrap()[0], b'{');
         assert_eq!(model_file::peek_kind(&json).unwrap().1, 2);
         assert_eq!(model_file::peek_kind(&tensors).unwrap().1, 3);
@@ -699,7 +699,7 @@ mod tests {
             net.metadata_mut()
                 .insert("note".into(), serde_json::json!("fuzz"));
             let path = temp("fuzz-valid.inn");
-            net.save(&path, "test", serde_json::json!({"x_dim": 3}))
+            net.save(&path, "test", &serde_json::json!({"x_dim": 3}))
                 .unwrap();
             (std::fs::read(&path).unwrap(), net)
         })

@@ -366,10 +366,13 @@ fn gradients_flow_into_the_summary_through_the_couplings() {
     let mut rng = StdRng::seed_from_u64(8);
     let net = SummaryNet::new(&mut params, "summary", &config, y_dim, &mut rng).unwrap();
     let stack = StackConfig {
+        subnet: bijectors::SubnetConfig {
+            hidden: vec![4],
+            activation: Activation::Tanh,
+            ..bijectors::SubnetConfig::default()
+        },
         dim: 2,
         blocks: 2,
-        hidden: vec![4],
-        activation: Activation::Tanh,
         cond_dim: net.out_dim(),
         ..StackConfig::default()
     };

@@ -7,7 +7,7 @@ use super::style::{self, NotePosition};
 use super::{Chart, Context, Result};
 use inn::data::toy::LinearGaussian;
 use inn::diagnostics::{Diagnostics, DiagnosticsConfig, PosteriorDraws, diagnose};
-use inn::train::{CinnConfig, ConditionalInn, OptimConfig};
+use inn::train::{CinnConfig, ConditionalInn, OptimConfig, paper_stack};
 use inn_cli::report::{color, coverage_panel};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -46,8 +46,7 @@ pub fn run(ctx: &Context) -> Result<Vec<PathBuf>> {
         ("under-trained", ctx.pick3(10, 40, 40)),
     ] {
         let config = CinnConfig {
-            blocks: 4,
-            hidden: vec![64, 64],
+            stack: paper_stack().with_widths(4, &[64, 64]),
             batch_size: 256,
             optim: OptimConfig {
                 steps,

@@ -222,8 +222,7 @@ fn draws_come_from_any_model_with_a_posterior() {
     let mut rng = StdRng::seed_from_u64(6);
     let cinn = ConditionalInn::<f32>::new(
         CinnConfig {
-            blocks: 2,
-            hidden: vec![8],
+            stack: crate::train::paper_stack().with_widths(2, &[8]),
             ..CinnConfig::default()
         },
         2,
@@ -244,12 +243,7 @@ fn draws_come_from_any_model_with_a_posterior() {
     assert!(json.contains("\"verdicts\""));
 
     let flow = Flow::<f32>::coupling_stack(
-        &bijectors::StackConfig {
-            dim: 2,
-            blocks: 1,
-            hidden: vec![4],
-            ..bijectors::StackConfig::default()
-        },
+        &bijectors::StackConfig::default().with_widths(1, &[4]),
         &mut rng,
     )
     .unwrap();

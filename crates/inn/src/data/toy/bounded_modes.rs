@@ -196,9 +196,12 @@ mod tests {
         let train = BoundedModes.sample(4000, &mut rng).cast::<f32>();
         let test = BoundedModes.sample(4000, &mut rng).cast::<f32>();
         let stack = StackConfig {
+            subnet: bijectors::SubnetConfig {
+                hidden: vec![32, 32],
+                ..bijectors::SubnetConfig::default()
+            },
             blocks: 2,
             coupling: CouplingKind::Spline,
-            hidden: vec![32, 32],
             ..StackConfig::default()
         };
         let mut flow = Flow::<f32>::coupling_stack(&stack, &mut rng).unwrap();
