@@ -73,6 +73,65 @@ impl Scaler {
         out
     }
 
+    /// Like [`Scaler::fit_rows`], but with one mean and standard deviation shared by the
+    /// columns `columns[j], columns[j + period], columns[j + 2·period], …` (for every
+    /// `j < period`), computed over all their values: for columns that are draws of one
+    /// distribution (the elements of a set, the bins of a spectrum), which a summary network
+    /// compares with one another.
+    pub fn fit_rows_pooled(
+        values: &Values,
+        columns: &[usize],
+        rows: &[usize],
+        period: usize,
+    ) -> Scaler {
+        match values {
+            Values::F32(m) => Scaler::fit_pooled(m, columns, rows, period),
+            Values::F64(m) => Scaler::fit_pooled(m, columns, rows, period),
+        }
+    }
+
+    fn fit_pooled<T>(m: &DMatrix<T>, columns: &[usize], rows: &[usize], period: usize) -> Scaler
+    where
+        T: nalgebra::Scalar + Copy + Into<f64>,
+    {
+        let period = period.max(1);
+        let d = columns.len();
+        let mut scaler = Scaler {
+            mean: vec![0.0; d],
+            std: vec![1.0; d],
+        };
+        let column = |j: usize| &m.as_slice()[j * m.nrows()..(j + 1) * m.nrows()];
+        for first in 0..period.min(d) {
+            let group: Vec<usize> = (first..d).step_by(period).collect();
+            let n = (rows.len() * group.len()).max(1) as f64;
+            let mu = group
+                .iter()
+                .map(|&k| {
+                    rows.iter()
+                        .map(|&i| column(columns[k])[i].into())
+                        .sum::<f64>()
+                })
+                .sum::<f64>()
+                / n;
+            let var = group
+                .iter()
+                .map(|&k| {
+                    let c = column(columns[k]);
+                    rows.iter()
+                        .map(|&i| (c[i].into() - mu).powi(2))
+                        .sum::<f64>()
+                })
+                .sum::<f64>()
+                / n;
+            let s = var.sqrt();
+            for &k in &group {
+                scaler.mean[k] = mu;
+                scaler.std[k] = if s > 0.0 && s.is_finite() { s } else { 1.0 };
+            }
+        }
+        scaler
+    }
+
     /// Number of columns.
     pub fn dim(&self) -> usize {
         self.mean.len()
