@@ -429,7 +429,7 @@ fn summary_config(args: &FitArgs, y_dim: usize) -> Result<Option<SummaryConfig>>
         SummaryChoice::Mlp => SummaryConfig::mlp(),
         SummaryChoice::Deepset => {
             let set_size = args.set_size.map_or(y_dim, |s| s as usize);
-            if y_dim % set_size != 0 {
+            if !y_dim.is_multiple_of(set_size) {
                 return Err(Error::Runtime(format!(
                     "--summary deepset --set-size {set_size}: the {y_dim} y column(s) do not \
                      divide into {set_size} elements of equal width (a set of N elements of \
