@@ -4,6 +4,11 @@
 //! flow, budget and seed. Prints the held-out NLL gap to the exact posterior and the C2ST of
 //! 1000 posterior samples against 1000 exact ones, averaged over 5 test observations.
 //!
+//! Measured (4000 steps, 10⁴ pairs, seeds 0 / 1): NLL gap 0.139 / 0.167 nats and C2ST
+//! 0.530 / 0.547 with the deep set; 0.500 / 0.469 and 0.591 / 0.672 with the MLP summary;
+//! 0.533 / 0.516 and 0.633 / 0.646 with the raw draws (the last two stop early on the
+//! held-out loss).
+//!
 //! `cargo run --release -p inn --example cinn_summary -- [steps] [training pairs] [seed]`
 
 use inn::data::toy::NormalSet;
@@ -36,8 +41,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
          held-out NLL {exact_nll:.4} nats"
     );
     println!(
-        "{:<10} {:>10} {:>10} {:>8} {:>8}",
-        "condition", "test NLL", "NLL gap", "C2ST", "seconds"
+        "{:<10} {:>10} {:>10} {:>8} {:>8} {:>6}",
+        "condition", "test NLL", "NLL gap", "C2ST", "seconds", "steps"
     );
     let (x, y) = (x.cast::<f32>(), y.cast::<f32>());
     let (x_test32, y_test32) = (x_test.cast::<f32>(), y_test.cast::<f32>());
@@ -59,7 +64,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut rng = StdRng::seed_from_u64(seed + 1);
         let mut cinn = ConditionalInn::<f32>::new(config, 2, set, &mut rng)?;
         let start = std::time::Instant::now();
-        cinn.fit(&x, &y, &mut rng)?;
+        let report = cinn.fit(&x, &y, &mut rng)?;
         let seconds = start.elapsed().as_secs_f64();
         let lp = cinn.log_prob(&x_test32, &y_test32)?;
         let nll = -lp.iter().map(|v| f64::from(*v)).sum::<f64>() / lp.nrows() as f64;
@@ -74,8 +79,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             acc += c2st(&learned, reference, &C2stConfig::default(), &mut c2st_rng)?.accuracy / 5.0;
         }
         println!(
-            "{label:<10} {nll:>10.4} {:>10.4} {acc:>8.3} {seconds:>8.1}",
-            nll - exact_nll
+            "{label:<10} {nll:>10.4} {:>10.4} {acc:>8.3} {seconds:>8.1} {:>6} ({})",
+            nll - exact_nll,
+            report.steps(),
+            report.stop
         );
     }
     Ok(())
