@@ -187,6 +187,25 @@ impl Scaler {
 mod tests {
     use super::*;
 
+    /// Pooled columns share the mean and deviation of all their values together; the groups
+    /// are every `period`-th selected column.
+    #[test]
+    fn pooled_columns_share_one_scale() {
+        // Columns: a0 b0 a1 b1 (period 2: a-columns pooled, b-columns pooled), plus an unused one.
+        let data = DMatrix::from_row_slice(
+            2,
+            5,
+            &[1.0, 10.0, 99.0, 3.0, 30.0, 5.0, 50.0, 99.0, 7.0, 70.0],
+        );
+        let s = Scaler::fit_rows_pooled(&Values::F64(data), &[0, 1, 3, 4], &[0, 1], 2);
+        // a: 1, 5, 3, 7 → mean 4, var 5; b: 10, 50, 30, 70 → mean 40, var 500.
+        assert_eq!(s.mean, vec![4.0, 40.0, 4.0, 40.0]);
+        let (sa, sb) = (5.0f64.sqrt(), 500.0f64.sqrt());
+        for (got, want) in s.std.iter().zip([sa, sb, sa, sb]) {
+            assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+        }
+    }
+
     #[test]
     fn apply_then_undo_is_the_identity_and_constant_columns_are_only_centred() {
         let data = DMatrix::from_row_slice(3, 2, &[1.0, 5.0, 2.0, 5.0, 6.0, 5.0]);
