@@ -156,10 +156,39 @@ pub struct FitArgs {
     /// that maximum, rounded up to an even number).
     #[arg(long, value_name = "D", value_parser = clap::value_parser!(u64).range(2..))]
     pub n_tot: Option<u64>,
+    /// cinn only: a summary network h(y), trained with the flow, whose output every coupling
+    /// reads instead of the raw y: `mlp` (a dense network, any y), `deepset` (y is a set of
+    /// exchangeable draws, see --set-size; the posterior ignores their order) or `conv1d` (y is
+    /// a signal, a spectrum or a time series, in column order). With deepset and conv1d the y
+    /// columns share one standardisation (per element column for a set).
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub summary: Option<SummaryChoice>,
+    /// With --summary: width of the summary h(y), the condition every coupling reads
+    /// (default 16).
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u64).range(1..))]
+    pub summary_dim: Option<u64>,
+    /// With --summary deepset: the number of set elements in a row of y; the y columns hold
+    /// element 1's columns, then element 2's, and so on, so their count must be a multiple of
+    /// N (default: every y column is one scalar element).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub set_size: Option<u64>,
     /// Where to write the model: a safetensors file (`model.inn`, `model.safetensors`), or a
     /// JSON file when the name ends in `.json`.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+}
+
+/// The summary networks `inn fit --summary` offers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SummaryChoice {
+    /// A dense network (hidden widths 128, 128).
+    Mlp,
+    /// A deep set: ρ(mean over the elements of φ(element)), invariant to their order.
+    #[value(name = "deepset", alias = "deep-set", alias = "deep_set")]
+    Deepset,
+    /// Strided 1-D convolutions (16, 32, 32 channels, kernel 5, stride 2), average pooling.
+    #[value(name = "conv1d")]
+    Conv1d,
 }
 
 /// The activations `inn fit --activation` offers for coupling subnets.

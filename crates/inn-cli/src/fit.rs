@@ -1,7 +1,7 @@
 //! `inn fit`: load a table, hold out validation rows, standardise the chosen columns, train with
 //! model selection on the held-out rows, report how training went, save.
 
-use crate::args::{FitArgs, Method, SubnetActivation};
+use crate::args::{FitArgs, Method, SubnetActivation, SummaryChoice};
 use crate::columns::{load_table, select_indices};
 use crate::error::{Error, Result};
 use crate::model::{Meta, Model, Net, Training};
@@ -11,6 +11,7 @@ use inn::Flow;
 use inn::autodiff::nalgebra::DMatrix;
 use inn::autodiff::optim::AdamConfig;
 use inn::bijectors::{StackConfig, SubnetConfig};
+use inn::summary::{SummaryConfig, SummaryKind};
 use inn::train::{
     CinnConfig, ConditionalInn, Inn, InnConfig, MaximumLikelihood, MleConfig, OptimConfig, Plateau,
     StopReason, TrainReport, mean_nll, split_rows,
@@ -51,6 +52,27 @@ pub fn run(args: &FitArgs) -> Result {
             "--z-dim and --n-tot apply to --method inn only".into(),
         ));
     }
+    if args.summary.is_none() && (args.summary_dim.is_some() || args.set_size.is_some()) {
+        return Err(Error::Usage(
+            "--summary-dim and --set-size configure a summary network: add --summary KIND".into(),
+        ));
+    }
+    if args.summary.is_some() && args.method != Method::Cinn {
+        let why = match args.method {
+            Method::Inn => "the INN predicts y as an output of the network",
+            _ => "a flow models every column as data",
+        };
+        return Err(Error::Usage(format!(
+            "--summary applies to --method cinn only: it summarises the observations y that the \
+             cINN's couplings are conditioned on, and {why}, so there is no conditioning input \
+             to summarise"
+        )));
+    }
+    if args.set_size.is_some() && args.summary != Some(SummaryChoice::Deepset) {
+        return Err(Error::Usage(
+            "--set-size applies to --summary deepset only".into(),
+        ));
+    }
     if args.method == Method::Flow && args.y_noise.is_some() {
         return Err(Error::Usage(
             "--y-noise applies to --method cinn and inn only".into(),
@@ -67,6 +89,7 @@ pub fn run(args: &FitArgs) -> Result {
         )));
     }
 
+    let summary = summary_config(args, y_names.len())?;
     let mut rng = StdRng::seed_from_u64(args.seed);
     let n = table.n_rows();
     if args.val_frac > 0.0 && (args.val_frac * n as f64).round() < 1.0 {
@@ -107,7 +130,10 @@ pub fn run(args: &FitArgs) -> Result {
         }
         (_, y) => (
             Standardised::new(table.values(), &x_cols, &split),
-            y.map(|y| Standardised::new(table.values(), &y, &split)),
+            y.map(|y| match pooling_period(summary.as_ref()) {
+                Some(period) => Standardised::pooled(table.values(), &y, &split, period),
+                None => Standardised::new(table.values(), &y, &split),
+            }),
         ),
     };
     let precision = match table.values() {
@@ -216,6 +242,7 @@ pub fn run(args: &FitArgs) -> Result {
                     batch_size: args.batch as usize,
                     y_noise: args.y_noise.unwrap_or(defaults.y_noise),
                     optim: optim(defaults.optim),
+                    summary: summary.clone(),
                 };
                 let mut model = ConditionalInn::<f32>::new(config, x_dim, y_dim, &mut rng)?;
                 warn_if_oversized(model.params().n_scalars(), x_train.nrows(), x_dim + y_dim);
@@ -224,11 +251,18 @@ pub fn run(args: &FitArgs) -> Result {
                     let lp = model.log_prob(&x_train, &y_train)?;
                     Ok(-lp.iter().map(|v| f64::from(*v)).sum::<f64>() / lp.nrows() as f64)
                 })?;
-                let arch = json!({
+                let mut arch = json!({
                     "coupling": "glow (conditional)", "blocks": args.blocks, "hidden": hidden,
                     "activation": act_name,
                     "x_dim": x_dim, "y_dim": y_dim,
                 });
+                if let Some(s) = &summary {
+                    arch["summary"] = json!(s.kind_name());
+                    arch["summary_dim"] = json!(s.out_dim);
+                    if let SummaryKind::DeepSet { set_size, .. } = s.kind {
+                        arch["set_size"] = json!(set_size);
+                    }
+                }
                 (
                     Box::new(model) as Net,
                     x_names,
@@ -349,10 +383,95 @@ struct Standardised {
 impl Standardised {
     /// The columns `columns` of `values`, split by `split`.
     fn new(values: &Values, columns: &[usize], split: &Split<'_>) -> Standardised {
-        let scale = Scaler::fit_rows(values, columns, split.train);
+        Self::with_scale(
+            values,
+            columns,
+            split,
+            Scaler::fit_rows(values, columns, split.train),
+        )
+    }
+
+    /// As [`Standardised::new`], with the columns `j, j + period, …` sharing one scale
+    /// ([`Scaler::fit_rows_pooled`]).
+    fn pooled(
+        values: &Values,
+        columns: &[usize],
+        split: &Split<'_>,
+        period: usize,
+    ) -> Standardised {
+        let scale = Scaler::fit_rows_pooled(values, columns, split.train, period);
+        Self::with_scale(values, columns, split, scale)
+    }
+
+    fn with_scale(
+        values: &Values,
+        columns: &[usize],
+        split: &Split<'_>,
+        scale: Scaler,
+    ) -> Standardised {
         let train = scale.apply_rows(values, columns, split.train);
         let val = (!split.val.is_empty()).then(|| scale.apply_rows(values, columns, split.val));
         Standardised { scale, train, val }
+    }
+}
+
+/// The summary network of `--summary` for `y_dim` observation columns (`None` without it).
+/// `mlp` and `deepset` take the library's defaults; `conv1d` keeps as many of its three
+/// default convolutions as a signal of `y_dim` positions leaves positions for.
+///
+/// # Errors
+/// Sizes that do not fit the y columns (exit code 1).
+fn summary_config(args: &FitArgs, y_dim: usize) -> Result<Option<SummaryConfig>> {
+    let Some(choice) = args.summary else {
+        return Ok(None);
+    };
+    let mut config = match choice {
+        SummaryChoice::Mlp => SummaryConfig::mlp(),
+        SummaryChoice::Deepset => {
+            let set_size = args.set_size.map_or(y_dim, |s| s as usize);
+            if !y_dim.is_multiple_of(set_size) {
+                return Err(Error::Runtime(format!(
+                    "--summary deepset --set-size {set_size}: the {y_dim} y column(s) do not \
+                     divide into {set_size} elements of equal width (a set of N elements of \
+                     width d needs N·d columns, element 1's first)"
+                )));
+            }
+            SummaryConfig::deep_set(set_size, y_dim / set_size)
+        }
+        SummaryChoice::Conv1d => {
+            let full = SummaryConfig::conv1d(y_dim);
+            let fits = (1..=3).rev().find_map(|layers| {
+                let mut c = full.clone();
+                if let SummaryKind::Conv1d { channels, .. } = &mut c.kind {
+                    channels.truncate(layers);
+                }
+                c.validate(y_dim).is_ok().then_some(c)
+            });
+            fits.ok_or_else(|| {
+                Error::Runtime(format!(
+                    "--summary conv1d: the {y_dim} y column(s) are too few positions for a \
+                     convolution of width 5; use --summary mlp"
+                ))
+            })?
+        }
+    };
+    if let Some(k) = args.summary_dim {
+        config.out_dim = k as usize;
+    }
+    config
+        .validate(y_dim)
+        .map_err(|e| Error::Runtime(format!("--summary: {e}")))?;
+    Ok(Some(config))
+}
+
+/// The columns of y that share a standardisation under `summary`: those of one element
+/// column of a set (period: the element width), every bin of a signal (period 1); `None`
+/// (each column its own) for a dense summary or none.
+fn pooling_period(summary: Option<&SummaryConfig>) -> Option<usize> {
+    match summary?.kind {
+        SummaryKind::Mlp { .. } => None,
+        SummaryKind::DeepSet { elem_dim, .. } => Some(elem_dim),
+        SummaryKind::Conv1d { in_channels, .. } => Some(in_channels),
     }
 }
 

@@ -38,6 +38,16 @@ pub fn describe(model: &Model, path: &Path) -> Vec<String> {
     );
     push!("kind:           {}", model.net.kind());
     push!("architecture:   {}", meta.architecture);
+    if let Some(kind) = meta.architecture.get("summary").and_then(|k| k.as_str()) {
+        let set = meta
+            .architecture
+            .get("set_size")
+            .map_or(String::new(), |n| format!(", sets of {n}"));
+        push!(
+            "summary:        {kind} network h(y) → {} features{set}, trained with the flow",
+            meta.architecture["summary_dim"]
+        );
+    }
     push!(
         "parameters:     {}",
         model.net.network().params().n_scalars()

@@ -73,6 +73,65 @@ impl Scaler {
         out
     }
 
+    /// Like [`Scaler::fit_rows`], but with one mean and standard deviation shared by the
+    /// columns `columns[j], columns[j + period], columns[j + 2·period], …` (for every
+    /// `j < period`), computed over all their values: for columns that are draws of one
+    /// distribution (the elements of a set, the bins of a spectrum), which a summary network
+    /// compares with one another.
+    pub fn fit_rows_pooled(
+        values: &Values,
+        columns: &[usize],
+        rows: &[usize],
+        period: usize,
+    ) -> Scaler {
+        match values {
+            Values::F32(m) => Scaler::fit_pooled(m, columns, rows, period),
+            Values::F64(m) => Scaler::fit_pooled(m, columns, rows, period),
+        }
+    }
+
+    fn fit_pooled<T>(m: &DMatrix<T>, columns: &[usize], rows: &[usize], period: usize) -> Scaler
+    where
+        T: nalgebra::Scalar + Copy + Into<f64>,
+    {
+        let period = period.max(1);
+        let d = columns.len();
+        let mut scaler = Scaler {
+            mean: vec![0.0; d],
+            std: vec![1.0; d],
+        };
+        let column = |j: usize| &m.as_slice()[j * m.nrows()..(j + 1) * m.nrows()];
+        for first in 0..period.min(d) {
+            let group: Vec<usize> = (first..d).step_by(period).collect();
+            let n = (rows.len() * group.len()).max(1) as f64;
+            let mu = group
+                .iter()
+                .map(|&k| {
+                    rows.iter()
+                        .map(|&i| column(columns[k])[i].into())
+                        .sum::<f64>()
+                })
+                .sum::<f64>()
+                / n;
+            let var = group
+                .iter()
+                .map(|&k| {
+                    let c = column(columns[k]);
+                    rows.iter()
+                        .map(|&i| (c[i].into() - mu).powi(2))
+                        .sum::<f64>()
+                })
+                .sum::<f64>()
+                / n;
+            let s = var.sqrt();
+            for &k in &group {
+                scaler.mean[k] = mu;
+                scaler.std[k] = if s > 0.0 && s.is_finite() { s } else { 1.0 };
+            }
+        }
+        scaler
+    }
+
     /// Number of columns.
     pub fn dim(&self) -> usize {
         self.mean.len()
@@ -127,6 +186,25 @@ impl Scaler {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Pooled columns share the mean and deviation of all their values together; the groups
+    /// are every `period`-th selected column.
+    #[test]
+    fn pooled_columns_share_one_scale() {
+        // Columns: a0 b0 a1 b1 (period 2: a-columns pooled, b-columns pooled), plus an unused one.
+        let data = DMatrix::from_row_slice(
+            2,
+            5,
+            &[1.0, 10.0, 99.0, 3.0, 30.0, 5.0, 50.0, 99.0, 7.0, 70.0],
+        );
+        let s = Scaler::fit_rows_pooled(&Values::F64(data), &[0, 1, 3, 4], &[0, 1], 2);
+        // a: 1, 5, 3, 7 → mean 4, var 5; b: 10, 50, 30, 70 → mean 40, var 500.
+        assert_eq!(s.mean, vec![4.0, 40.0, 4.0, 40.0]);
+        let (sa, sb) = (5.0f64.sqrt(), 500.0f64.sqrt());
+        for (got, want) in s.std.iter().zip([sa, sb, sa, sb]) {
+            assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+        }
+    }
 
     #[test]
     fn apply_then_undo_is_the_identity_and_constant_columns_are_only_centred() {

@@ -1058,3 +1058,123 @@ fn every_subcommand_has_help_with_an_example() {
         );
     }
 }
+
+/// `x = (mu, log_sigma)` and `y1..y5`: five draws of N(mu, sigma²), `mu ~ N(0, 1)`,
+/// `log_sigma ~ U(-0.5, 0.5)`.
+fn write_normal_sets(path: &Path, n: usize, seed: u64) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut text = String::from("mu,log_sigma,y1,y2,y3,y4,y5\n");
+    for _ in 0..n {
+        let mu: f64 = rng.sample(StandardNormal);
+        let log_sigma = rng.random_range(-0.5..0.5);
+        text.push_str(&format!("{mu},{log_sigma}"));
+        for _ in 0..5 {
+            let e: f64 = rng.sample(StandardNormal);
+            text.push_str(&format!(",{}", mu + f64::exp(log_sigma) * e));
+        }
+        text.push('\n');
+    }
+    std::fs::write(path, text).expect("cannot write the runs");
+}
+
+/// Posterior samples as rows of numbers (the header checked, `obs` dropped).
+fn sample_rows(text: &str, header: &str) -> Vec<Vec<f64>> {
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some(header));
+    lines
+        .map(|l| l.split(',').skip(1).map(|v| v.parse().unwrap()).collect())
+        .collect()
+}
+
+/// A cINN with a deep-set summary of the five draws: fit, info, sample (the same samples for
+/// the draws in another order), eval; and the refusals of options that do not fit.
+#[test]
+fn cinn_with_a_deep_set_summary_fits_samples_and_evaluates() {
+    let dir = scratch("summary");
+    let (runs, model) = (dir.join("runs.csv"), dir.join("model.inn"));
+    write_normal_sets(&runs, 400, 1);
+    let fit_with = |extra: &[&str]| {
+        let mut args = vec!["fit", "--data", p(&runs), "--x", "mu,log_sigma"];
+        args.extend_from_slice(&["--y", "y1,y2,y3,y4,y5", "--out", p(&model)]);
+        args.extend_from_slice(&["--steps", "30", "--blocks", "2", "--hidden", "16"]);
+        args.extend_from_slice(extra);
+        inn(&args)
+    };
+    let fit = fit_with(&[
+        "--summary",
+        "deepset",
+        "--set-size",
+        "5",
+        "--summary-dim",
+        "4",
+    ]);
+    assert_eq!(fit.status.code(), Some(0), "{}", stderr(&fit));
+
+    let info = inn(&["info", "--model", p(&model)]);
+    assert_eq!(info.status.code(), Some(0), "{}", stderr(&info));
+    let text = stdout(&info);
+    assert!(
+        text.contains("summary:        deep_set network h(y) → 4 features, sets of 5"),
+        "{text}"
+    );
+
+    let sample = |y: &str| {
+        let out = inn(&[
+            "sample",
+            "--model",
+            p(&model),
+            "--y",
+            y,
+            "-n",
+            "50",
+            "--seed",
+            "4",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        sample_rows(&stdout(&out), "obs,mu,log_sigma")
+    };
+    let a = sample("0.3,-0.2,1.1,0.7,0.4");
+    let b = sample("1.1,0.4,0.3,0.7,-0.2");
+    assert_eq!(a.len(), 50);
+    for (ra, rb) in a.iter().zip(&b) {
+        for (va, vb) in ra.iter().zip(rb) {
+            assert!(
+                (va - vb).abs() < 1e-4 * (1.0 + va.abs()),
+                "{ra:?} vs {rb:?}"
+            );
+        }
+    }
+
+    let test = dir.join("test.csv");
+    write_normal_sets(&test, 50, 2);
+    let eval = inn(&["eval", "--model", p(&model), "--data", p(&test)]);
+    assert_eq!(eval.status.code(), Some(0), "{}", stderr(&eval));
+
+    // Options that do not fit the method or the columns.
+    assert_fails(
+        &fit_with(&["--summary", "deepset", "--method", "inn"]),
+        2,
+        &["--summary applies to --method cinn only", "output"],
+    );
+    assert_fails(
+        &fit_with(&["--summary", "deepset", "--set-size", "3"]),
+        1,
+        &["--set-size 3", "5 y column(s) do not divide"],
+    );
+    assert_fails(
+        &fit_with(&["--summary", "mlp", "--set-size", "5"]),
+        2,
+        &["--set-size applies to --summary deepset only"],
+    );
+    assert_fails(&fit_with(&["--summary-dim", "4"]), 2, &["add --summary"]);
+    // A dense and a convolutional summary fit the same table.
+    for kind in ["mlp", "conv1d"] {
+        let fit = fit_with(&["--summary", kind]);
+        assert_eq!(fit.status.code(), Some(0), "{kind}: {}", stderr(&fit));
+        let info = stdout(&inn(&["info", "--model", p(&model)]));
+        assert!(
+            info.contains(&format!("summary:        {kind} network")),
+            "{info}"
+        );
+    }
+}

@@ -7,6 +7,7 @@ use super::holdout::{PairNames, check_pairs, chunked_mean, fit_holding_out, prob
 use super::{OptimConfig, TrainReport};
 use crate::network::{Network, decode_model};
 use crate::posterior::{PosteriorSampler, per_observation, standard_normal};
+use crate::summary::{SummaryConfig, SummaryNet};
 use crate::{Error, Result};
 use autodiff::nalgebra::DMatrix;
 use autodiff::train::{Batches, Minibatch, Objective, optimize};
@@ -37,6 +38,11 @@ pub struct CinnConfig {
     pub batch_size: usize,
     /// The optimisation loop: steps, Adam, schedule, clipping.
     pub optim: OptimConfig,
+    /// A summary network `h(y)` ([`SummaryNet`]) trained jointly with the flow, whose output
+    /// is the condition of every coupling instead of the raw `y` (`inn fit --summary`).
+    /// `None` (the default, and what files without the entry read): the couplings read `y`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<SummaryConfig>,
 }
 
 impl Default for CinnConfig {
@@ -46,6 +52,7 @@ impl Default for CinnConfig {
             y_noise: 0.0,
             batch_size: 1600,
             optim: paper_optim(400),
+            summary: None,
         }
     }
 }
@@ -63,6 +70,9 @@ impl CinnConfig {
                 "ConditionalInn: batch_size must be at least 1".into(),
             ));
         }
+        if let Some(summary) = &self.summary {
+            summary.validate(y_dim)?;
+        }
         Ok(())
     }
 }
@@ -70,7 +80,10 @@ impl CinnConfig {
 /// A conditional normalizing flow `z = f(x; y)` for posteriors `p(x | y)`.
 ///
 /// Every coupling subnet reads its half of `x` followed by the condition `y` (`n × y_dim`), so
-/// `f(·; y)` is invertible for every `y`. Training ([`ConditionalInn::fit`]) minimises the
+/// `f(·; y)` is invertible for every `y`. With a summary network ([`CinnConfig::summary`]) the
+/// condition is `h(y)` (`n × out_dim`) instead, computed once per batch and trained jointly
+/// with the couplings; the network's condition width is then `out_dim`, while the model's
+/// [`ConditionalInn::y_dim`] stays the width of the raw observation that every method takes. Training ([`ConditionalInn::fit`]) minimises the
 /// negative log-likelihood per sample, up to the constant `(x_dim/2)·ln 2π`:
 ///
 /// `L = mean_i(½‖f(xᵢ; yᵢ)‖² − log|det ∂f/∂x (xᵢ; yᵢ)|)`,
@@ -95,6 +108,8 @@ pub struct ConditionalInn<T: Float = f32> {
     config: CinnConfig,
     x_dim: usize,
     y_dim: usize,
+    /// The summary network (its parameters in `net`'s store, under `summary.*`).
+    summary: Option<SummaryNet>,
     net: Network<T>,
 }
 
@@ -106,12 +121,30 @@ struct CinnModel {
     config: CinnConfig,
     x_dim: usize,
     y_dim: usize,
+    /// The summary network's description (parameter handles into the file's store).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    summary: Option<SummaryNet>,
+}
+
+/// The condition the couplings read for observations `y` (`n × y_dim`): `h(y)` with a
+/// summary network, else `y` itself.
+fn condition<T: Float>(
+    summary: Option<&SummaryNet>,
+    params: &Params<T>,
+    y: DMatrix<T>,
+) -> Result<DMatrix<T>> {
+    match summary {
+        Some(h) => h.apply(params, &y),
+        None => Ok(y),
+    }
 }
 
 /// Maximum likelihood on minibatches `[x, y]` (with noise on `y`), validated by the NLL of
 /// held-out pairs.
 struct CinnObjective<'a, T: Float> {
     flow: &'a dyn Bijector<T>,
+    /// The summary network whose output conditions the flow (`None`: raw `y`).
+    summary: Option<&'a SummaryNet>,
     y_noise: f64,
     y_dim: usize,
     /// Held-out `(x, y)` pairs.
@@ -126,10 +159,11 @@ impl<T: Float> CinnObjective<'_, T> {
     fn mean_nll(&self, params: &Params<T>, x: &DMatrix<T>, y: &DMatrix<T>) -> Result<f64> {
         let constant = 0.5 * x.ncols() as f64 * (2.0 * std::f64::consts::PI).ln();
         let mean = chunked_mean(x.nrows(), |start, len| {
+            let c = condition(self.summary, params, y.rows(start, len).into_owned())?;
             let (z, log_det) = self.flow.forward_matrix_with(
                 params,
                 &x.rows(start, len).into_owned(),
-                Some(&y.rows(start, len).into_owned()),
+                Some(&c),
             )?;
             let sq: f64 = z.iter().map(|v| v.to_f64() * v.to_f64()).sum();
             let ld: f64 = log_det.iter().map(|v| v.to_f64()).sum();
@@ -142,8 +176,9 @@ impl<T: Float> CinnObjective<'_, T> {
 impl<T: Float> Objective<T> for CinnObjective<'_, T> {
     type Error = Error;
 
-    /// `mean_i(½‖zᵢ‖² − log|det Jᵢ|)` of `z = f(x; y + ε)`; `data` is `[x, y]` or
-    /// `[x, y, ε]`.
+    /// `mean_i(½‖zᵢ‖² − log|det Jᵢ|)` of `z = f(x; y + ε)` (of `z = f(x; h(y + ε))` with a
+    /// summary network, on the tape, so that its parameters get gradients through every
+    /// coupling); `data` is `[x, y]` or `[x, y, ε]`.
     fn loss<'t>(
         &self,
         tape: &'t Tape<T>,
@@ -155,7 +190,12 @@ impl<T: Float> Objective<T> for CinnObjective<'_, T> {
         if let Some(noise) = batch.data.get(2) {
             y += noise;
         }
-        let (z, log_det) = self.flow.forward_with(params, x, Some(tape.constant(y)))?;
+        let y = tape.constant(y);
+        let cond = match self.summary {
+            Some(h) => h.forward(params, y)?,
+            None => y,
+        };
+        let (z, log_det) = self.flow.forward_with(params, x, Some(cond))?;
         let nll = z.square().sum_cols().scale(lit(0.5)).sub(log_det)?.mean();
         Ok(nll.scale(lit(batch.part.weight)))
     }
@@ -210,16 +250,23 @@ impl<T: Float> ConditionalInn<T> {
         rng: &mut R,
     ) -> Result<Self> {
         config.validate(x_dim, y_dim)?;
+        let mut params = Params::new();
+        let summary = config
+            .summary
+            .as_ref()
+            .map(|s| SummaryNet::new(&mut params, "summary", s, y_dim, rng))
+            .transpose()?;
+        let cond_dim = summary.as_ref().map_or(y_dim, SummaryNet::out_dim);
         let config = CinnConfig {
-            stack: sized_stack(&config.stack, x_dim, y_dim, Self::KIND),
+            stack: sized_stack(&config.stack, x_dim, cond_dim, Self::KIND),
             ..config
         };
-        let mut params = Params::new();
         let flow = Chain::coupling_stack(&mut params, &config.stack, rng)?;
         Ok(Self {
             config,
             x_dim,
             y_dim,
+            summary,
             net: Network::new(Box::new(flow), params)?,
         })
     }
@@ -232,9 +279,23 @@ impl<T: Float> ConditionalInn<T> {
     pub fn x_dim(&self) -> usize {
         self.x_dim
     }
-    /// Width of the condition `y`.
+    /// Width of the observation `y` (of the network's condition without a summary network).
     pub fn y_dim(&self) -> usize {
         self.y_dim
+    }
+    /// The summary network, if the model has one ([`CinnConfig::summary`]).
+    pub fn summary(&self) -> Option<&SummaryNet> {
+        self.summary.as_ref()
+    }
+    /// The condition the couplings read for observations `y` (`n × y_dim`): `h(y)`
+    /// (`n × out_dim`) with a summary network, else `y` itself — what [`Network::log_prob`]
+    /// and [`Network::sample`] of this model's network take.
+    ///
+    /// # Errors
+    /// Wrong width, an empty batch or non-finite entries ([`Error::Bijector`]).
+    pub fn condition(&self, y: &DMatrix<T>) -> Result<DMatrix<T>> {
+        check_batch("ConditionalInn::condition y", y, self.y_dim)?;
+        condition(self.summary.as_ref(), self.net.params(), y.clone())
     }
 
     /// Trains on `x` (`n × x_dim`) with conditions `y` (`n × y_dim`), one sample per row, by
@@ -279,6 +340,7 @@ impl<T: Float> ConditionalInn<T> {
         let (params, flow) = self.net.parts_mut();
         let objective = CinnObjective {
             flow,
+            summary: self.summary.as_ref(),
             y_noise: self.config.y_noise,
             y_dim: self.y_dim,
             val,
@@ -302,11 +364,13 @@ impl<T: Float> ConditionalInn<T> {
     pub fn log_prob(&self, x: &DMatrix<T>, y: &DMatrix<T>) -> Result<DMatrix<T>> {
         check_batch("ConditionalInn::log_prob x", x, self.x_dim)?;
         bijectors::check_cond("ConditionalInn::log_prob y", Some(y), self.y_dim, x.nrows())?;
-        self.net.log_prob(x, Some(y))
+        let c = condition(self.summary.as_ref(), self.net.params(), y.clone())?;
+        self.net.log_prob(x, Some(&c))
     }
 
     /// `n_per_obs` posterior samples `x = f⁻¹(z; y)`, `z ~ N(0, I)`, for every row `y` of
-    /// `y_obs` (`m × y_dim`): `m` matrices `n_per_obs × x_dim`, drawn observation by observation.
+    /// `y_obs` (`m × y_dim`): `m` matrices `n_per_obs × x_dim`, drawn observation by observation
+    /// (a summary network runs once per observation).
     ///
     /// # Errors
     /// See [`PosteriorSampler::posterior`].
@@ -317,8 +381,15 @@ impl<T: Float> ConditionalInn<T> {
         rng: &mut R,
     ) -> Result<Vec<DMatrix<T>>> {
         let what = "ConditionalInn::posterior y_obs";
-        per_observation(what, y_obs, self.y_dim, n_per_obs, rng, |y, rng| {
-            Ok(self.net.sample(n_per_obs, Some(y), rng)?.0)
+        let Some(summary) = &self.summary else {
+            return per_observation(what, y_obs, self.y_dim, n_per_obs, rng, |y, rng| {
+                Ok(self.net.sample(n_per_obs, Some(y), rng)?.0)
+            });
+        };
+        check_batch(what, y_obs, self.y_dim)?;
+        let h = summary.apply(self.net.params(), y_obs)?;
+        per_observation(what, &h, h.ncols(), n_per_obs, rng, |c, rng| {
+            Ok(self.net.sample(n_per_obs, Some(c), rng)?.0)
         })
     }
 
@@ -332,6 +403,7 @@ impl<T: Float> ConditionalInn<T> {
             config: self.config.clone(),
             x_dim: self.x_dim,
             y_dim: self.y_dim,
+            summary: self.summary.clone(),
         };
         self.net.save(path, Self::KIND, &model)
     }
@@ -351,13 +423,33 @@ impl<T: Float> ConditionalInn<T> {
             config,
             x_dim,
             y_dim,
+            summary,
         } = decode_model(path, model)?;
         config.validate(x_dim, y_dim)?;
-        net.expect_widths(path, x_dim, y_dim)?;
+        let bad = |reason: String| Error::Model {
+            path: path.to_path_buf(),
+            reason,
+        };
+        if let Some(h) = &summary {
+            if config.summary.as_ref() != Some(h.config()) || h.in_dim() != y_dim {
+                return Err(bad(
+                    "the summary network does not match the model's configuration".into(),
+                ));
+            }
+            h.check_params(net.params())
+                .map_err(|e| bad(format!("summary network: {e}")))?;
+        } else if config.summary.is_some() {
+            return Err(bad(
+                "the configuration names a summary network the file does not hold".into(),
+            ));
+        }
+        let cond_dim = summary.as_ref().map_or(y_dim, SummaryNet::out_dim);
+        net.expect_widths(path, x_dim, cond_dim)?;
         Ok(Self {
             config,
             x_dim,
             y_dim,
+            summary,
             net,
         })
     }
@@ -422,6 +514,7 @@ mod tests {
     ) -> CinnObjective<'a, f64> {
         CinnObjective {
             flow: model.bijector(),
+            summary: model.summary(),
             y_noise,
             y_dim: model.y_dim(),
             val: None,
@@ -687,3 +780,7 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "cinn_summary_tests.rs"]
+mod summary_tests;
