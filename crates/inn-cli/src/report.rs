@@ -9,8 +9,8 @@ mod panels;
 pub use corner::CornerPlot;
 pub use html::{ReportPage, html_escape};
 pub use panels::{
-    CheckFigureKind, CheckFigures, contraction_panel, coverage_panel, ecdf_panel, grid,
-    recovery_panel,
+    CheckFigureKind, CheckFigures, band_outline, contraction_panel, coverage_panel, ecdf_panel,
+    grid, recovery_panel,
 };
 
 use crate::error::{Error, Result};

@@ -2,6 +2,9 @@
 //! posteriors (a linear-Gaussian problem and the eight-modes toy), opened in a real headless
 //! browser where one is installed, and one test per kind of bad input.
 
+mod common;
+
+use common::{inn, p, scratch, stderr, stdout};
 use inn::data::LabelMap;
 use inn::data::toy::{LinearGaussian, eight_modes};
 use rand::SeedableRng;
@@ -9,33 +12,6 @@ use rand::rngs::StdRng;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir()
-        .join(format!("inn-check-tests-{}", std::process::id()))
-        .join(test);
-    std::fs::create_dir_all(&dir).expect("cannot create the scratch folder");
-    dir
-}
-
-fn inn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_inn"))
-        .args(args)
-        .output()
-        .expect("cannot run the inn binary")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().expect("temp paths are UTF-8")
-}
 
 /// Writes a CSV with a header and one row per pair of rows of `x` and `y`.
 fn write_table(path: &Path, x_names: &[String], y_names: &[String], rows: &[(Vec<f64>, Vec<f64>)]) {

@@ -1,36 +1,14 @@
 //! End-to-end tests of the `inn` command-line tool: fit → sample → eval on a simulator with a
 //! known posterior, and one test per user error (message and exit code).
 
+mod common;
+
+use common::{inn, p, scratch, stderr, stdout};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-/// A fresh scratch folder for one test.
-fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir()
-        .join(format!("inn-cli-tests-{}", std::process::id()))
-        .join(test);
-    std::fs::create_dir_all(&dir).expect("cannot create the scratch folder");
-    dir
-}
-
-/// Runs `inn` with `args`.
-fn inn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_inn"))
-        .args(args)
-        .output()
-        .expect("cannot run the inn binary")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use std::process::Output;
 
 /// Asserts the exit code and that stderr contains every word of `words`.
 fn assert_fails(o: &Output, code: i32, words: &[&str]) {
@@ -39,10 +17,6 @@ fn assert_fails(o: &Output, code: i32, words: &[&str]) {
     for w in words {
         assert!(err.contains(w), "stderr lacks {w:?}: {err}");
     }
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().expect("temp paths are UTF-8")
 }
 
 /// The simulator `y = x1² + x2² + ε`, `x ~ N(0, I)`, `ε ~ N(0, 0.05²)`: the posterior of x for

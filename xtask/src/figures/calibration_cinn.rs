@@ -8,7 +8,7 @@ use super::{Chart, Context, Result};
 use inn::data::toy::LinearGaussian;
 use inn::diagnostics::{Diagnostics, DiagnosticsConfig, PosteriorDraws, diagnose};
 use inn::train::{CinnConfig, ConditionalInn, OptimConfig, paper_stack};
-use inn_cli::report::{color, coverage_panel};
+use inn_cli::report::{band_outline, color, coverage_panel};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use rand::SeedableRng;
@@ -160,18 +160,8 @@ impl CalibrationFigure {
             .y_desc("ECDF(z) − z")
             .y_label_formatter(&|v| format!("{v:.2}"))
             .draw()?;
-        let mut polygon = vec![(0.0, 0.0)];
-        polygon.extend(band.grid.iter().zip(&band.upper).map(|(z, u)| (*z, *u)));
-        polygon.push((1.0, 0.0));
-        polygon.extend(
-            band.grid
-                .iter()
-                .zip(&band.lower)
-                .rev()
-                .map(|(z, l)| (*z, *l)),
-        );
         chart.draw_series(std::iter::once(Polygon::new(
-            polygon,
+            band_outline(band),
             style::GREY.mix(0.18).filled(),
         )))?;
         for (j, s) in diag.sbc.iter().enumerate() {

@@ -22,6 +22,18 @@ fn grey() -> RGBColor {
     RGBColor(110, 110, 110)
 }
 
+/// The outline of a simultaneous ECDF band as a closed polygon in `(z, ECDF(z) − z)`: from
+/// `(0, 0)` along the upper edge to `(1, 0)` and back along the lower edge.
+pub fn band_outline(band: &EcdfBand) -> Vec<(f64, f64)> {
+    let upper = band.grid.iter().zip(&band.upper);
+    let lower = band.grid.iter().zip(&band.lower).rev();
+    std::iter::once((0.0, 0.0))
+        .chain(upper.map(|(z, u)| (*z, *u)))
+        .chain(std::iter::once((1.0, 0.0)))
+        .chain(lower.map(|(z, l)| (*z, *l)))
+        .collect()
+}
+
 /// The ECDF difference `F̂(z) − z` of one parameter's fractional ranks (`sbc`) inside the
 /// simultaneous band of `band` (shaded); a calibrated parameter stays inside the band.
 pub fn ecdf_panel<DB>(
@@ -58,19 +70,9 @@ where
         .light_line_style(BLACK.mix(0.03))
         .y_label_formatter(&|v| format!("{v:.2}"))
         .draw()?;
-    let mut polygon = vec![(0.0, 0.0)];
-    polygon.extend(band.grid.iter().zip(&band.upper).map(|(z, u)| (*z, *u)));
-    polygon.push((1.0, 0.0));
-    polygon.extend(
-        band.grid
-            .iter()
-            .zip(&band.lower)
-            .rev()
-            .map(|(z, l)| (*z, *l)),
-    );
     chart
         .draw_series(std::iter::once(Polygon::new(
-            polygon,
+            band_outline(band),
             line.mix(0.15).filled(),
         )))?
         .label(format!("{:.0} % simultaneous band", 100.0 * band.level))
