@@ -61,6 +61,8 @@ pub mod invert;
 mod model;
 pub mod model_file;
 mod network;
+#[cfg(test)]
+mod param_check;
 mod posterior;
 pub mod summary;
 pub mod train;

@@ -477,6 +477,7 @@ mod tests {
     use super::*;
     use crate::data::LabelMap;
     use crate::data::toy::{EIGHT_MODES_SIGMA, eight_modes};
+    use crate::param_check::assert_param_gradients;
     use autodiff::nn::{Activation, Init};
     use autodiff::{GradCheckOptions, grad_check};
     use bijectors::SubnetConfig;
@@ -671,24 +672,7 @@ mod tests {
         let p = model.params().bind(&tape);
         let loss = whole_batch_loss(&model, &tape, &p, &x, &y);
         let analytic = p.gradients(&mut tape.backward(loss).unwrap());
-        let mut probe = model.params().clone();
-        let h = 1e-6;
-        for (id, name, value) in model.params().iter() {
-            for k in 0..value.len() {
-                let orig = value[k];
-                probe.get_mut(id)[k] = orig + h;
-                let plus = loss_at(&probe);
-                probe.get_mut(id)[k] = orig - h;
-                let minus = loss_at(&probe);
-                probe.get_mut(id)[k] = orig;
-                let numeric = (plus - minus) / (2.0 * h);
-                let a = analytic[id.index()][k];
-                assert!(
-                    (a - numeric).abs() <= 1e-6 + 1e-5 * a.abs().max(numeric.abs()),
-                    "{name}[{k}]: analytic {a} vs numeric {numeric}"
-                );
-            }
-        }
+        assert_param_gradients(model.params(), &analytic, loss_at, |_| true);
     }
 
     #[test]

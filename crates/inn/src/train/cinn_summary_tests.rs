@@ -2,6 +2,7 @@
 //! files keep it, and a deep set's posterior ignores the order of the set.
 
 use super::*;
+use crate::param_check::assert_param_gradients;
 use crate::summary::SummaryKind;
 use autodiff::nn::Activation;
 use bijectors::SubnetConfig;
@@ -168,29 +169,9 @@ fn gradients_reach_the_summary_network() {
     };
     let loss = objective.loss(&tape, &p, &batch).unwrap();
     let analytic = p.gradients(&mut tape.backward(loss).unwrap());
-    let mut probe = model.params().clone();
-    let h = 1e-6;
-    let mut checked = 0;
-    for (id, name, value) in model.params().iter() {
-        if !name.starts_with("summary.") {
-            continue;
-        }
-        for k in 0..value.len() {
-            let orig = value[k];
-            probe.get_mut(id)[k] = orig + h;
-            let plus = loss_at(&probe);
-            probe.get_mut(id)[k] = orig - h;
-            let minus = loss_at(&probe);
-            probe.get_mut(id)[k] = orig;
-            let numeric = (plus - minus) / (2.0 * h);
-            let a = analytic[id.index()][k];
-            assert!(
-                (a - numeric).abs() <= 1e-6 + 1e-5 * a.abs().max(numeric.abs()),
-                "{name}[{k}]: analytic {a} vs numeric {numeric}"
-            );
-            checked += 1;
-        }
-    }
+    let checked = assert_param_gradients(model.params(), &analytic, loss_at, |name| {
+        name.starts_with("summary.")
+    });
     assert!(checked > 50, "{checked}");
     drop(objective);
     let before = model.params().clone();
