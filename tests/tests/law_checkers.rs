@@ -189,3 +189,41 @@ proptest! {
             "log-det {ld} vs {truth}, δ = {delta:e}");
     }
 }
+
+/// The gradient laws' re-examination of a missed entry accepts a correct derivative next to a
+/// kink closer than the fixed step (what a spline's log-det does where a knot crosses the
+/// input) and one drowned in rounding at that step, and still rejects a derivative that is
+/// wrong by 1e-4 of its size in both situations.
+#[test]
+fn numeric_derivative_sees_through_kinks_and_rounding_but_not_errors() {
+    let x0 = 0.3f64;
+    let h = prec::grad_check_options().step;
+    let fixed_step = |f: &dyn Fn(f64) -> f64| {
+        let central = |s: f64| (f(x0 + s) - f(x0 - s)) / (2.0 * s);
+        (4.0 * central(h / 2.0) - central(h)) / 3.0
+    };
+    // A kink 5e-6 to the right: the slope jumps by 0.6 there; reverse mode gives the left one.
+    let kinked = |x: f64| x * x + 0.6 * (x - x0 - 5e-6).max(0.0);
+    let left = 2.0 * x0;
+    assert!(
+        (fixed_step(&kinked) - left).abs() > 1e-2,
+        "the fixed step must miss"
+    );
+    let judge = |a: f64, f: &dyn Fn(f64) -> f64| {
+        laws::numeric_derivative(a, x0, 0.0, |x| Ok(f(x))).expect("evaluations succeed")
+    };
+    assert!(judge(left, &kinked).is_ok());
+    assert!(judge(left * (1.0 + 1e-4), &kinked).is_err());
+
+    // Rounding noise of 1e-8 per evaluation (a pseudo-random function of the point): the
+    // fixed step's quotient scatters by ~1e-3, the ladder's wide rungs average it out.
+    let noisy = |x: f64| 100.0 * x.sin() + 1e-8 * ((x * 1e9).sin() * 43_758.545_3).fract();
+    let truth = 100.0 * x0.cos();
+    let miss = (fixed_step(&noisy) - truth).abs();
+    assert!(
+        miss > 1e-6 + 1e-5 * truth.abs(),
+        "the fixed step must miss: {miss:e}"
+    );
+    assert!(judge(truth, &noisy).is_ok());
+    assert!(judge(truth * (1.0 + 1e-4), &noisy).is_err());
+}
