@@ -164,7 +164,7 @@ pub struct FitArgs {
     #[arg(long, value_enum, value_name = "KIND")]
     pub summary: Option<SummaryChoice>,
     /// With --summary: width of the summary h(y), the condition every coupling reads
-    /// (default 16).
+    /// (default 16; 64 for conv1d).
     #[arg(long, value_name = "K", value_parser = clap::value_parser!(u64).range(1..))]
     pub summary_dim: Option<u64>,
     /// With --summary deepset: the number of set elements in a row of y; the y columns hold

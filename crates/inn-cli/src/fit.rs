@@ -439,18 +439,26 @@ fn summary_config(args: &FitArgs, y_dim: usize) -> Result<Option<SummaryConfig>>
             SummaryConfig::deep_set(set_size, y_dim / set_size)
         }
         SummaryChoice::Conv1d => {
+            // The library's default, with fewer convolutions (then a narrower kernel) when
+            // the signal is too short for all three.
             let full = SummaryConfig::conv1d(y_dim);
-            let fits = (1..=3).rev().find_map(|layers| {
-                let mut c = full.clone();
-                if let SummaryKind::Conv1d { channels, .. } = &mut c.kind {
-                    channels.truncate(layers);
-                }
-                c.validate(y_dim).is_ok().then_some(c)
+            let fits = [7, 5, 3].into_iter().find_map(|width| {
+                (1..=3).rev().find_map(|layers| {
+                    let mut c = full.clone();
+                    if let SummaryKind::Conv1d {
+                        channels, kernel, ..
+                    } = &mut c.kind
+                    {
+                        channels.truncate(layers);
+                        *kernel = width;
+                    }
+                    c.validate(y_dim).is_ok().then_some(c)
+                })
             });
             fits.ok_or_else(|| {
                 Error::Runtime(format!(
                     "--summary conv1d: the {y_dim} y column(s) are too few positions for a \
-                     convolution of width 5; use --summary mlp"
+                     convolution of width 3; use --summary mlp"
                 ))
             })?
         }

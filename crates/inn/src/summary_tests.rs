@@ -268,7 +268,7 @@ fn shape_and_option_errors_are_errors() {
         new(&SummaryConfig::conv1d(20), 21),
         Err(Error::Config(_))
     ));
-    // 12 positions leave 4 after the first stride-2 kernel of 5: too few for the second.
+    // 12 positions leave 3 after the first stride-2 kernel of 7: too few for the second.
     let err = new(&SummaryConfig::conv1d(12), 12).unwrap_err();
     assert!(err.to_string().contains("convolution 1"), "{err}");
     let zero_out = SummaryConfig {

@@ -16,6 +16,7 @@ mod inn_eight_modes;
 mod mmd_moments;
 mod nice_rnvp_transform;
 mod plane;
+mod spectrum_posterior;
 pub mod style;
 mod training_curves;
 pub mod trainings;
@@ -93,6 +94,11 @@ pub const FIGURES: &[Figure] = &[
         name: "calibration_cinn",
         description: "SBC and coverage of a well-trained and an under-trained cINN (linear-Gaussian)",
         run: calibration_cinn::run,
+    },
+    Figure {
+        name: "spectrum_posterior",
+        description: "a 200-bin spectrum's posterior: cINN with a conv1d summary vs raw bins, against Metropolis",
+        run: spectrum_posterior::run,
     },
     Figure {
         name: "training_curves",
