@@ -327,11 +327,6 @@ impl SpectrumFigure {
             .draw()?;
         let dots =
             |m: &DMatrix<f64>| -> Vec<(f64, f64)> { m.row_iter().map(|r| (r[p], r[a])).collect() };
-        chart.draw_series(
-            dots(&self.reference)
-                .into_iter()
-                .map(|q| Circle::new(q, 2, style::GREY.mix(0.5).filled())),
-        )?;
         for column in &self.columns {
             chart.draw_series(
                 dots(&column.draws)
@@ -339,6 +334,12 @@ impl SpectrumFigure {
                     .map(|q| Circle::new(q, 2, column.color.mix(0.55).filled())),
             )?;
         }
+        // The reference on top: it is the narrowest and would vanish under the others.
+        chart.draw_series(
+            dots(&self.reference)
+                .into_iter()
+                .map(|q| Circle::new(q, 2, style::GREY.mix(0.6).filled())),
+        )?;
         chart.draw_series(std::iter::once(Cross::new(
             (self.truth[p], self.truth[a]),
             9,
