@@ -101,6 +101,18 @@ pub struct FitArgs {
     /// The model to train.
     #[arg(long, value_enum, default_value_t = Method::Cinn)]
     pub method: Method,
+    /// The coupling block of the stack: `affine` (the method's affine coupling: RealNVP for
+    /// flow, GLOW-style for cinn and inn; the default) or `spline` (rational-quadratic spline
+    /// couplings of Durkan et al. 2019, more flexible per block; see --bins and --bound).
+    #[arg(long, value_enum, default_value_t = CouplingChoice::Affine, value_name = "KIND")]
+    pub coupling: CouplingChoice,
+    /// With --coupling spline: bins K of every spline (default 8).
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u64).range(1..))]
+    pub bins: Option<u64>,
+    /// With --coupling spline: the splines cover [-B, B] in standardised units and are the
+    /// identity outside (default 3).
+    #[arg(long, value_name = "B", value_parser = parse_positive)]
+    pub bound: Option<f64>,
     /// Number of coupling blocks.
     #[arg(long, default_value_t = 6, value_name = "K", value_parser = clap::value_parser!(u64).range(1..))]
     pub blocks: u64,
@@ -176,6 +188,15 @@ pub struct FitArgs {
     /// JSON file when the name ends in `.json`.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+}
+
+/// The coupling blocks `inn fit --coupling` offers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CouplingChoice {
+    /// The method's affine coupling (RealNVP for flow, GLOW-style for cinn and inn).
+    Affine,
+    /// Rational-quadratic spline coupling.
+    Spline,
 }
 
 /// The summary networks `inn fit --summary` offers.

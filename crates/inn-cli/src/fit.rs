@@ -1,7 +1,7 @@
 //! `inn fit`: load a table, hold out validation rows, standardise the chosen columns, train with
 //! model selection on the held-out rows, report how training went, save.
 
-use crate::args::{FitArgs, Method, SubnetActivation, SummaryChoice};
+use crate::args::{CouplingChoice, FitArgs, Method, SubnetActivation, SummaryChoice};
 use crate::columns::{load_table, select_indices};
 use crate::error::{Error, Result};
 use crate::model::{Meta, Model, Net, Training};
@@ -10,7 +10,7 @@ use crate::table::Values;
 use inn::Flow;
 use inn::autodiff::nalgebra::DMatrix;
 use inn::autodiff::optim::AdamConfig;
-use inn::bijectors::{StackConfig, SubnetConfig};
+use inn::bijectors::{CouplingKind, StackConfig, SubnetConfig};
 use inn::summary::{SummaryConfig, SummaryKind};
 use inn::train::{
     CinnConfig, ConditionalInn, Inn, InnConfig, MaximumLikelihood, MleConfig, OptimConfig, Plateau,
@@ -71,6 +71,11 @@ pub fn run(args: &FitArgs) -> Result {
     if args.set_size.is_some() && args.summary != Some(SummaryChoice::Deepset) {
         return Err(Error::Usage(
             "--set-size applies to --summary deepset only".into(),
+        ));
+    }
+    if args.coupling != CouplingChoice::Spline && (args.bins.is_some() || args.bound.is_some()) {
+        return Err(Error::Usage(
+            "--bins and --bound configure spline couplings: add --coupling spline".into(),
         ));
     }
     if args.method == Method::Flow && args.y_noise.is_some() {
@@ -159,7 +164,22 @@ pub fn run(args: &FitArgs) -> Result {
     let sized = |base: StackConfig| {
         let mut stack = base.with_widths(args.blocks as usize, &hidden);
         stack.subnet.activation = chosen.activation();
+        if args.coupling == CouplingChoice::Spline {
+            stack.coupling = CouplingKind::Spline;
+            stack.bins = args.bins.map_or(stack.bins, |k| k as usize);
+            stack.bound = args.bound.unwrap_or(stack.bound);
+        }
         stack
+    };
+    // The architecture summary names the coupling; with splines, their bins and bound too.
+    let coupled = |mut arch: serde_json::Value| {
+        if args.coupling == CouplingChoice::Spline {
+            let stack = sized(StackConfig::default());
+            arch["coupling"] = json!("spline");
+            arch["bins"] = json!(stack.bins);
+            arch["bound"] = json!(stack.bound);
+        }
+        arch
     };
     let optim = |base: OptimConfig| OptimConfig {
         steps: args.steps as usize,
@@ -212,11 +232,11 @@ pub fn run(args: &FitArgs) -> Result {
             let outcome = FitSummary::nll(&report, scale.log_det(), names.len(), &val, || {
                 Ok(mean_nll(&flow, &train)?)
             })?;
-            let arch = json!({
+            let arch = coupled(json!({
                 "coupling": "real_nvp", "actnorm": true, "blocks": args.blocks, "hidden": hidden,
                 "activation": act_name,
                 "dim": names.len(), "x_columns": x_names, "y_columns": y_names,
-            });
+            }));
             (Box::new(flow) as Net, names, scale, None, arch, outcome)
         }
         Method::Cinn | Method::Inn => {
@@ -251,11 +271,11 @@ pub fn run(args: &FitArgs) -> Result {
                     let lp = model.log_prob(&x_train, &y_train)?;
                     Ok(-lp.iter().map(|v| f64::from(*v)).sum::<f64>() / lp.nrows() as f64)
                 })?;
-                let mut arch = json!({
+                let mut arch = coupled(json!({
                     "coupling": "glow (conditional)", "blocks": args.blocks, "hidden": hidden,
                     "activation": act_name,
                     "x_dim": x_dim, "y_dim": y_dim,
-                });
+                }));
                 if let Some(s) = &summary {
                     arch["summary"] = json!(s.kind_name());
                     arch["summary_dim"] = json!(s.out_dim);
@@ -302,11 +322,11 @@ pub fn run(args: &FitArgs) -> Result {
                     val.map(|(x, y)| rmse(x, y)).transpose()?,
                 );
                 let outcome = FitSummary::inn(&report, forward);
-                let arch = json!({
+                let arch = coupled(json!({
                     "coupling": "glow", "blocks": args.blocks, "hidden": hidden,
                     "activation": act_name,
                     "x_dim": x_dim, "y_dim": y_dim, "z_dim": z_dim, "n_tot": n_tot,
-                });
+                }));
                 (
                     Box::new(model) as Net,
                     x_names,

@@ -38,6 +38,16 @@ pub fn describe(model: &Model, path: &Path) -> Vec<String> {
     );
     push!("kind:           {}", model.net.kind());
     push!("architecture:   {}", meta.architecture);
+    if let Some(kind) = meta.architecture.get("coupling").and_then(|k| k.as_str()) {
+        let spline = match (
+            meta.architecture.get("bins"),
+            meta.architecture.get("bound"),
+        ) {
+            (Some(bins), Some(bound)) => format!(", {bins} bins on [-{bound}, {bound}]"),
+            _ => String::new(),
+        };
+        push!("coupling:       {kind}{spline}");
+    }
     if let Some(kind) = meta.architecture.get("summary").and_then(|k| k.as_str()) {
         let set = meta
             .architecture

@@ -1152,3 +1152,104 @@ fn cinn_with_a_deep_set_summary_fits_samples_and_evaluates() {
         );
     }
 }
+
+#[test]
+fn spline_couplings_fit_sample_eval_and_show_in_info() {
+    let dir = scratch("spline");
+    let runs = dir.join("runs.csv");
+    let test = dir.join("test.csv");
+    write_circle_runs(&runs, 200, 11);
+    write_circle_test(&test, 12);
+    for method in ["cinn", "flow", "inn"] {
+        let model = dir.join(format!("{method}.inn"));
+        let fit = inn(&[
+            "fit",
+            "--data",
+            p(&runs),
+            "--x",
+            "x1,x2",
+            "--y",
+            "y",
+            "--method",
+            method,
+            "--coupling",
+            "spline",
+            "--bins",
+            "5",
+            "--bound",
+            "4",
+            "--steps",
+            "5",
+            "--blocks",
+            "2",
+            "--hidden",
+            "8",
+            "--out",
+            p(&model),
+        ]);
+        assert_eq!(fit.status.code(), Some(0), "{method}: {}", stderr(&fit));
+        let mut args = vec!["sample", "--model", p(&model), "-n", "20"];
+        if method != "flow" {
+            args.extend(["--y", "0.8"]);
+        }
+        let drawn = inn(&args);
+        assert_eq!(drawn.status.code(), Some(0), "{method}: {}", stderr(&drawn));
+        assert_eq!(
+            stdout(&drawn).lines().count(),
+            21,
+            "{method}: header + 20 rows"
+        );
+        let eval = inn(&[
+            "eval",
+            "--model",
+            p(&model),
+            "--data",
+            p(&test),
+            "--samples",
+            "20",
+        ]);
+        assert_eq!(eval.status.code(), Some(0), "{method}: {}", stderr(&eval));
+        let info = stdout(&inn(&["info", "--model", p(&model)]));
+        assert!(
+            info.contains("coupling:       spline, 5 bins on [-4.0, 4.0]"),
+            "{method}: {info}"
+        );
+    }
+    // The default stays the affine coupling.
+    let affine = tiny_model(&dir);
+    let info = stdout(&inn(&["info", "--model", p(&affine)]));
+    assert!(
+        info.contains("coupling:       glow (conditional)"),
+        "{info}"
+    );
+
+    let out = dir.join("bad.inn");
+    let bad = inn(&[
+        "fit",
+        "--data",
+        p(&runs),
+        "--x",
+        "x1,x2",
+        "--y",
+        "y",
+        "--coupling",
+        "quadratic",
+        "--out",
+        p(&out),
+    ]);
+    assert_fails(&bad, 2, &["quadratic", "--coupling", "affine", "spline"]);
+    let stray = inn(&[
+        "fit",
+        "--data",
+        p(&runs),
+        "--x",
+        "x1,x2",
+        "--y",
+        "y",
+        "--bins",
+        "4",
+        "--out",
+        p(&out),
+    ]);
+    assert_fails(&stray, 2, &["--coupling spline"]);
+}

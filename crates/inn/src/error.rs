@@ -90,6 +90,9 @@ pub enum Error {
     /// A configuration value is outside its valid range.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// An [`Ensemble`](crate::Ensemble) was asked for with no members.
+    #[error("an ensemble needs at least one member, got 0")]
+    EmptyEnsemble,
     /// A model file is missing, truncated, corrupt, or of another format version.
     #[error("model file {}: {reason}", path.display())]
     Model {

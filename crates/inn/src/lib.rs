@@ -11,7 +11,7 @@
 //! | [`discrepancy`] | MMD kernels and estimators, permutation test, differentiable MMD loss |
 //! | [`bijectors`] | NICE, RealNVP, permutations, ActNorm, i-ResNet, chains |
 //! | [`distributions`] | base densities, change of variables, maximum-entropy flows |
-//! | this crate | the model core [`Network`] and the models on it ([`Flow`], [`train::ConditionalInn`], [`train::Inn`]; any of them as [`Model`]), their objectives ([`train`]), summary networks of the observation ([`summary`]), posterior sampling, inversion ([`invert`]), metrics ([`eval`]), data ([`data`]), model files |
+//! | this crate | the model core [`Network`] and the models on it ([`Flow`], [`train::ConditionalInn`], [`train::Inn`]; any of them as [`Model`]; several trained with different seeds as an [`Ensemble`]), their objectives ([`train`]), summary networks of the observation ([`summary`]), posterior sampling, inversion ([`invert`]), metrics ([`eval`]), data ([`data`]), model files |
 //!
 //! Batches are `n × d` matrices, one sample per row; per-sample scalars are `n × 1`.
 //!
@@ -54,6 +54,7 @@
 
 pub mod data;
 pub mod diagnostics;
+mod ensemble;
 mod error;
 pub mod eval;
 mod flow;
@@ -67,6 +68,7 @@ mod posterior;
 pub mod summary;
 pub mod train;
 
+pub use ensemble::Ensemble;
 pub use error::{Error, Result};
 pub use flow::Flow;
 pub use model::{Model, load_model};
