@@ -1,5 +1,5 @@
 //! `cargo xtask bench [--quick] [--only A,B,…] [--criterion]`: the performance table — our
-//! crates against the PyTorch/FrEIA peer on configurations A–F, both measured in the same run,
+//! crates against the PyTorch/FrEIA peer on configurations A–H, both measured in the same run,
 //! with GEMM throughput, the fraction of the machine's GEMM peak and peak memory — or, with
 //! `--criterion`, the workspace's criterion benches.
 //!
@@ -279,7 +279,7 @@ mod tests {
             assert!(line.contains("skipped"), "{text}");
             assert!(!text.contains("failed"), "{text}");
         }
-        assert_eq!(chosen.len(), 7);
+        assert_eq!(chosen.len(), 9);
         assert!(
             text.contains("F.invert: ours: median of 1 round(s)"),
             "{text}"
@@ -298,7 +298,8 @@ mod tests {
                 .collect()
         };
         assert_eq!(ids(&["B", "F"]), ["B", "F.sample", "F.invert"]);
-        assert_eq!(ids(&[]).len(), 7);
+        assert_eq!(ids(&[]).len(), 9);
+        assert_eq!(ids(&["g", "H"]), ["G", "H"]);
         assert!(select(Level::Quick, &["Z".to_string()]).is_err());
     }
 }

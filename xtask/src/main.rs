@@ -35,10 +35,10 @@ enum Command {
         #[arg(long)]
         list: bool,
     },
-    /// The performance table (ours against the PyTorch/FrEIA peer on configurations A–F), or
+    /// The performance table (ours against the PyTorch/FrEIA peer on configurations A–H), or
     /// with --criterion the criterion benchmarks of the workspace.
     Bench {
-        /// Only these rows (A,…,E, F.sample, F.invert; F for both) or, with --criterion,
+        /// Only these rows (A,…,E, F.sample, F.invert, G, H; F for both) or, with --criterion,
         /// sections (comma-separated, as printed by --list).
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,

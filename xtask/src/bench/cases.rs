@@ -1,4 +1,4 @@
-//! The rows of the performance table (configurations A–F), their sizes at each [`Level`], and
+//! The rows of the performance table (configurations A–H), their sizes at each [`Level`], and
 //! the analytic GEMM flop count of each.
 //!
 //! Flop counts (2 flops per multiply-add, GEMMs only; elementwise work is not counted):
@@ -15,7 +15,18 @@
 //! - E (unbiased MMD²): the three Gram products `XXᵀ, YYᵀ, XYᵀ`, `3 · 2·n·m·d`;
 //! - F sampling: one inverse pass without gradients, `K · 2 · (F(d₁,H,H,d₂) + F(d₂,H,H,d₁))` at
 //!   `B = n`; i-ResNet inversion: one evaluation of `g: d → h → h → d` per fixed-point
-//!   iteration, `iterations · F(d,h,h,d)` at `B = n`.
+//!   iteration, `iterations · F(d,h,h,d)` at `B = n`;
+//! - G (cINN with the default conv1d summary): the convolutions as products over the patches,
+//!   `2·B·l_out·(kernel·c_in)·c_out` per layer (lengths 200 → 98 → 47 → 22, channels
+//!   1 + position → 16 → 32 → 32), the head `F(32, 16)`, and `K` GLOW blocks whose subnets read
+//!   their half and the 16 summary features, `F(d₁+16, H, 2d₂) + F(d₂+16, H, 2d₁)`; a step is 3 ×
+//!   the forward pass;
+//! - H (spline flow): two subnets per block, `d₁ → H → H → d₂(3K−1)` and `d₂ → H → H → d₁(3K−1)`,
+//!   `3 · K_blocks · (F(d₁,H,H,d₂(3K−1)) + F(d₂,H,H,d₁(3K−1)))`; the spline formula itself is
+//!   elementwise (our side also forms its knots with small constant products, not counted).
+
+use inn::autodiff::conv1d_output_length;
+use inn::summary::{SummaryConfig, SummaryKind};
 
 /// How much work a run does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,6 +104,27 @@ pub enum Work {
         /// Hidden width of the flow's subnets.
         hidden: usize,
     },
+    /// One maximum-likelihood step of a cINN with the default conv1d summary network on
+    /// LorentzSpectrum spectra (`x` 9 parameters, `y` `bins` bins), the default cINN stack
+    /// (GLOW blocks, subnets `→hidden→`) and optimiser.
+    CinnConv {
+        /// Bins of every spectrum (the summary's input length).
+        bins: usize,
+        /// Hidden width of every coupling subnet (one hidden layer).
+        hidden: usize,
+        /// Minibatch rows.
+        batch: usize,
+    },
+    /// One maximum-likelihood training step of a flow of rational-quadratic spline couplings
+    /// (two-sided, `bins` bins on `[−3, 3]`, each followed by a permutation) on BoundedModes.
+    SplineMle {
+        /// Hidden width `H` of every subnet (two hidden layers).
+        hidden: usize,
+        /// Bins of every spline.
+        bins: usize,
+        /// Minibatch rows.
+        batch: usize,
+    },
     /// Inverting an i-ResNet block on `n` points by the Banach iteration.
     Invert {
         /// Points inverted per call.
@@ -107,7 +139,7 @@ pub enum Work {
 /// One row of the table.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Case {
-    /// Row id: `A`–`E`, `F.sample`, `F.invert`; `--only F` selects both F rows.
+    /// Row id: `A`–`E`, `F.sample`, `F.invert`, `G`, `H`; `--only F` selects both F rows.
     pub id: &'static str,
     /// One-line description.
     pub what: String,
@@ -160,6 +192,10 @@ pub fn cases(level: Level) -> Vec<Case> {
     let sample_n = size(100_000, 256);
     let invert_n = size(10_000, 64);
     let invert_hidden = size(128, 8);
+    let cinn_bins = size(200, 32);
+    let cinn_hidden = size(512, 16);
+    let step_batch = size(256, 32);
+    let spline_hidden = size(128, 8);
     vec![
         mle("A", 2, 128, 512, (20, 8)),
         mle("B", 2, 512, 1024, (5, 2)),
@@ -206,7 +242,58 @@ pub fn cases(level: Level) -> Vec<Case> {
             },
             units_per_rep: 1,
         },
+        Case {
+            id: "G",
+            what: format!(
+                "cINN spectra {cinn_bins} bins → 9, conv1d summary, {BLOCKS} GLOW →{cinn_hidden}→, batch {step_batch}"
+            ),
+            unit: "step",
+            work: Work::CinnConv {
+                bins: cinn_bins,
+                hidden: cinn_hidden,
+                batch: step_batch,
+            },
+            units_per_rep: pick(20, 8, 2),
+        },
+        Case {
+            id: "H",
+            what: format!(
+                "MLE flow 2-D, {BLOCKS} RQ spline (8 bins), 1→{spline_hidden}→{spline_hidden}→23, batch {step_batch}"
+            ),
+            unit: "step",
+            work: Work::SplineMle {
+                hidden: spline_hidden,
+                bins: 8,
+                batch: step_batch,
+            },
+            units_per_rep: pick(20, 8, 2),
+        },
     ]
+}
+
+/// Forward GEMM flops of the library's default conv1d summary (row G) on `rows` signals of
+/// `length` positions, read from `SummaryConfig::conv1d`: one product per convolution over its
+/// patches and the dense head.
+fn conv_summary_pass(length: usize, rows: usize) -> f64 {
+    let config = SummaryConfig::conv1d(length);
+    let SummaryKind::Conv1d {
+        in_channels,
+        channels,
+        kernel,
+        stride,
+        position_channel,
+        ..
+    } = config.kind
+    else {
+        return 0.0;
+    };
+    let (mut len, mut c_in, mut flops) = (length, in_channels + usize::from(position_channel), 0.0);
+    for c_out in channels {
+        len = conv1d_output_length(len, kernel, stride);
+        flops += mlp_flops(rows * len, &[kernel * c_in, c_out]);
+        c_in = c_out;
+    }
+    flops + mlp_flops(rows, &[c_in, config.out_dim])
 }
 
 /// Forward GEMM flops of an MLP with layer sizes `sizes` on `rows` rows: `2·rows·Σ sₖ·sₖ₊₁`.
@@ -237,6 +324,25 @@ impl Work {
                 3.0 * (3.0 * pass + gram(10) + gram(2))
             }
             Work::Mmd { n, d } => 3.0 * 2.0 * (n * n * d) as f64,
+            Work::CinnConv {
+                bins,
+                hidden,
+                batch,
+            } => {
+                let (d1, d2, c) = (4, 5, SummaryConfig::DEFAULT_OUT_DIM);
+                let flow = BLOCKS as f64
+                    * (mlp_flops(batch, &[d1 + c, hidden, 2 * d2])
+                        + mlp_flops(batch, &[d2 + c, hidden, 2 * d1]));
+                3.0 * (conv_summary_pass(bins, batch) + flow)
+            }
+            Work::SplineMle {
+                hidden,
+                bins,
+                batch,
+            } => {
+                let per = 3 * bins - 1;
+                3.0 * BLOCKS as f64 * 2.0 * mlp_flops(batch, &[1, hidden, hidden, per])
+            }
             Work::Sample { n, hidden } => real_nvp_pass(2, hidden, n),
             Work::Invert { n, dim, hidden } => {
                 iterations as f64 * mlp_flops(n, &[dim, hidden, hidden, dim])

@@ -7,11 +7,15 @@ use inn::Flow;
 use inn::autodiff::Params;
 use inn::autodiff::nalgebra::DMatrix;
 use inn::autodiff::nn::Activation;
-use inn::bijectors::{IResNet, IResNetConfig, StackConfig, SubnetConfig};
+use inn::bijectors::{CouplingKind, IResNet, IResNetConfig, StackConfig, SubnetConfig};
 use inn::data::LabelMap;
 use inn::discrepancy::{InverseMultiquadric, MultiScale, mmd2_unbiased};
 use inn::distributions::{Density, StandardNormal};
-use inn::train::{Inn, InnConfig, MaximumLikelihood, MleConfig, OptimConfig, paper_stack};
+use inn::summary::SummaryConfig;
+use inn::train::{
+    CinnConfig, ConditionalInn, Inn, InnConfig, MaximumLikelihood, MleConfig, OptimConfig,
+    paper_stack,
+};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rayon::prelude::*;
@@ -119,6 +123,75 @@ pub fn measure(work: &Work, reps: usize, units: usize) -> Result<Measured> {
             let mut model = Inn::<f32>::new(config, 2, 8, 2, &mut rng)?;
             time_rounds(reps, units, || {
                 model.fit(&x, &y, &mut rng)?;
+                Ok(())
+            })?
+        }
+        Work::CinnConv {
+            bins,
+            hidden,
+            batch,
+        } => {
+            let problem = inn::data::toy::LorentzSpectrum::new(bins, 0.05)?;
+            let (x, y) = problem.simulate(batch * 64, &mut rng);
+            let (x, y) = (x.cast::<f32>(), y.cast::<f32>());
+            let defaults = CinnConfig::default();
+            let config = CinnConfig {
+                stack: StackConfig {
+                    subnet: SubnetConfig {
+                        hidden: vec![hidden],
+                        ..defaults.stack.subnet.clone()
+                    },
+                    ..defaults.stack.clone()
+                },
+                batch_size: batch,
+                optim: OptimConfig {
+                    steps: units,
+                    progress: false,
+                    val_fraction: 0.0,
+                    ..defaults.optim.clone()
+                },
+                summary: Some(SummaryConfig::conv1d(bins)),
+                ..defaults
+            };
+            let mut model =
+                ConditionalInn::<f32>::new(config, problem.x_dim(), problem.y_dim(), &mut rng)?;
+            time_rounds(reps, units, || {
+                model.fit(&x, &y, &mut rng)?;
+                Ok(())
+            })?
+        }
+        Work::SplineMle {
+            hidden,
+            bins,
+            batch,
+        } => {
+            let data = inn::data::toy::BoundedModes
+                .sample(batch * 64, &mut rng)
+                .cast::<f32>();
+            let stack = StackConfig {
+                subnet: SubnetConfig {
+                    hidden: vec![hidden, hidden],
+                    ..SubnetConfig::default()
+                },
+                coupling: CouplingKind::Spline,
+                bins,
+                dim: 2,
+                blocks: BLOCKS,
+                ..StackConfig::default()
+            };
+            let mut flow = Flow::coupling_stack(&stack, &mut rng)?;
+            let trainer = MaximumLikelihood::new(MleConfig {
+                optim: OptimConfig {
+                    steps: units,
+                    progress: false,
+                    val_fraction: 0.0,
+                    ..OptimConfig::default()
+                },
+                batch_size: batch,
+                data_init: false,
+            });
+            time_rounds(reps, units, || {
+                trainer.fit(&mut flow, &data, &mut rng, None)?;
                 Ok(())
             })?
         }

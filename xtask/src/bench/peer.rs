@@ -1,5 +1,5 @@
 //! The peer's side of each row: the PyTorch/FrEIA scripts in `xtask/assets` (`peer_mle.py`,
-//! `peer_inn_eight_modes.py`, `peer_mmd.py`, `peer_sampling.py`; they ship with the repository,
+//! `peer_inn_eight_modes.py`, `peer_mmd.py`, `peer_sampling.py`, `peer_summary_spline.py`; they ship with the repository,
 //! so a clone measures the peer once `pip install torch FrEIA` has run), run with the row's
 //! configuration in one Python process that repeats the script and then prints its peak RSS.
 
@@ -127,7 +127,60 @@ pub fn plan(case: &Case, level: Level, assets: &Path) -> Option<PeerPlan> {
                 note: format!("{reps} calls after 1 warm-up, torch.no_grad reverse pass"),
             })
         }
+        Work::CinnConv {
+            bins,
+            hidden,
+            batch,
+        } => Some(summary_spline_plan(
+            assets,
+            quick,
+            vec![
+                "cinn-conv1d".into(),
+                "--bins".into(),
+                s(bins),
+                "--hidden".into(),
+                s(hidden),
+                "--blocks".into(),
+                s(super::cases::BLOCKS),
+                "--batch".into(),
+                s(batch),
+            ],
+        )),
+        Work::SplineMle {
+            hidden,
+            bins,
+            batch,
+        } => Some(summary_spline_plan(
+            assets,
+            quick,
+            vec![
+                "spline-mle".into(),
+                "--spline-bins".into(),
+                s(bins),
+                "--hidden".into(),
+                s(hidden),
+                "--blocks".into(),
+                s(super::cases::BLOCKS),
+                "--batch".into(),
+                s(batch),
+            ],
+        )),
         Work::Invert { .. } => None,
+    }
+}
+
+/// The plan of rows G and H: `peer_summary_spline.py <model> …` timed over a window after
+/// warm-up steps, like `peer_mle.py`.
+fn summary_spline_plan(assets: &Path, quick: bool, mut args: Vec<String>) -> PeerPlan {
+    let (reps, seconds) = if quick { (1, 1.5) } else { (5, 3.0) };
+    args.extend(["--seconds".into(), format!("{seconds}")]);
+    PeerPlan {
+        script: assets.join("peer_summary_spline.py"),
+        args,
+        reps,
+        line_has: "peer-summary-spline",
+        unit: "ms/step)",
+        note: format!("{reps}× {seconds} s window after 10 warm-up steps"),
     }
 }
 
@@ -238,6 +291,16 @@ mod tests {
         let out = "peer-sampling n=100000: 812.0 ms/call\npeer-sampling n=100000: 800.5 ms/call\n";
         assert_eq!(parse_output(out, &sample).ms, [812.0, 800.5]);
         assert!(plan_for("F.invert").is_none());
+
+        for id in ["G", "H"] {
+            let plan = plan_for(id).unwrap();
+            assert!(plan.script.ends_with("peer_summary_spline.py"));
+            let out =
+                "peer-summary-spline cinn-conv1d batch=256 float32: 50.0 steps/s (20.01 ms/step)\n";
+            assert_eq!(parse_output(out, &plan).ms, [20.01]);
+        }
+        assert_eq!(plan_for("G").unwrap().args[0], "cinn-conv1d");
+        assert_eq!(plan_for("H").unwrap().args[0], "spline-mle");
     }
 
     #[test]
