@@ -5,10 +5,10 @@ cinn-conv1d (row G): a cINN on LorentzSpectrum data (x: 9 parameters -- three so
   positions U[0.1, 0.9], half widths U[0.005, 0.03], heights U[0.5, 1.5]; y: 200 bins of
   three Lorentzians plus N(0, 0.05^2) noise), conditioned on a conv1d summary network h(y)
   trained jointly: the library's default `SummaryConfig::conv1d` -- input channel plus the
-  normalised position (t + 1/2)/bins as a second channel, Conv1d 2->16->32->32 (kernel 5,
+  normalised position (t + 1/2)/bins as a second channel, Conv1d 2->32->64->64 (kernel 7,
   stride 2, no padding), ReLU after each, global average pooling over the positions, Linear
-  32->16 (He initialisation). Flow: the default cINN stack, 8 FrEIA GLOWCouplingBlocks
-  (clamp 2, ATAN) whose subnets read their half and the 16 summary features,
+  64->64 (He initialisation). Flow: the default cINN stack, 8 FrEIA GLOWCouplingBlocks
+  (clamp 2, ATAN) whose subnets read their half and the 64 summary features,
   in->512->ReLU->out (weights N(0, 0.05^2)), each followed by PermuteRandom. Loss
   mean(0.5*|z|^2 - logdet); Adam lr 1e-3, betas (0.8, 0.9), eps 1e-6, L2 weight decay 2e-5,
   gradients clamped to [-15, 15]; minibatches drawn with replacement from 64 * batch rows.
@@ -73,7 +73,7 @@ def bounded_modes(n):
 class ConvSummary(nn.Module):
     """The default conv1d summary: [y, position] -> 3 strided convolutions -> mean -> dense."""
 
-    def __init__(self, bins, channels=(16, 32, 32), kernel=5, stride=2, out_dim=16):
+    def __init__(self, bins, channels=(32, 64, 64), kernel=7, stride=2, out_dim=64):
         super().__init__()
         convs, c_in = [], 2
         for c_out in channels:
@@ -83,6 +83,7 @@ class ConvSummary(nn.Module):
             c_in = c_out
         self.convs = nn.Sequential(*convs)
         self.head = nn.Linear(c_in, out_dim)
+        self.out_dim = out_dim
         nn.init.kaiming_normal_(self.head.weight, nonlinearity="relu"); nn.init.zeros_(self.head.bias)
         self.register_buffer("position", ((torch.arange(bins) + 0.5) / bins).view(1, 1, bins))
 
@@ -156,7 +157,7 @@ if a.model == "cinn-conv1d":
     sub = lambda i, o: nn.Sequential(nn.Linear(i, hidden), nn.ReLU(), nn.Linear(hidden, o))
     inn = Ff.SequenceINN(9)
     for k in range(a.blocks):
-        inn.append(Fm.GLOWCouplingBlock, cond=0, cond_shape=(16,), subnet_constructor=sub, clamp=2.0)
+        inn.append(Fm.GLOWCouplingBlock, cond=0, cond_shape=(summary.out_dim,), subnet_constructor=sub, clamp=2.0)
         inn.append(Fm.PermuteRandom, seed=k)
     flow_params = [q for q in inn.parameters() if q.requires_grad]
     for q in flow_params:

@@ -30,7 +30,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Train a model on a CSV, TSV, .npy, .npz or Parquet table and save it.
-    Fit(FitArgs),
+    // Boxed: its many options would make every other variant as large.
+    Fit(Box<FitArgs>),
     /// Draw posterior samples of x for observations y (or samples of a flow's density).
     Sample(SampleArgs),
     /// Score a model on held-out data.

@@ -17,9 +17,10 @@
 //!   `B = n`; i-ResNet inversion: one evaluation of `g: d → h → h → d` per fixed-point
 //!   iteration, `iterations · F(d,h,h,d)` at `B = n`;
 //! - G (cINN with the default conv1d summary): the convolutions as products over the patches,
-//!   `2·B·l_out·(kernel·c_in)·c_out` per layer (lengths 200 → 98 → 47 → 22, channels
-//!   1 + position → 16 → 32 → 32), the head `F(32, 16)`, and `K` GLOW blocks whose subnets read
-//!   their half and the 16 summary features, `F(d₁+16, H, 2d₂) + F(d₂+16, H, 2d₁)`; a step is 3 ×
+//!   `2·B·l_out·(kernel·c_in)·c_out` per layer (lengths 200 → 97 → 46 → 20, channels
+//!   1 + position → 32 → 64 → 64, kernel 7), the head `F(64, 64)`, and `K` GLOW blocks whose
+//!   subnets read their half and the 64 summary features, `F(d₁+64, H, 2d₂) + F(d₂+64, H, 2d₁)`;
+//!   a step is 3 ×
 //!   the forward pass;
 //! - H (spline flow): two subnets per block, `d₁ → H → H → d₂(3K−1)` and `d₂ → H → H → d₁(3K−1)`,
 //!   `3 · K_blocks · (F(d₁,H,H,d₂(3K−1)) + F(d₂,H,H,d₁(3K−1)))`; the spline formula itself is
@@ -329,7 +330,7 @@ impl Work {
                 hidden,
                 batch,
             } => {
-                let (d1, d2, c) = (4, 5, SummaryConfig::DEFAULT_OUT_DIM);
+                let (d1, d2, c) = (4, 5, SummaryConfig::DEFAULT_CONV1D_OUT_DIM);
                 let flow = BLOCKS as f64
                     * (mlp_flops(batch, &[d1 + c, hidden, 2 * d2])
                         + mlp_flops(batch, &[d2 + c, hidden, 2 * d1]));
