@@ -193,7 +193,8 @@ pub fn cases(level: Level) -> Vec<Case> {
     let sample_n = size(100_000, 256);
     let invert_n = size(10_000, 64);
     let invert_hidden = size(128, 8);
-    let cinn_bins = size(200, 32);
+    // Tiny: 64 bins leave room for the default three convolutions (kernel 7, stride 2 need ≥ 43).
+    let cinn_bins = size(200, 64);
     let cinn_hidden = size(512, 16);
     let step_batch = size(256, 32);
     let spline_hidden = size(128, 8);
