@@ -635,7 +635,7 @@ enum Side {
 ///   central quotient of −1.57 at `h = 1e-5` against an analytic −1.8556, which the left-sided
 ///   quotients and every central quotient below 5e-6 reproduced to 1e-8.
 ///
-/// The re-examination is a step ladder ([`ladder`]): central quotients from
+/// The re-examination is a step ladder: central quotients from
 /// [`prec::GRAD_LADDER_TOP`] down, then one-sided ones to the right and to the left (reverse
 /// mode returns the derivative of the smooth piece the point lies in, which at a kink is one
 /// of the one-sided derivatives). A ladder's estimate counts only if its own error `δ` (the
