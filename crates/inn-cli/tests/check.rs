@@ -254,11 +254,19 @@ fn the_report_opens_in_a_headless_browser() {
     let out = dir.join("report");
     check(&model, &test, &out, "100", "60");
     let page = format!("file://{}", p(&out.join("report.html")));
+    // A fresh profile and no background connections: CI machines have no network, and a
+    // browser that keeps retrying its update and sync hosts only slows the test down.
+    let profile = format!("--user-data-dir={}", p(&dir.join("profile")));
     let common = [
         "--headless",
         "--no-sandbox",
         "--disable-gpu",
         "--hide-scrollbars",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        profile.as_str(),
     ];
     let dom = Command::new(&browser)
         .args(common)
