@@ -90,23 +90,21 @@ impl PosteriorDraws {
     pub fn new(truth: DMatrix<f64>, draws: Vec<DMatrix<f64>>) -> Result<Self> {
         let (n, d) = truth.shape();
         if n == 0 || d == 0 || draws.len() != n {
-            return Err(Error::ShapeMismatch {
-                what: "diagnostics: truth",
-                expected: "an N×d matrix with N, d ≥ 1 and one draw matrix per row",
-                rows: n,
-                columns: d,
-            });
+            return Err(Error::shape_mismatch(
+                "diagnostics: truth",
+                "an N×d matrix with N, d ≥ 1 and one draw matrix per row",
+                (n, d),
+            ));
         }
         finite(&truth, "diagnostics: truth")?;
         let l = draws[0].nrows();
         for m in &draws {
             if m.nrows() != l || m.ncols() != d || l == 0 {
-                return Err(Error::ShapeMismatch {
-                    what: "diagnostics: draws",
-                    expected: "L×d draws for every observation, L ≥ 1, the same L throughout",
-                    rows: m.nrows(),
-                    columns: m.ncols(),
-                });
+                return Err(Error::shape_mismatch(
+                    "diagnostics: draws",
+                    "L×d draws for every observation, L ≥ 1, the same L throughout",
+                    m.shape(),
+                ));
             }
             finite(m, "diagnostics: draws (row = draw)")?;
         }
@@ -127,12 +125,11 @@ impl PosteriorDraws {
     pub fn with_log_density(mut self, truth: Vec<f64>, draws: Vec<Vec<f64>>) -> Result<Self> {
         let (n, l) = (self.n_obs(), self.n_draws());
         if truth.len() != n || draws.len() != n || draws.iter().any(|v| v.len() != l) {
-            return Err(Error::ShapeMismatch {
-                what: "diagnostics: log-densities",
-                expected: "N values for the truth and N vectors of L for the draws",
-                rows: draws.len(),
-                columns: truth.len(),
-            });
+            return Err(Error::shape_mismatch(
+                "diagnostics: log-densities",
+                "N values for the truth and N vectors of L for the draws",
+                (draws.len(), truth.len()),
+            ));
         }
         let nan = |row: usize, column: usize, value: f64| Error::NonFiniteInput {
             what: "diagnostics: log-density (column = draw, or 0 for the truth)",
@@ -252,12 +249,11 @@ impl PosteriorDraws {
     pub fn affine(mut self, offset: &[f64], scale: &[f64]) -> Result<Self> {
         let d = self.dim();
         if offset.len() != d || scale.len() != d {
-            return Err(Error::ShapeMismatch {
-                what: "diagnostics: affine offset and scale",
-                expected: "d entries each",
-                rows: offset.len(),
-                columns: scale.len(),
-            });
+            return Err(Error::shape_mismatch(
+                "diagnostics: affine offset and scale",
+                "d entries each",
+                (offset.len(), scale.len()),
+            ));
         }
         if let Some(j) = scale.iter().position(|s| !(s.is_finite() && *s > 0.0)) {
             return Err(Error::Config(format!(
@@ -406,12 +402,11 @@ pub fn c2st_against_reference<R: Rng + ?Sized>(
     rng: &mut R,
 ) -> Result<Vec<C2stResult>> {
     if references.len() != draws.n_obs() || which.iter().any(|&i| i >= draws.n_obs()) {
-        return Err(Error::ShapeMismatch {
-            what: "c2st_against_reference: references",
-            expected: "one reference matrix per observation, indices below N",
-            rows: references.len(),
-            columns: draws.dim(),
-        });
+        return Err(Error::shape_mismatch(
+            "c2st_against_reference: references",
+            "one reference matrix per observation, indices below N",
+            (references.len(), draws.dim()),
+        ));
     }
     which
         .iter()

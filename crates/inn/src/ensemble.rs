@@ -181,26 +181,12 @@ impl<T: Float> Ensemble<T> {
                 "ensemble sample: n must be at least 1".into(),
             ));
         }
-        let picks = self.picks(n, rng);
-        let mut rng = RngAdapter(rng);
-        let draws = self
-            .members
-            .iter()
-            .zip(&picks.counts)
-            .map(|(m, &count)| match count {
-                0 => Ok(None),
-                _ => m
-                    .sample(count, &mut rng)
-                    .unwrap_or_else(|| {
-                        Err(Error::Config(format!(
-                            "an ensemble of {} models samples posteriors: pass observations",
-                            m.kind()
-                        )))
-                    })
-                    .map(Some),
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(picks.assemble(&draws))
+        self.mix(
+            n,
+            rng,
+            "samples posteriors: pass observations",
+            |m, count, rng| m.sample(count, rng),
+        )
     }
 
     /// `n_per_obs` draws from the mixture of the members' posteriors for every row of `y_obs`
@@ -223,26 +209,15 @@ impl<T: Float> Ensemble<T> {
         let mut out = Vec::with_capacity(y_obs.nrows());
         for i in 0..y_obs.nrows() {
             let obs = y_obs.rows(i, 1).into_owned();
-            let picks = self.picks(n_per_obs, rng);
-            let mut adapter = RngAdapter(&mut *rng);
-            let draws = self
-                .members
-                .iter()
-                .zip(&picks.counts)
-                .map(|(m, &count)| match count {
-                    0 => Ok(None),
-                    _ => m
-                        .posterior(&obs, count, &mut adapter)
-                        .unwrap_or_else(|| {
-                            Err(Error::Config(format!(
-                                "an ensemble of {} models takes no observations",
-                                m.kind()
-                            )))
-                        })
-                        .map(|mut v| v.pop()),
-                })
-                .collect::<Result<Vec<_>>>()?;
-            out.push(picks.assemble(&draws));
+            out.push(
+                self.mix(n_per_obs, rng, "takes no observations", |m, count, rng| {
+                    let draws = m.posterior(&obs, count, rng)?;
+                    Some(draws.and_then(|mut one| {
+                        one.pop()
+                            .ok_or_else(|| Error::Config("a member drew no posterior".into()))
+                    }))
+                })?,
+            );
         }
         if let (true, Some(Err(e))) = (
             out.is_empty(),
@@ -252,6 +227,37 @@ impl<T: Float> Ensemble<T> {
             return Err(e);
         }
         Ok(out)
+    }
+
+    /// `n` draws of the uniform mixture: each row's member is picked at random
+    /// ([`Ensemble::picks`]), then every member makes its share of the rows with `draw`, which
+    /// gives `None` when the member cannot (an error saying it `refusal`).
+    fn mix<R: Rng + ?Sized>(
+        &self,
+        n: usize,
+        rng: &mut R,
+        refusal: &str,
+        mut draw: impl FnMut(&dyn Model<T>, usize, &mut dyn RngCore) -> Option<Result<DMatrix<T>>>,
+    ) -> Result<DMatrix<T>> {
+        let picks = self.picks(n, rng);
+        let mut rng = RngAdapter(rng);
+        let draws = self
+            .members
+            .iter()
+            .zip(&picks.counts)
+            .map(|(m, &count)| match count {
+                0 => Ok(None),
+                _ => draw(m.as_ref(), count, &mut rng)
+                    .unwrap_or_else(|| {
+                        Err(Error::Config(format!(
+                            "an ensemble of {} models {refusal}",
+                            m.kind()
+                        )))
+                    })
+                    .map(Some),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(picks.assemble(&draws))
     }
 
     /// For `n` draws, which member each makes (uniformly at random, in row order).

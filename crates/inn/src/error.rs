@@ -127,6 +127,21 @@ impl autodiff::train::TrainError for Error {
 }
 
 impl Error {
+    /// The [`Error::ShapeMismatch`] of the input `what`, `(rows, columns)` in shape, where
+    /// `expected` was wanted.
+    pub(crate) fn shape_mismatch(
+        what: &'static str,
+        expected: &'static str,
+        (rows, columns): (usize, usize),
+    ) -> Self {
+        Error::ShapeMismatch {
+            what,
+            expected,
+            rows,
+            columns,
+        }
+    }
+
     /// Whether this is a non-finite value (NaN or ±∞) found by a check inside the computation:
     /// during a training step this means the run diverged, and the optimisation loop treats it
     /// as it treats a non-finite loss (stop, restore the last good parameters).

@@ -109,20 +109,14 @@ impl<T: Float> Flow<T> {
 mod tests {
     use super::*;
     use crate::network::CHUNK_ROWS;
-    use bijectors::SubnetConfig;
     use rand::SeedableRng;
 
     #[test]
     fn sampling_is_chunked_and_seeded() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(3);
         let cfg = StackConfig {
-            subnet: SubnetConfig {
-                hidden: vec![8],
-                ..SubnetConfig::default()
-            },
             dim: 2,
-            blocks: 2,
-            ..StackConfig::default()
+            ..StackConfig::default().with_widths(2, &[8])
         };
         let flow = Flow::<f32>::coupling_stack(&cfg, &mut rng).unwrap();
         let a = flow

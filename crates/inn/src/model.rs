@@ -183,7 +183,7 @@ mod tests {
     use super::*;
     use crate::posterior::standard_normal;
     use crate::train::{CinnConfig, InnConfig, OptimConfig, paper_stack};
-    use bijectors::{StackConfig, SubnetConfig};
+    use bijectors::StackConfig;
     use rand::SeedableRng;
     use rand::rngs::StdRng;
 
@@ -196,13 +196,8 @@ mod tests {
             ..OptimConfig::default()
         };
         let stack = StackConfig {
-            subnet: SubnetConfig {
-                hidden: vec![16],
-                ..SubnetConfig::default()
-            },
             dim: 2,
-            blocks: 2,
-            ..StackConfig::default()
+            ..StackConfig::default().with_widths(2, &[16])
         };
         let mut flow = Flow::coupling_stack(&stack, &mut rng).unwrap();
         let mle = crate::train::MleConfig {

@@ -69,12 +69,11 @@ pub fn recovery(
     }
     let prior_var: Vec<f64> = match prior_var {
         Some(v) if v.len() != d => {
-            return Err(Error::ShapeMismatch {
-                what: "recovery: prior_var",
-                expected: "one prior variance per parameter",
-                rows: v.len(),
-                columns: 1,
-            });
+            return Err(Error::shape_mismatch(
+                "recovery: prior_var",
+                "one prior variance per parameter",
+                (v.len(), 1),
+            ));
         }
         Some(v) => v.to_vec(),
         None => (0..d)

@@ -363,13 +363,8 @@ mod tests {
         let mut flow = {
             let mut rng = StdRng::seed_from_u64(13);
             let cfg = StackConfig {
-                subnet: SubnetConfig {
-                    hidden: vec![8],
-                    ..SubnetConfig::default()
-                },
                 dim: 2,
-                blocks: 2,
-                ..StackConfig::default()
+                ..StackConfig::default().with_widths(2, &[8])
             };
             Flow::<f32>::coupling_stack(&cfg, &mut rng).unwrap()
         };

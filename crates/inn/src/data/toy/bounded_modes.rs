@@ -77,12 +77,7 @@ impl BoundedModes {
     pub fn log_prob(&self, x: &DMatrix<f64>) -> Result<DMatrix<f64>> {
         let what = "BoundedModes::log_prob";
         if x.ncols() != 2 {
-            return Err(Error::ShapeMismatch {
-                what,
-                expected: "n×2",
-                rows: x.nrows(),
-                columns: x.ncols(),
-            });
+            return Err(Error::shape_mismatch(what, "n×2", x.shape()));
         }
         for (row, r) in x.row_iter().enumerate() {
             if let Some(column) = r.iter().position(|v| !v.is_finite()) {

@@ -16,6 +16,7 @@ use nalgebra::DMatrix;
 use rand::Rng;
 use rand_distr::StandardNormal;
 
+use super::gaussian_mixture::check_batch;
 use crate::{Error, Result};
 
 /// The octagon vertices (the eight mode centres), in the order of the reference code.
@@ -192,29 +193,7 @@ fn squared_distance(x: &DMatrix<f64>, i: usize, mode: usize) -> f64 {
 
 /// Checks that `x` is a non-empty `n × 2` batch of finite numbers.
 fn check_points(x: &DMatrix<f64>, what: &'static str) -> Result<()> {
-    if x.ncols() != 2 || x.nrows() == 0 {
-        return Err(Error::ShapeMismatch {
-            what,
-            expected: "an n×2 batch with n ≥ 1",
-            rows: x.nrows(),
-            columns: x.ncols(),
-        });
-    }
-    // Row-major scan so the error names the first bad entry in reading order.
-    for i in 0..x.nrows() {
-        for j in 0..2 {
-            let value = x[(i, j)];
-            if !value.is_finite() {
-                return Err(Error::NonFiniteInput {
-                    what,
-                    row: i,
-                    column: j,
-                    value,
-                });
-            }
-        }
-    }
-    Ok(())
+    check_batch(x, (None, 2), what, "an n×2 batch with n ≥ 1")
 }
 
 impl fmt::Display for LabelMap {

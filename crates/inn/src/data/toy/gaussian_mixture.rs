@@ -101,20 +101,18 @@ impl MixtureDensity {
         let k = weights.len();
         let d = means.first().map_or(0, DVector::len);
         if k == 0 || means.len() != k || d == 0 {
-            return Err(Error::ShapeMismatch {
-                what: "mixture means",
-                expected: "one mean vector of length d ≥ 1 per weight, with at least one weight",
-                rows: means.len(),
-                columns: d,
-            });
+            return Err(Error::shape_mismatch(
+                "mixture means",
+                "one mean vector of length d ≥ 1 per weight, with at least one weight",
+                (means.len(), d),
+            ));
         }
         if covs.len() != k {
-            return Err(Error::ShapeMismatch {
-                what: "mixture covariances",
-                expected: "one d×d covariance per weight",
-                rows: covs.len(),
-                columns: d,
-            });
+            return Err(Error::shape_mismatch(
+                "mixture covariances",
+                "one d×d covariance per weight",
+                (covs.len(), d),
+            ));
         }
         for &w in &weights {
             if !(w.is_finite() && w >= 0.0) {
@@ -135,12 +133,11 @@ impl MixtureDensity {
         }
         for mean in &means {
             if mean.len() != d {
-                return Err(Error::ShapeMismatch {
-                    what: "mixture mean",
-                    expected: "the same length d as the first mean",
-                    rows: mean.len(),
-                    columns: 1,
-                });
+                return Err(Error::shape_mismatch(
+                    "mixture mean",
+                    "the same length d as the first mean",
+                    (mean.len(), 1),
+                ));
             }
             check_finite(mean, "mixture mean")?;
         }
@@ -150,12 +147,11 @@ impl MixtureDensity {
         let mut log_norms = Vec::with_capacity(k);
         for (cov, &w) in covs.iter().zip(&weights) {
             if cov.shape() != (d, d) {
-                return Err(Error::ShapeMismatch {
-                    what: "mixture covariance",
-                    expected: "d×d, d the length of the means",
-                    rows: cov.nrows(),
-                    columns: cov.ncols(),
-                });
+                return Err(Error::shape_mismatch(
+                    "mixture covariance",
+                    "d×d, d the length of the means",
+                    cov.shape(),
+                ));
             }
             let (sym, chol) = spd_cholesky(cov, "covs")?;
             let factor = chol.l();
@@ -343,12 +339,11 @@ impl MixtureDensity {
     pub fn log_prob(&self, x: &DMatrix<f64>) -> Result<DMatrix<f64>> {
         let d = self.dim();
         if x.ncols() != d || x.nrows() == 0 {
-            return Err(Error::ShapeMismatch {
-                what: "mixture log_prob input",
-                expected: "an n×d batch with n ≥ 1, d = dim()",
-                rows: x.nrows(),
-                columns: x.ncols(),
-            });
+            return Err(Error::shape_mismatch(
+                "mixture log_prob input",
+                "an n×d batch with n ≥ 1, d = dim()",
+                x.shape(),
+            ));
         }
         check_finite(x, "mixture log_prob input")?;
         let n = x.nrows();
@@ -409,6 +404,21 @@ fn log_sum_exp<'a>(terms: impl Iterator<Item = &'a f64> + Clone) -> f64 {
         return max;
     }
     max + terms.map(|a| (a - max).exp()).sum::<f64>().ln()
+}
+
+/// Checks a batch `m` of a test problem: `cols` columns and `rows` rows (`None`: at least one)
+/// — `expected` says so in the problem's words — and finite entries.
+pub(super) fn check_batch(
+    m: &DMatrix<f64>,
+    (rows, cols): (Option<usize>, usize),
+    what: &'static str,
+    expected: &'static str,
+) -> Result<()> {
+    let rows_fit = rows.map_or(m.nrows() > 0, |n| m.nrows() == n);
+    if m.ncols() != cols || !rows_fit {
+        return Err(Error::shape_mismatch(what, expected, m.shape()));
+    }
+    check_finite(m, what)
 }
 
 /// Checks that every entry of `m` is finite; the error names the first bad entry in reading

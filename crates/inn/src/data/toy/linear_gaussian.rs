@@ -13,7 +13,7 @@ use nalgebra::{Cholesky, DMatrix, DVector};
 use rand::Rng;
 use rand_distr::StandardNormal;
 
-use super::gaussian_mixture::{check_finite, spd_cholesky};
+use super::gaussian_mixture::{check_batch, check_finite, spd_cholesky};
 use crate::{Error, Result};
 
 /// The linear-Gaussian inverse problem `y = A θ + ε`, `θ ~ N(μ₀, Σ₀)`, `ε ~ N(0, σ² I_m)`, with
@@ -86,30 +86,27 @@ impl LinearGaussian {
     ) -> Result<Self> {
         let (m, d) = a.shape();
         if m == 0 || d == 0 {
-            return Err(Error::ShapeMismatch {
-                what: "forward matrix a",
-                expected: "an m×d matrix with m, d ≥ 1",
-                rows: m,
-                columns: d,
-            });
+            return Err(Error::shape_mismatch(
+                "forward matrix a",
+                "an m×d matrix with m, d ≥ 1",
+                (m, d),
+            ));
         }
         check_finite(&a, "forward matrix a")?;
         if prior_mean.len() != d {
-            return Err(Error::ShapeMismatch {
-                what: "prior_mean",
-                expected: "a d×1 vector, d the number of columns of a",
-                rows: prior_mean.len(),
-                columns: 1,
-            });
+            return Err(Error::shape_mismatch(
+                "prior_mean",
+                "a d×1 vector, d the number of columns of a",
+                (prior_mean.len(), 1),
+            ));
         }
         check_finite(&prior_mean, "prior_mean")?;
         if prior_cov.shape() != (d, d) {
-            return Err(Error::ShapeMismatch {
-                what: "prior_cov",
-                expected: "a d×d matrix, d the number of columns of a",
-                rows: prior_cov.nrows(),
-                columns: prior_cov.ncols(),
-            });
+            return Err(Error::shape_mismatch(
+                "prior_cov",
+                "a d×d matrix, d the number of columns of a",
+                prior_cov.shape(),
+            ));
         }
         if !(noise_std.is_finite() && noise_std > 0.0) {
             return Err(Error::InvalidParameter {
@@ -269,12 +266,11 @@ impl LinearGaussian {
     /// `μ(y) = mean_offset + gain · y` for one checked observation.
     fn posterior_mean(&self, y: &[f64]) -> Result<DVector<f64>> {
         if y.len() != self.y_dim() {
-            return Err(Error::ShapeMismatch {
-                what: "observation y",
-                expected: "one observation of length m = y_dim()",
-                rows: 1,
-                columns: y.len(),
-            });
+            return Err(Error::shape_mismatch(
+                "observation y",
+                "one observation of length m = y_dim()",
+                (1, y.len()),
+            ));
         }
         let y = DVector::from_column_slice(y);
         check_finite(&y.transpose(), "observation y")?;
@@ -316,24 +312,18 @@ impl LinearGaussian {
         y: &DMatrix<f64>,
     ) -> Result<DMatrix<f64>> {
         let (m, d) = self.a.shape();
-        if theta.ncols() != d || theta.nrows() == 0 {
-            return Err(Error::ShapeMismatch {
-                what: "posterior_log_prob theta",
-                expected: "an n×d batch with n ≥ 1, d = x_dim()",
-                rows: theta.nrows(),
-                columns: theta.ncols(),
-            });
-        }
-        if y.ncols() != m || y.nrows() != theta.nrows() {
-            return Err(Error::ShapeMismatch {
-                what: "posterior_log_prob y",
-                expected: "an n×m batch, n the rows of theta, m = y_dim()",
-                rows: y.nrows(),
-                columns: y.ncols(),
-            });
-        }
-        check_finite(theta, "posterior_log_prob theta")?;
-        check_finite(y, "posterior_log_prob y")?;
+        check_batch(
+            theta,
+            (None, d),
+            "posterior_log_prob theta",
+            "an n×d batch with n ≥ 1, d = x_dim()",
+        )?;
+        check_batch(
+            y,
+            (Some(theta.nrows()), m),
+            "posterior_log_prob y",
+            "an n×m batch, n the rows of theta, m = y_dim()",
+        )?;
         // Row i of `residual` is (θᵢ − μ(yᵢ))ᵀ; row i of `whitened` is (L_Pᵀ (θᵢ − μ(yᵢ)))ᵀ.
         let mut residual = theta - y * self.gain.transpose();
         for mut row in residual.row_iter_mut() {

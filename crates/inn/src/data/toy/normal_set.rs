@@ -20,7 +20,7 @@ use nalgebra::DMatrix;
 use rand::Rng;
 use rand_distr::{Distribution, Gamma, StandardNormal};
 
-use super::gaussian_mixture::check_finite;
+use super::gaussian_mixture::{check_batch, check_finite};
 use crate::{Error, Result};
 
 /// A normal-inverse-gamma distribution `NIG(μ₀, κ₀, α₀, β₀)` over `(μ, σ²)`:
@@ -249,12 +249,11 @@ impl NormalSet {
     /// [`Error::NonFiniteInput`].
     pub fn posterior(&self, y: &[f64]) -> Result<NormalInverseGamma> {
         if y.len() != self.set_size {
-            return Err(Error::ShapeMismatch {
-                what: "observed set y",
-                expected: "one set of set_size() draws",
-                rows: 1,
-                columns: y.len(),
-            });
+            return Err(Error::shape_mismatch(
+                "observed set y",
+                "one set of set_size() draws",
+                (1, y.len()),
+            ));
         }
         check_finite(&DMatrix::from_row_slice(1, y.len(), y), "observed set y")?;
         Ok(self.prior.update(y))
@@ -279,24 +278,18 @@ impl NormalSet {
     /// # Errors
     /// [`Error::ShapeMismatch`], [`Error::NonFiniteInput`].
     pub fn posterior_log_prob(&self, x: &DMatrix<f64>, y: &DMatrix<f64>) -> Result<DMatrix<f64>> {
-        if x.ncols() != 2 || x.nrows() == 0 {
-            return Err(Error::ShapeMismatch {
-                what: "posterior_log_prob x",
-                expected: "an n×2 batch (μ, ln σ) with n ≥ 1",
-                rows: x.nrows(),
-                columns: x.ncols(),
-            });
-        }
-        if y.ncols() != self.set_size || y.nrows() != x.nrows() {
-            return Err(Error::ShapeMismatch {
-                what: "posterior_log_prob y",
-                expected: "an n×s batch, n the rows of x, s = set_size()",
-                rows: y.nrows(),
-                columns: y.ncols(),
-            });
-        }
-        check_finite(x, "posterior_log_prob x")?;
-        check_finite(y, "posterior_log_prob y")?;
+        check_batch(
+            x,
+            (None, 2),
+            "posterior_log_prob x",
+            "an n×2 batch (μ, ln σ) with n ≥ 1",
+        )?;
+        check_batch(
+            y,
+            (Some(x.nrows()), self.set_size),
+            "posterior_log_prob y",
+            "an n×s batch, n the rows of x, s = set_size()",
+        )?;
         Ok(DMatrix::from_fn(x.nrows(), 1, |i, _| {
             let set: Vec<f64> = y.row(i).iter().copied().collect();
             self.prior.update(&set).log_prob(x[(i, 0)], x[(i, 1)])

@@ -24,7 +24,7 @@ use nalgebra::DMatrix;
 use rand::Rng;
 use rand_distr::StandardNormal;
 
-use super::gaussian_mixture::check_finite;
+use super::gaussian_mixture::{check_batch, check_finite};
 use super::mcmc::{McmcOptions, adaptive_metropolis};
 use crate::{Error, Result};
 
@@ -199,15 +199,12 @@ impl LorentzSpectrum {
     /// [`Error::ShapeMismatch`], [`Error::NonFiniteInput`].
     pub fn log_likelihood(&self, x: &DMatrix<f64>, y: &DMatrix<f64>) -> Result<DMatrix<f64>> {
         self.check_x(x, "log_likelihood x")?;
-        if y.ncols() != self.bins || y.nrows() != x.nrows() {
-            return Err(Error::ShapeMismatch {
-                what: "log_likelihood y",
-                expected: "an n×bins batch, n the rows of x",
-                rows: y.nrows(),
-                columns: y.ncols(),
-            });
-        }
-        check_finite(y, "log_likelihood y")?;
+        check_batch(
+            y,
+            (Some(x.nrows()), self.bins),
+            "log_likelihood y",
+            "an n×bins batch, n the rows of x",
+        )?;
         let f = self.clean_spectra(x)?;
         let var = self.noise_std * self.noise_std;
         let constant = -0.5 * self.bins as f64 * (2.0 * PI * var).ln();
@@ -242,12 +239,11 @@ impl LorentzSpectrum {
         rng: &mut impl Rng,
     ) -> Result<DMatrix<f64>> {
         if y.len() != self.bins {
-            return Err(Error::ShapeMismatch {
-                what: "posterior_sample_mcmc y",
-                expected: "one spectrum of bins values",
-                rows: 1,
-                columns: y.len(),
-            });
+            return Err(Error::shape_mismatch(
+                "posterior_sample_mcmc y",
+                "one spectrum of bins values",
+                (1, y.len()),
+            ));
         }
         check_finite(
             &DMatrix::from_row_slice(1, y.len(), y),
@@ -289,15 +285,8 @@ impl LorentzSpectrum {
     }
 
     fn check_x(&self, x: &DMatrix<f64>, what: &'static str) -> Result<()> {
-        if x.ncols() != self.x_dim() || x.nrows() == 0 {
-            return Err(Error::ShapeMismatch {
-                what,
-                expected: "an n×9 batch (3 positions, 3 widths, 3 heights) with n ≥ 1",
-                rows: x.nrows(),
-                columns: x.ncols(),
-            });
-        }
-        check_finite(x, what)
+        let expected = "an n×9 batch (3 positions, 3 widths, 3 heights) with n ≥ 1";
+        check_batch(x, (None, self.x_dim()), what, expected)
     }
 }
 
