@@ -90,6 +90,69 @@ fn max_row_groups<T: Float>(x: &DMatrix<T>, size: usize) -> (DMatrix<T>, Vec<usi
     (DMatrix::from_vec(groups, d, out), arg)
 }
 
+/// The shape of the 1-D patches of [`Var::im2col_1d`]: signals of `length` positions, windows
+/// of `kernel` positions every `stride`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Patches1d {
+    pub(crate) length: usize,
+    pub(crate) kernel: usize,
+    pub(crate) stride: usize,
+}
+
+impl Patches1d {
+    /// Output positions per signal.
+    fn l_out(self) -> usize {
+        conv1d_output_length(self.length, self.kernel, self.stride)
+    }
+}
+
+/// The patches of `x` (`(n·length) × c`): `(n·l_out) × (kernel·c)`, column `k·c + ch` holding
+/// channel `ch` at position `t·stride + k` of every window `t` of every signal. Built column
+/// by column as strided copies (no index vector, no division per entry).
+fn im2col_1d<T: Float>(x: &DMatrix<T>, p: Patches1d) -> DMatrix<T> {
+    let (rows, c) = x.shape();
+    let (n, l_out) = (rows / p.length, p.l_out());
+    let mut out: Vec<T> = crate::pool::buffer(n * l_out * p.kernel * c);
+    for k in 0..p.kernel {
+        for col in x.as_slice().chunks_exact(rows.max(1)).take(c) {
+            for signal in col.chunks_exact(p.length) {
+                out.extend(signal[k..].iter().step_by(p.stride).take(l_out).copied());
+            }
+        }
+    }
+    DMatrix::from_vec(n * l_out, p.kernel * c, out)
+}
+
+/// The adjoint of [`im2col_1d`]: every patch entry's gradient added to the input entry it
+/// copied. The window offsets `k` run from last to first, so that every input entry receives
+/// its contributions in increasing window order `t` — the order of the gather-and-reshape this
+/// op replaces, whose gradients (and so training runs) it reproduces bit for bit.
+pub(crate) fn vjp_im2col_1d<T: Float>(
+    g: &DMatrix<T>,
+    p: Patches1d,
+    input: (usize, usize),
+) -> DMatrix<T> {
+    let (rows, c) = input;
+    let l_out = p.l_out();
+    let mut out = crate::pool::zeros(rows, c);
+    let g_rows = g.nrows();
+    for k in (0..p.kernel).rev() {
+        let dst_cols = out.as_mut_slice().chunks_exact_mut(rows.max(1)).take(c);
+        for (ch, dst) in dst_cols.enumerate() {
+            let src = &g.as_slice()[(k * c + ch) * g_rows..][..g_rows];
+            for (signal, window) in dst
+                .chunks_exact_mut(p.length)
+                .zip(src.chunks_exact(l_out.max(1)))
+            {
+                for (d, &v) in signal[k..].iter_mut().step_by(p.stride).zip(window) {
+                    *d += v;
+                }
+            }
+        }
+    }
+    out
+}
+
 /// The vector-Jacobian products of the regrouping ops, called from [`Op::vjp`].
 pub(crate) fn vjp_reshape<T: Float>(g: &DMatrix<T>, input: (usize, usize)) -> DMatrix<T> {
     reshape_row_major(g, input.0, input.1)
@@ -226,8 +289,9 @@ impl<'t, T: Float> Var<'t, T> {
     ///
     /// A 1-D convolution with `c_out` filters is then one matrix product with a
     /// `(kernel·c) × c_out` weight, and its output is again `(n·l_out) × c_out` rows in the
-    /// same layout, ready for the next layer. Recorded as [`Var::gather_rows`] followed by
-    /// [`Var::reshape`], so its gradient is theirs (a scatter-add of the patch gradients).
+    /// same layout, ready for the next layer. The values and the gradient (a scatter-add of the
+    /// patch gradients) are those of [`Var::gather_rows`] of the window rows followed by
+    /// [`Var::reshape`], bit for bit, from strided copies.
     pub fn im2col_1d(self, length: usize, kernel: usize, stride: usize) -> Result<Var<'t, T>> {
         let (rows, c) = self.shape();
         if length == 0 || rows % length != 0 || kernel == 0 || kernel > length || stride == 0 {
@@ -238,16 +302,13 @@ impl<'t, T: Float> Var<'t, T> {
                 ),
             });
         }
-        let n = rows / length;
-        let l_out = conv1d_output_length(length, kernel, stride);
-        let mut index = Vec::with_capacity(n * l_out * kernel);
-        for i in 0..n {
-            for t in 0..l_out {
-                let start = i * length + t * stride;
-                index.extend(start..start + kernel);
-            }
-        }
-        self.gather_rows(&index)?.reshape(n * l_out, kernel * c)
+        let patches = Patches1d {
+            length,
+            kernel,
+            stride,
+        };
+        let out = im2col_1d(&self.value(), patches);
+        Ok(self.tape.push(out, Op::Patches1d(self.idx, patches)))
     }
 }
 

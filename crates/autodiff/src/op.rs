@@ -513,6 +513,8 @@ pub(crate) enum Op<T: Float> {
     SumRowGroups(usize, usize),
     /// Max over consecutive groups of rows; the input row of every output entry (column-major).
     MaxRowGroups(usize, Vec<usize>),
+    /// 1-D convolution patches ([`Var::im2col_1d`](crate::Var::im2col_1d)).
+    Patches1d(usize, crate::groups::Patches1d),
     Transpose(usize),
     PairwiseSqDist(usize, usize),
 }
@@ -541,6 +543,7 @@ impl<T: Float> Op<T> {
             | Op::GatherRows(a, _)
             | Op::SumRowGroups(a, _)
             | Op::MaxRowGroups(a, _)
+            | Op::Patches1d(a, _)
             | Op::Transpose(a) => f(*a),
             Op::ConcatCols(v) | Op::ConcatRows(v) => v.iter().copied().for_each(f),
         }
@@ -708,6 +711,10 @@ impl<T: Float> Op<T> {
             Op::MaxRowGroups(a, arg) => {
                 let shape = val(*a).shape();
                 acc(*a, crate::groups::vjp_max_row_groups(&g, arg, shape));
+            }
+            Op::Patches1d(a, p) => {
+                let shape = val(*a).shape();
+                acc(*a, crate::groups::vjp_im2col_1d(&g, *p, shape));
             }
             Op::Transpose(a) => acc(*a, g.transpose()),
             Op::PairwiseSqDist(a, b) => {

@@ -257,6 +257,26 @@ proptest! {
             }
         }
         check(|_, v| v[0].im2col_1d(length, kernel, stride), std::slice::from_ref(&x));
+        // The same values and input gradient, bit for bit, as the row gather of the windows
+        // followed by a reshape (what the op replaced: trainings reproduce exactly).
+        let mut index = Vec::new();
+        for i in 0..n {
+            for t in 0..l_out {
+                index.extend(i * length + t * stride..i * length + t * stride + kernel);
+            }
+        }
+        let via = |direct: bool| {
+            let tape = Tape::<f64>::new();
+            let v = tape.var(x.clone());
+            let patches = if direct {
+                v.im2col_1d(length, kernel, stride).unwrap()
+            } else {
+                v.gather_rows(&index).unwrap().reshape(n * l_out, kernel * c).unwrap()
+            };
+            let loss = weighted_sum(&tape, patches.square()).unwrap();
+            (patches.to_matrix(), tape.backward(loss).unwrap().wrt(v))
+        };
+        prop_assert_eq!(via(true), via(false));
     }
 
     #[test]
