@@ -1,5 +1,5 @@
 //! Row regrouping for sets and signals: a row-major reshape, a gather of rows by index, pooling
-//! over consecutive groups of rows, and 1-D patches (im2col) as a gather followed by a reshape.
+//! over consecutive groups of rows, and 1-D patches (im2col) by strided copies.
 //!
 //! These let a batch whose rows each hold a *set* of `s` observations of width `d`
 //! (`n × (s·d)`, observation `i` in columns `i·d .. (i+1)·d`) be processed element-wise as
