@@ -139,6 +139,13 @@ pub struct FitArgs {
     /// Seed of the split, the initial weights and the minibatches.
     #[arg(long, default_value_t = 0, value_name = "S")]
     pub seed: u64,
+    /// Train an ensemble of M models on the same split and standardisation, member k with
+    /// seed S + k (member 0 is the model `--seed S` alone trains), one after another (each
+    /// step already uses every core), into one model file: sampling draws from the uniform
+    /// mixture of the members, log-densities are the log of the mean member density.
+    /// M = 1 is a single model; costs M× the training.
+    #[arg(long, value_name = "M")]
+    pub ensemble: Option<u32>,
     /// Fraction of the rows held out for validation, in [0, 1). The held-out loss picks the
     /// model that is saved; 0 trains on every row, to --steps, without model selection.
     #[arg(long, default_value_t = 0.1, value_name = "F", value_parser = parse_fraction)]

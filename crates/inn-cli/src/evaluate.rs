@@ -4,7 +4,7 @@
 use crate::args::EvalArgs;
 use crate::columns::{load_table, select_names};
 use crate::error::Result;
-use crate::model::{Model, posterior};
+use crate::model::{Model, mean_f64, posterior};
 use inn::autodiff::nalgebra::DMatrix;
 use inn::eval::{INN_KERNEL_WIDTHS, calibration_error, calibration_levels, posterior_mmd};
 use rand::SeedableRng;
@@ -38,6 +38,7 @@ pub fn run(args: &EvalArgs) -> Result {
         if let Some(lp) = net.log_density(&x_std, None) {
             let mean = mean_f64(&lp?) - meta.x_scale.log_det();
             println!("mean log-density: {mean:.4} nats/sample (data units)");
+            print_members(net, &x_std, None, meta.x_scale.log_det())?;
         }
         return Ok(());
     };
@@ -46,6 +47,7 @@ pub fn run(args: &EvalArgs) -> Result {
     if let Some(lp) = net.log_density(&x_std, Some(&y_std)) {
         let mean = mean_f64(&lp?) - meta.x_scale.log_det();
         println!("mean log p(x | y): {mean:.4} nats/sample (data units)");
+        print_members(net, &x_std, Some(&y_std), meta.x_scale.log_det())?;
     }
     if let Some(pred) = net.predict_y(&x_std) {
         let pred = pred?;
@@ -118,6 +120,31 @@ pub fn run(args: &EvalArgs) -> Result {
     Ok(())
 }
 
+/// For an ensemble, each member's mean log-density of the rows (data units), to compare with
+/// the ensemble's.
+fn print_members(
+    net: &crate::model::Net,
+    x_std: &DMatrix<f32>,
+    y_std: Option<&DMatrix<f32>>,
+    log_det: f64,
+) -> Result {
+    let Some(ensemble) = net.ensemble() else {
+        return Ok(());
+    };
+    let mut each = Vec::with_capacity(ensemble.len());
+    for member in ensemble.members() {
+        if let Some(lp) = member.log_density(x_std, y_std) {
+            each.push(format!("{:.4}", mean_f64(&lp?) - log_det));
+        }
+    }
+    println!(
+        "  of which each of the {} members alone: {}",
+        ensemble.len(),
+        each.join(", ")
+    );
+    Ok(())
+}
+
 /// Row indices of the (at most [`MAX_GROUPS`] largest) groups of at least [`MIN_GROUP_ROWS`]
 /// rows whose y values are bit-for-bit equal, in order of first appearance within a size.
 fn shared_observation_groups(y: &DMatrix<f64>) -> Vec<Vec<usize>> {
@@ -135,9 +162,4 @@ fn shared_observation_groups(y: &DMatrix<f64>) -> Vec<Vec<usize>> {
     groups.sort_by_key(|g| std::cmp::Reverse(g.len()));
     groups.truncate(MAX_GROUPS);
     groups
-}
-
-/// Mean of an `n × 1` column of f32 values, in f64.
-fn mean_f64(v: &DMatrix<f32>) -> f64 {
-    v.iter().map(|x| f64::from(*x)).sum::<f64>() / v.nrows().max(1) as f64
 }

@@ -4,7 +4,7 @@
 use crate::args::{CouplingChoice, FitArgs, Method, SubnetActivation, SummaryChoice};
 use crate::columns::{load_table, select_indices};
 use crate::error::{Error, Result};
-use crate::model::{Meta, Model, Net, Training};
+use crate::model::{EnsembleRecord, Meta, Model, Net, Training, mean_f64};
 use crate::scaler::Scaler;
 use crate::table::Values;
 use inn::Flow;
@@ -33,6 +33,14 @@ const GAP_PER_COLUMN_WARNING: f64 = 0.1;
 /// Runs `inn fit`.
 pub fn run(args: &FitArgs) -> Result {
     let started = std::time::Instant::now();
+    let members = args.ensemble.unwrap_or(1) as usize;
+    if members == 0 {
+        return Err(Error::Usage(
+            "--ensemble 0: an ensemble needs at least one member (--ensemble 1 is a single \
+             model)"
+                .into(),
+        ));
+    }
     let table = load_table(&args.data)?;
     let read_seconds = started.elapsed().as_secs_f64();
     let x_cols = select_indices(&table, &args.data, "--x", &args.x)?;
@@ -154,34 +162,320 @@ pub fn run(args: &FitArgs) -> Result {
         started.elapsed().as_secs_f64()
     );
     drop(table);
-    let hidden = args.hidden.0.clone();
-    let chosen = args.activation.unwrap_or(match args.method {
-        Method::Flow => SubnetActivation::Tanh,
-        Method::Cinn | Method::Inn => SubnetActivation::Relu,
-    });
-    let act_name = chosen.name();
-    // The command line's architecture options on a model's default coupling stack.
-    let sized = |base: StackConfig| {
-        let mut stack = base.with_widths(args.blocks as usize, &hidden);
-        stack.subnet.activation = chosen.activation();
-        if args.coupling == CouplingChoice::Spline {
-            stack.coupling = CouplingKind::Spline;
-            stack.bins = args.bins.map_or(stack.bins, |k| k as usize);
-            stack.bound = args.bound.unwrap_or(stack.bound);
+    let prepared = Prepared::new(args, modelled, conditions, x_names, y_names, summary)?;
+    let mut nets: Vec<Net> = Vec::with_capacity(members);
+    let mut trainings = Vec::with_capacity(members);
+    for k in 0..members {
+        // Member 0 continues the split's random stream, as a single model does; member k
+        // starts from seed S + k.
+        let seed = args.seed.wrapping_add(k as u64);
+        let mut member_rng = StdRng::seed_from_u64(seed);
+        let member_rng = if k == 0 { &mut rng } else { &mut member_rng };
+        if members > 1 {
+            println!("member {} of {members} (seed {seed}):", k + 1);
         }
-        stack
+        let (net, outcome) = prepared.train_member(args, member_rng)?;
+        let report = &outcome.report;
+        println!(
+            "trained {} on {} rows of {} ({} held out) in {:.1} s: {} steps of at most {}",
+            args.method.kind(),
+            train_rows.len(),
+            args.data.display(),
+            val_rows.len(),
+            report.seconds,
+            report.steps(),
+            args.steps,
+        );
+        outcome.print(args);
+        trainings.push(Training {
+            data: args.data.display().to_string(),
+            train_rows: train_rows.len(),
+            val_rows: val_rows.len(),
+            steps: report.steps(),
+            max_steps: Some(args.steps as usize),
+            batch: args.batch as usize,
+            lr: args.lr,
+            weight_decay: args.weight_decay,
+            seed,
+            loss_name: outcome.name.clone(),
+            train_loss: outcome.train,
+            val_loss: outcome.val,
+            best_step: report.kept.map(|k| k.step + 1),
+            stop: Some(report.stop.to_string()),
+            seconds: report.seconds,
+            validation_seconds: report.validation_seconds,
+        });
+        nets.push(net);
+    }
+    let (mut net, ensemble): (Net, _) = if members == 1 {
+        (nets.remove(0), None)
+    } else {
+        let ensemble = inn::Ensemble::new(nets)?;
+        let record = prepared.ensemble_record(&ensemble, trainings.clone())?;
+        record.print();
+        (Box::new(ensemble), Some(record))
     };
-    // The architecture summary names the coupling; with splines, their bins and bound too.
-    let coupled = |mut arch: serde_json::Value| {
+    let meta = Meta {
+        method: args.method.kind().into(),
+        x_names: prepared.names,
+        y_names: prepared.y_names,
+        x_scale: prepared.x_scale,
+        y_scale: prepared.y_scale,
+        architecture: prepared.architecture,
+        training: trainings.swap_remove(0),
+        ensemble,
+    };
+    Model::save(&mut net, &meta, &args.out)?;
+    println!("saved {}", args.out.display());
+    Ok(())
+}
+
+/// What every member of a run shares: the modelled columns' names and standardisation, their
+/// standardised training and held-out rows, and the architecture.
+struct Prepared {
+    /// Names of the modelled columns (for a flow: the x columns, then the y columns).
+    names: Vec<String>,
+    /// Names of the observation columns (empty for a flow).
+    y_names: Vec<String>,
+    /// Standardisation of the modelled columns.
+    x_scale: Scaler,
+    /// Standardisation of the observations (absent for a flow).
+    y_scale: Option<Scaler>,
+    /// Standardised modelled columns: training rows, held-out rows.
+    x: (DMatrix<f32>, Option<DMatrix<f32>>),
+    /// Standardised observations (absent for a flow): training rows, held-out rows.
+    y: Option<(DMatrix<f32>, Option<DMatrix<f32>>)>,
+    /// The summary network of the cINN's observations.
+    summary: Option<SummaryConfig>,
+    /// The INN's latent width and total width.
+    inn_dims: (usize, usize),
+    /// The architecture summary of the model file.
+    architecture: serde_json::Value,
+}
+
+impl Prepared {
+    /// The shared part of a run of `args` on the standardised columns.
+    fn new(
+        args: &FitArgs,
+        modelled: Standardised,
+        conditions: Option<Standardised>,
+        x_names: Vec<String>,
+        y_names: Vec<String>,
+        summary: Option<SummaryConfig>,
+    ) -> Result<Prepared> {
+        let hidden = &args.hidden.0;
+        let act_name = activation(args).name();
+        let Standardised { scale, train, val } = modelled;
+        let (x_dim, y_dim) = (x_names.len(), y_names.len());
+        let z_dim = args.z_dim.map_or(x_dim, |z| z as usize);
+        let n_tot = match args.n_tot {
+            Some(t) => t as usize,
+            None => {
+                let m = x_dim.max(y_dim + z_dim).max(2);
+                m + m % 2
+            }
+        };
+        let mut arch = match args.method {
+            Method::Flow => json!({
+                "coupling": "real_nvp", "actnorm": true, "blocks": args.blocks, "hidden": hidden,
+                "activation": act_name,
+                "dim": x_dim + y_dim, "x_columns": x_names, "y_columns": y_names,
+            }),
+            Method::Cinn => json!({
+                "coupling": "glow (conditional)", "blocks": args.blocks, "hidden": hidden,
+                "activation": act_name,
+                "x_dim": x_dim, "y_dim": y_dim,
+            }),
+            Method::Inn => json!({
+                "coupling": "glow", "blocks": args.blocks, "hidden": hidden,
+                "activation": act_name,
+                "x_dim": x_dim, "y_dim": y_dim, "z_dim": z_dim, "n_tot": n_tot,
+            }),
+        };
+        // The architecture summary names the coupling; with splines, their bins and bound too.
         if args.coupling == CouplingChoice::Spline {
-            let stack = sized(StackConfig::default());
+            let stack = sized(args, StackConfig::default());
             arch["coupling"] = json!("spline");
             arch["bins"] = json!(stack.bins);
             arch["bound"] = json!(stack.bound);
         }
-        arch
-    };
-    let optim = |base: OptimConfig| OptimConfig {
+        if let Some(s) = &summary {
+            arch["summary"] = json!(s.kind_name());
+            arch["summary_dim"] = json!(s.out_dim);
+            if let SummaryKind::DeepSet { set_size, .. } = s.kind {
+                arch["set_size"] = json!(set_size);
+            }
+        }
+        let (names, y_names, y) = match (args.method, conditions) {
+            // The density is over x and y together when both are given.
+            (Method::Flow, _) => (
+                x_names.into_iter().chain(y_names).collect(),
+                Vec::new(),
+                None,
+            ),
+            (_, Some(c)) => (x_names, y_names, Some(c)),
+            (_, None) => return Err(Error::Usage("--y is required for cinn and inn".into())),
+        };
+        Ok(Prepared {
+            names,
+            y_names,
+            x_scale: scale,
+            y_scale: y.as_ref().map(|c| c.scale.clone()),
+            x: (train, val),
+            y: y.map(|c| (c.train, c.val)),
+            summary,
+            inn_dims: (z_dim, n_tot),
+            architecture: arch,
+        })
+    }
+
+    /// Builds one model from `rng` and trains it with model selection on the held-out rows.
+    fn train_member(&self, args: &FitArgs, rng: &mut StdRng) -> Result<(Net, FitSummary)> {
+        let (x_train, x_val) = (&self.x.0, &self.x.1);
+        let dim = self.names.len();
+        let Some((y_train, y_val)) = &self.y else {
+            let stack = StackConfig {
+                dim,
+                actnorm: true,
+                subnet: SubnetConfig {
+                    zero_last: true,
+                    ..SubnetConfig::default()
+                },
+                ..StackConfig::default()
+            };
+            let mut flow = Flow::<f32>::coupling_stack(&sized(args, stack), rng)?;
+            warn_if_oversized(flow.params().n_scalars(), x_train.nrows(), dim);
+            let config = MleConfig {
+                optim: optim(args, OptimConfig::default()),
+                batch_size: args.batch as usize,
+                data_init: true,
+            };
+            let report = MaximumLikelihood::new(config).fit_with_validation(
+                &mut flow,
+                x_train,
+                x_val.as_ref(),
+                rng,
+                None,
+            )?;
+            // Negative mean log-density in data units: the standardisation adds Σ ln std.
+            let outcome = FitSummary::nll(&report, self.x_scale.log_det(), dim, x_val, || {
+                Ok(mean_nll(&flow, x_train)?)
+            })?;
+            return Ok((Box::new(flow), outcome));
+        };
+        let val = x_val.as_ref().zip(y_val.as_ref());
+        let (x_dim, y_dim) = (dim, self.y_names.len());
+        if args.method == Method::Cinn {
+            let defaults = CinnConfig::default();
+            let config = CinnConfig {
+                stack: sized(args, defaults.stack),
+                batch_size: args.batch as usize,
+                y_noise: args.y_noise.unwrap_or(defaults.y_noise),
+                optim: optim(args, defaults.optim),
+                summary: self.summary.clone(),
+            };
+            let mut model = ConditionalInn::<f32>::new(config, x_dim, y_dim, rng)?;
+            warn_if_oversized(model.params().n_scalars(), x_train.nrows(), x_dim + y_dim);
+            let report = model.fit_with_validation(x_train, y_train, val, rng)?;
+            let outcome = FitSummary::nll(&report, self.x_scale.log_det(), x_dim, x_val, || {
+                let lp = model.log_prob(x_train, y_train)?;
+                Ok(-mean_f64(&lp))
+            })?;
+            return Ok((Box::new(model), outcome));
+        }
+        let (z_dim, n_tot) = self.inn_dims;
+        let defaults = InnConfig::default();
+        let config = InnConfig {
+            stack: sized(args, defaults.stack.clone()),
+            n_tot,
+            batch_size: args.batch as usize,
+            y_noise: args.y_noise.unwrap_or(defaults.y_noise),
+            optim: optim(args, defaults.optim.clone()),
+            ..defaults
+        };
+        let mut model = Inn::<f32>::new(config, x_dim, y_dim, z_dim, rng)?;
+        warn_if_oversized(model.params().n_scalars(), x_train.nrows(), x_dim + y_dim);
+        let report = model.fit_with_validation(x_train, y_train, val, rng)?;
+        let y_scale = self.y_scale.as_ref().expect("an INN has observations");
+        // Forward RMSE of y in data units, averaged over the y columns.
+        let rmse = |x: &DMatrix<f32>, y: &DMatrix<f32>| -> Result<f64> {
+            let pred = model.predict_y(x)?;
+            Ok(rmse_data_units(&pred, y, y_scale))
+        };
+        let forward = (
+            rmse(x_train, y_train)?,
+            val.map(|(x, y)| rmse(x, y)).transpose()?,
+        );
+        Ok((Box::new(model), FitSummary::inn(&report, forward)))
+    }
+
+    /// The ensemble's and each member's score on the held-out rows, with the same code for
+    /// both: held-out NLL (nats/row, data units) for models with a density, forward RMSE of
+    /// y (data units) for the INN, whose ensemble predicts the members' mean.
+    fn ensemble_record(
+        &self,
+        ensemble: &inn::Ensemble<f32>,
+        members: Vec<Training>,
+    ) -> Result<EnsembleRecord> {
+        let mut record = EnsembleRecord {
+            members,
+            metric: None,
+            member_scores: Vec::new(),
+            score: None,
+        };
+        let Some(x_val) = &self.x.1 else {
+            return Ok(record);
+        };
+        let y_val = self.y.as_ref().and_then(|(_, v)| v.as_ref());
+        let log_det = self.x_scale.log_det();
+        let score = |model: &dyn inn::Model<f32>| -> Result<Option<f64>> {
+            if let Some(lp) = model.log_density(x_val, y_val) {
+                return Ok(Some(log_det - mean_f64(&lp?)));
+            }
+            match (model.predict_y(x_val), y_val, &self.y_scale) {
+                (Some(pred), Some(y), Some(scale)) => Ok(Some(rmse_data_units(&pred?, y, scale))),
+                _ => Ok(None),
+            }
+        };
+        record.metric = Some(
+            if ensemble.members()[0].log_density(x_val, y_val).is_some() {
+                "held-out NLL (nats/row, data units)"
+            } else {
+                "held-out forward y RMSE (data units; the ensemble predicts the members' mean)"
+            }
+            .into(),
+        );
+        for m in ensemble.members() {
+            record.member_scores.extend(score(m.as_ref())?);
+        }
+        record.score = score(ensemble)?;
+        Ok(record)
+    }
+}
+
+/// The subnet activation of `--activation`, by default tanh for a flow and ReLU otherwise.
+fn activation(args: &FitArgs) -> SubnetActivation {
+    args.activation.unwrap_or(match args.method {
+        Method::Flow => SubnetActivation::Tanh,
+        Method::Cinn | Method::Inn => SubnetActivation::Relu,
+    })
+}
+
+/// The command line's architecture options on a model's default coupling stack.
+fn sized(args: &FitArgs, base: StackConfig) -> StackConfig {
+    let mut stack = base.with_widths(args.blocks as usize, &args.hidden.0);
+    stack.subnet.activation = activation(args).activation();
+    if args.coupling == CouplingChoice::Spline {
+        stack.coupling = CouplingKind::Spline;
+        stack.bins = args.bins.map_or(stack.bins, |k| k as usize);
+        stack.bound = args.bound.unwrap_or(stack.bound);
+    }
+    stack
+}
+
+/// The command line's training options on a model's default optimiser settings.
+fn optim(args: &FitArgs, base: OptimConfig) -> OptimConfig {
+    OptimConfig {
         steps: args.steps as usize,
         adam: AdamConfig {
             lr: args.lr,
@@ -198,192 +492,7 @@ pub fn run(args: &FitArgs) -> Result {
         keep_best: true,
         progress: true,
         ..base
-    };
-
-    let (mut net, meta_x_names, x_scale, y_scale, architecture, outcome) = match args.method {
-        Method::Flow => {
-            // The density is over x and y together when both are given.
-            let names: Vec<String> = x_names.iter().chain(&y_names).cloned().collect();
-            let Standardised { scale, train, val } = modelled;
-            let stack = StackConfig {
-                dim: names.len(),
-                actnorm: true,
-                subnet: SubnetConfig {
-                    zero_last: true,
-                    ..SubnetConfig::default()
-                },
-                ..StackConfig::default()
-            };
-            let mut flow = Flow::<f32>::coupling_stack(&sized(stack), &mut rng)?;
-            warn_if_oversized(flow.params().n_scalars(), train.nrows(), names.len());
-            let config = MleConfig {
-                optim: optim(OptimConfig::default()),
-                batch_size: args.batch as usize,
-                data_init: true,
-            };
-            let report = MaximumLikelihood::new(config).fit_with_validation(
-                &mut flow,
-                &train,
-                val.as_ref(),
-                &mut rng,
-                None,
-            )?;
-            // Negative mean log-density in data units: the standardisation adds Σ ln std.
-            let outcome = FitSummary::nll(&report, scale.log_det(), names.len(), &val, || {
-                Ok(mean_nll(&flow, &train)?)
-            })?;
-            let arch = coupled(json!({
-                "coupling": "real_nvp", "actnorm": true, "blocks": args.blocks, "hidden": hidden,
-                "activation": act_name,
-                "dim": names.len(), "x_columns": x_names, "y_columns": y_names,
-            }));
-            (Box::new(flow) as Net, names, scale, None, arch, outcome)
-        }
-        Method::Cinn | Method::Inn => {
-            let Some(y_part) = conditions else {
-                return Err(Error::Usage("--y is required for cinn and inn".into()));
-            };
-            let Standardised {
-                scale: x_scale,
-                train: x_train,
-                val: x_val,
-            } = modelled;
-            let Standardised {
-                scale: y_scale,
-                train: y_train,
-                val: y_val,
-            } = y_part;
-            let val = x_val.as_ref().zip(y_val.as_ref());
-            let (x_dim, y_dim) = (x_names.len(), y_names.len());
-            if args.method == Method::Cinn {
-                let defaults = CinnConfig::default();
-                let config = CinnConfig {
-                    stack: sized(defaults.stack),
-                    batch_size: args.batch as usize,
-                    y_noise: args.y_noise.unwrap_or(defaults.y_noise),
-                    optim: optim(defaults.optim),
-                    summary: summary.clone(),
-                };
-                let mut model = ConditionalInn::<f32>::new(config, x_dim, y_dim, &mut rng)?;
-                warn_if_oversized(model.params().n_scalars(), x_train.nrows(), x_dim + y_dim);
-                let report = model.fit_with_validation(&x_train, &y_train, val, &mut rng)?;
-                let outcome = FitSummary::nll(&report, x_scale.log_det(), x_dim, &x_val, || {
-                    let lp = model.log_prob(&x_train, &y_train)?;
-                    Ok(-lp.iter().map(|v| f64::from(*v)).sum::<f64>() / lp.nrows() as f64)
-                })?;
-                let mut arch = coupled(json!({
-                    "coupling": "glow (conditional)", "blocks": args.blocks, "hidden": hidden,
-                    "activation": act_name,
-                    "x_dim": x_dim, "y_dim": y_dim,
-                }));
-                if let Some(s) = &summary {
-                    arch["summary"] = json!(s.kind_name());
-                    arch["summary_dim"] = json!(s.out_dim);
-                    if let SummaryKind::DeepSet { set_size, .. } = s.kind {
-                        arch["set_size"] = json!(set_size);
-                    }
-                }
-                (
-                    Box::new(model) as Net,
-                    x_names,
-                    x_scale,
-                    Some(y_scale),
-                    arch,
-                    outcome,
-                )
-            } else {
-                let z_dim = args.z_dim.map_or(x_dim, |z| z as usize);
-                let n_tot = match args.n_tot {
-                    Some(t) => t as usize,
-                    None => {
-                        let m = x_dim.max(y_dim + z_dim).max(2);
-                        m + m % 2
-                    }
-                };
-                let defaults = InnConfig::default();
-                let config = InnConfig {
-                    stack: sized(defaults.stack.clone()),
-                    n_tot,
-                    batch_size: args.batch as usize,
-                    y_noise: args.y_noise.unwrap_or(defaults.y_noise),
-                    optim: optim(defaults.optim.clone()),
-                    ..defaults
-                };
-                let mut model = Inn::<f32>::new(config, x_dim, y_dim, z_dim, &mut rng)?;
-                warn_if_oversized(model.params().n_scalars(), x_train.nrows(), x_dim + y_dim);
-                let report = model.fit_with_validation(&x_train, &y_train, val, &mut rng)?;
-                // Forward RMSE of y in data units, averaged over the y columns.
-                let rmse = |x: &DMatrix<f32>, y: &DMatrix<f32>| -> Result<f64> {
-                    let pred = model.predict_y(x)?;
-                    Ok(rmse_data_units(&pred, y, &y_scale))
-                };
-                let forward = (
-                    rmse(&x_train, &y_train)?,
-                    val.map(|(x, y)| rmse(x, y)).transpose()?,
-                );
-                let outcome = FitSummary::inn(&report, forward);
-                let arch = coupled(json!({
-                    "coupling": "glow", "blocks": args.blocks, "hidden": hidden,
-                    "activation": act_name,
-                    "x_dim": x_dim, "y_dim": y_dim, "z_dim": z_dim, "n_tot": n_tot,
-                }));
-                (
-                    Box::new(model) as Net,
-                    x_names,
-                    x_scale,
-                    Some(y_scale),
-                    arch,
-                    outcome,
-                )
-            }
-        }
-    };
-
-    let report = &outcome.report;
-    let meta = Meta {
-        method: args.method.kind().into(),
-        x_names: meta_x_names,
-        y_names: if args.method == Method::Flow {
-            Vec::new()
-        } else {
-            y_names
-        },
-        x_scale,
-        y_scale,
-        architecture,
-        training: Training {
-            data: args.data.display().to_string(),
-            train_rows: train_rows.len(),
-            val_rows: val_rows.len(),
-            steps: report.steps(),
-            max_steps: Some(args.steps as usize),
-            batch: args.batch as usize,
-            lr: args.lr,
-            weight_decay: args.weight_decay,
-            seed: args.seed,
-            loss_name: outcome.name.clone(),
-            train_loss: outcome.train,
-            val_loss: outcome.val,
-            best_step: report.kept.map(|k| k.step + 1),
-            stop: Some(report.stop.to_string()),
-            seconds: report.seconds,
-            validation_seconds: report.validation_seconds,
-        },
-    };
-    Model::save(&mut net, &meta, &args.out)?;
-    println!(
-        "trained {} on {} rows of {} ({} held out) in {:.1} s: {} steps of at most {}",
-        args.method.kind(),
-        train_rows.len(),
-        args.data.display(),
-        val_rows.len(),
-        report.seconds,
-        report.steps(),
-        args.steps,
-    );
-    outcome.print(args);
-    println!("saved {}", args.out.display());
-    Ok(())
+    }
 }
 
 /// The training and held-out row indices of the table, each increasing.

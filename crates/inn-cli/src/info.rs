@@ -3,7 +3,7 @@
 
 use crate::args::InfoArgs;
 use crate::error::Result;
-use crate::model::Model;
+use crate::model::{Model, Training};
 use std::path::Path;
 
 /// Runs `inn info`.
@@ -36,7 +36,14 @@ pub fn describe(model: &Model, path: &Path) -> Vec<String> {
         inn::model_file::FORMAT_NAME,
         model.version
     );
-    push!("kind:           {}", model.net.kind());
+    match model.net.ensemble() {
+        Some(e) => push!(
+            "kind:           ensemble of {} {} models (uniform mixture; log-density: log of the mean member density)",
+            e.len(),
+            e.member_kind()
+        ),
+        None => push!("kind:           {}", model.net.kind()),
+    }
     push!("architecture:   {}", meta.architecture);
     if let Some(kind) = meta.architecture.get("coupling").and_then(|k| k.as_str()) {
         let spline = match (
@@ -58,10 +65,7 @@ pub fn describe(model: &Model, path: &Path) -> Vec<String> {
             meta.architecture["summary_dim"]
         );
     }
-    push!(
-        "parameters:     {}",
-        model.net.network().params().n_scalars()
-    );
+    push!("parameters:     {}", model.net.n_params());
     push!(
         "x columns ({}):  {}",
         meta.x_names.len(),
@@ -81,6 +85,28 @@ pub fn describe(model: &Model, path: &Path) -> Vec<String> {
     );
     if let Some(s) = &meta.y_scale {
         push!("y mean / std:   {:?} / {:?}", s.mean, s.std);
+    }
+    let runs: Vec<&Training> = match &meta.ensemble {
+        Some(record) => record.members.iter().collect(),
+        None => vec![t],
+    };
+    for (k, t) in runs.iter().enumerate() {
+        if runs.len() > 1 {
+            push!("member {}:", k + 1);
+        }
+        training_lines(&mut lines, t);
+    }
+    if let Some(record) = &meta.ensemble {
+        push!("held out:       {}", record.summary());
+    }
+    lines
+}
+
+/// The lines describing one training run.
+fn training_lines(lines: &mut Vec<String>, t: &Training) {
+    // One line of the description, formatted like `println!`.
+    macro_rules! push {
+        ($($arg:tt)*) => { lines.push(format!($($arg)*)) };
     }
     let cap = t
         .max_steps
@@ -113,5 +139,4 @@ pub fn describe(model: &Model, path: &Path) -> Vec<String> {
         ),
         None => push!("saved model:    {}: train {:.4}", t.loss_name, t.train_loss),
     }
-    lines
 }

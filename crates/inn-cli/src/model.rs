@@ -13,8 +13,14 @@ use std::path::Path;
 /// The key of the command line's entry in a model file's `metadata` map.
 pub const META_KEY: &str = "cli";
 
-/// The trained network: any of the kinds `inn fit` writes ([`inn::Model`]).
+/// The trained model: any of the kinds `inn fit` writes, an ensemble of them included
+/// ([`inn::Model`]).
 pub type Net = Box<dyn inn::Model<f32>>;
+
+/// Mean of an `n × 1` column of f32 values, in f64.
+pub fn mean_f64(v: &DMatrix<f32>) -> f64 {
+    v.iter().map(|x| f64::from(*x)).sum::<f64>() / v.nrows().max(1) as f64
+}
 
 /// `n` posterior samples (standardised units) for every row of `y_obs` (standardised), or a
 /// usage error for a model without observations (a flow).
@@ -89,8 +95,53 @@ pub struct Meta {
     pub y_scale: Option<Scaler>,
     /// Architecture summary (blocks, hidden widths, widths of the network).
     pub architecture: Value,
-    /// The training run.
+    /// The training run (of member 0 for an ensemble).
     pub training: Training,
+    /// For an ensemble (`inn fit --ensemble M`): every member's run and the held-out scores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ensemble: Option<EnsembleRecord>,
+}
+
+/// What `inn fit --ensemble M` recorded: every member's training run and the held-out score
+/// of each member and of the ensemble.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EnsembleRecord {
+    /// Each member's training run, member k with seed S + k.
+    pub members: Vec<Training>,
+    /// The name of the held-out score (absent without held-out rows).
+    pub metric: Option<String>,
+    /// That score of each member, in member order.
+    pub member_scores: Vec<f64>,
+    /// That score of the ensemble.
+    pub score: Option<f64>,
+}
+
+impl EnsembleRecord {
+    /// One line: the members' and the ensemble's held-out score.
+    pub fn summary(&self) -> String {
+        let m = self.members.len();
+        match (&self.metric, self.score) {
+            (Some(metric), Some(score)) if !self.member_scores.is_empty() => {
+                let each: Vec<String> = self
+                    .member_scores
+                    .iter()
+                    .map(|s| format!("{s:.4}"))
+                    .collect();
+                let mean = self.member_scores.iter().sum::<f64>() / self.member_scores.len() as f64;
+                format!(
+                    "ensemble of {m} members, {metric}: members {} (mean {mean:.4}), ensemble \
+                     {score:.4}",
+                    each.join(", ")
+                )
+            }
+            _ => format!("ensemble of {m} members (no rows held out: no held-out score)"),
+        }
+    }
+
+    /// Prints [`EnsembleRecord::summary`].
+    pub fn print(&self) {
+        println!("{}", self.summary());
+    }
 }
 
 /// A model file read back: the network, its annotations, the file's format version.
@@ -108,9 +159,7 @@ impl Model {
     pub fn save(net: &mut Net, meta: &Meta, path: &Path) -> Result {
         let meta_value = serde_json::to_value(meta)
             .map_err(|e| Error::Runtime(format!("cannot encode the model metadata: {e}")))?;
-        net.network_mut()
-            .metadata_mut()
-            .insert(META_KEY.into(), meta_value);
+        net.metadata_mut().insert(META_KEY.into(), meta_value);
         Ok(net.save(path)?)
     }
 
@@ -127,7 +176,7 @@ impl Model {
             )));
         }
         let net = inn::load_model::<f32>(path)?;
-        let meta = net.network().metadata().get(META_KEY).ok_or_else(|| {
+        let meta = net.metadata().get(META_KEY).ok_or_else(|| {
             Error::Runtime(format!(
                 "model file {}: no column names or standardisation recorded (it was not \
                      written by `inn fit`)",

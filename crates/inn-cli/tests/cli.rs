@@ -326,6 +326,148 @@ fn flow_and_inn_methods_round_trip_through_their_model_files() {
     );
 }
 
+/// `inn fit --ensemble 3`: three members on one split, member k with seed S + k, member 0
+/// the model `--seed S` alone trains; one file that sample, eval, info and check read; the
+/// mixture's held-out NLL is at most the members' mean (Jensen: ln mean exp ≥ mean ln, row by
+/// row); samples lie on the circle; an ensemble of 0 and a corrupt ensemble file are refused.
+#[test]
+fn an_ensemble_trains_into_one_file_that_every_command_reads() {
+    let dir = scratch("ensemble");
+    let (runs, test) = (dir.join("runs.csv"), dir.join("test.csv"));
+    write_circle_runs(&runs, 4000, 1);
+    write_circle_test(&test, 2);
+    let fit = |out: &Path, extra: &[&str]| {
+        let mut args = vec!["fit", "--data", p(&runs), "--x", "x1,x2", "--y", "y"];
+        args.extend_from_slice(&["--steps", "500", "--blocks", "4", "--hidden", "64,64"]);
+        args.extend_from_slice(&["--seed", "3", "--out", p(out)]);
+        args.extend_from_slice(extra);
+        let o = inn(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        stdout(&o)
+    };
+    let (single, ensemble) = (dir.join("single.inn"), dir.join("ensemble.inn"));
+    fit(&single, &[]);
+    let out = fit(&ensemble, &["--ensemble", "3"]);
+    for line in ["member 1 of 3 (seed 3)", "member 3 of 3 (seed 5)"] {
+        assert!(out.contains(line), "fit output lacks {line:?}: {out}");
+    }
+    let held_out = out
+        .lines()
+        .find(|l| l.starts_with("ensemble of 3 members, held-out NLL"))
+        .unwrap_or_else(|| panic!("no ensemble summary in {out}"));
+    let members: Vec<f64> = held_out
+        .split("members ")
+        .nth(1)
+        .and_then(|t| t.split(" (mean").next())
+        .unwrap()
+        .split(", ")
+        .map(|v| v.parse().unwrap())
+        .collect();
+    let mixture = number_after(held_out, "), ensemble ");
+    assert_eq!(members.len(), 3, "{held_out}");
+    assert!(
+        members[0] != members[1] && members[1] != members[2],
+        "different seeds, different members: {held_out}"
+    );
+    let mean = members.iter().sum::<f64>() / 3.0;
+    assert!(mixture <= mean + 1e-4, "{held_out}");
+
+    // eval: the mixture's density, each member's, and member 0 is the single model.
+    let eval = |model: &Path| {
+        let o = inn(&["eval", "--model", p(model), "--data", p(&test)]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        stdout(&o)
+    };
+    let (one, all) = (eval(&single), eval(&ensemble));
+    let single_lp = number_after(&one, "mean log p(x | y):");
+    let each: Vec<f64> = all
+        .split("members alone: ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no members line in {all}"))
+        .lines()
+        .next()
+        .unwrap()
+        .split(", ")
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert_eq!(each.len(), 3, "{all}");
+    assert_eq!(
+        each[0], single_lp,
+        "member 0 is the single model: {one} {all}"
+    );
+    let mixture_lp = number_after(&all, "mean log p(x | y):");
+    assert!(mixture_lp >= each.iter().sum::<f64>() / 3.0 - 1e-4, "{all}");
+    assert!(number_after(&all, "0 is ideal):") < 0.1, "{all}");
+
+    // sample: the mixture's posterior lies on the circle.
+    let drawn = inn(&[
+        "sample",
+        "--model",
+        p(&ensemble),
+        "--y",
+        "1.0",
+        "-n",
+        "1000",
+    ]);
+    assert_eq!(drawn.status.code(), Some(0), "{}", stderr(&drawn));
+    assert_on_circle(&parse_samples(&stdout(&drawn)), 0, 1.0);
+
+    let info = stdout(&inn(&["info", "--model", p(&ensemble)]));
+    for word in [
+        "ensemble of 3 cinn models",
+        "member 3:",
+        "seed 5",
+        "held out:       ensemble of 3 members",
+        "x columns (2):  x1, x2",
+    ] {
+        assert!(info.contains(word), "info lacks {word:?}: {info}");
+    }
+    let report = dir.join("report");
+    let check = inn(&[
+        "check",
+        "--model",
+        p(&ensemble),
+        "--data",
+        p(&test),
+        "--out",
+        p(&report),
+        "-n",
+        "100",
+        "--max-obs",
+        "30",
+    ]);
+    assert_eq!(check.status.code(), Some(0), "{}", stderr(&check));
+    assert!(report.join("summary.json").exists() && report.join("report.html").exists());
+
+    assert_fails(
+        &inn(&[
+            "fit",
+            "--data",
+            p(&runs),
+            "--x",
+            "x1,x2",
+            "--y",
+            "y",
+            "--ensemble",
+            "0",
+            "--out",
+            p(&dir.join("none.inn")),
+        ]),
+        2,
+        &["--ensemble 0", "at least one member"],
+    );
+    // A flipped byte inside a member is caught by the checksums.
+    let mut bytes = std::fs::read(&ensemble).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] = if bytes[at] == b'1' { b'2' } else { b'1' };
+    std::fs::write(&ensemble, bytes).unwrap();
+    assert_fails(
+        &inn(&["sample", "--model", p(&ensemble), "--y", "1.0", "-n", "5"]),
+        1,
+        &["ensemble.inn"],
+    );
+}
+
 /// Without held-out rows training runs to the cap and says that nothing selected the model;
 /// with them, a cadence in steps and a patience of one validation stop early, and the saved
 /// step is a validated one.

@@ -21,7 +21,6 @@
 //!
 //! `cargo run --release -p inn --example cinn_summary -- [steps] [training pairs] [seed] [spectrum]`
 
-use inn::Model;
 use inn::autodiff::nalgebra::DMatrix;
 use inn::data::toy::NormalSet;
 use inn::diagnostics::{DiagnosticsConfig, PosteriorDraws, diagnose};
@@ -106,11 +105,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// Number of scalar parameters of a model (summary network included).
 fn scalars(cinn: &ConditionalInn<f32>) -> usize {
-    cinn.network()
-        .params()
-        .iter()
-        .map(|(_, _, m)| m.len())
-        .sum()
+    cinn.params().n_scalars()
 }
 
 /// The LorentzSpectrum problem (9 parameters behind a 200-bin spectrum): the default conv1d

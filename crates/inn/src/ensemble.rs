@@ -1,7 +1,8 @@
 //! [`Ensemble`]: `M` models of one kind trained with different seeds, used as their uniform
 //! mixture — sampling, log-densities, one model file.
 
-use crate::{Error, Model, Result, load_model, model_file};
+use crate::model::Metadata;
+use crate::{Error, Model, Network, Result, load_model, model_file};
 use autodiff::Float;
 use autodiff::nalgebra::DMatrix;
 use rand::{Rng, RngCore};
@@ -23,7 +24,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 ///   `seed + k`: the training loop already spreads each minibatch over the cores, so running
 ///   members in parallel would not be faster. An ensemble costs `M×` the training of one model.
 /// - Its file ([`Ensemble::save`]) is one checksummed JSON model file of kind `"ensemble"`
-///   that holds every member's own model file, checksum included.
+///   that holds every member's own model file, checksum included, and the ensemble's own
+///   metadata (the command line's column names and standardisation, shared by the members).
+/// - It is a [`Model`] itself, so a tool that holds `Box<dyn Model<T>>` (the `inn` command
+///   line) uses an ensemble wherever it uses one model; [`crate::load_model`] reads either.
 ///
 /// ```
 /// use inn::{Ensemble, Flow, Model};
@@ -56,15 +60,19 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 #[derive(Debug)]
 pub struct Ensemble<T: Float> {
     members: Vec<Box<dyn Model<T>>>,
+    metadata: Metadata,
 }
 
-/// The payload of an ensemble file: the scalar type, the members' kind and each member's own
-/// model file (JSON container) as text.
+/// The payload of an ensemble file: the scalar type, the members' kind, each member's own
+/// model file (JSON container) as text, and the ensemble's metadata (absent in the files of
+/// the release that introduced ensembles).
 #[derive(Serialize, Deserialize)]
 struct EnsembleFile {
     scalar: String,
     member_kind: String,
     members: Vec<String>,
+    #[serde(default)]
+    metadata: Metadata,
 }
 
 /// Distinguishes the scratch files of concurrent saves and loads in one process.
@@ -74,14 +82,20 @@ impl<T: Float> Ensemble<T> {
     /// The kind name in model files.
     pub const KIND: &'static str = "ensemble";
 
-    /// An ensemble of `members`.
+    /// An ensemble of `members`, with empty metadata.
     ///
     /// # Errors
     /// No members ([`Error::EmptyEnsemble`]); members of different kinds or widths
-    /// ([`Error::Config`] naming the first that differs from member 0).
+    /// ([`Error::Config`] naming the first that differs from member 0); a member that is an
+    /// ensemble itself ([`Error::Config`]: its mixture would not weigh the models uniformly).
     pub fn new(members: Vec<Box<dyn Model<T>>>) -> Result<Self> {
         let first = members.first().ok_or(Error::EmptyEnsemble)?;
         let (kind, widths) = (first.kind(), first.widths());
+        if let Some(k) = members.iter().position(|m| m.ensemble().is_some()) {
+            return Err(Error::Config(format!(
+                "ensemble member {k} is an ensemble itself: pass its members instead"
+            )));
+        }
         if let Some((k, m)) = members
             .iter()
             .enumerate()
@@ -94,7 +108,10 @@ impl<T: Float> Ensemble<T> {
                 m.widths()
             )));
         }
-        Ok(Self { members })
+        Ok(Self {
+            members,
+            metadata: Metadata::new(),
+        })
     }
 
     /// Trains `m` members one after another: member `k` is `train_member(seed + k)` (wrapping
@@ -155,19 +172,12 @@ impl<T: Float> Ensemble<T> {
     /// Members without a density (the bidirectional INN: [`Error::Config`]); the members'
     /// errors for a wrong shape or non-finite input.
     pub fn log_prob(&self, x: &DMatrix<T>, y: Option<&DMatrix<T>>) -> Result<DMatrix<T>> {
-        let per_member = self
-            .members
-            .iter()
-            .map(|m| {
-                m.log_density(x, y).unwrap_or_else(|| {
-                    Err(Error::Config(format!(
-                        "an ensemble of {} models has no tractable density",
-                        m.kind()
-                    )))
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(log_mean_exp(&per_member))
+        Model::log_density(self, x, y).unwrap_or_else(|| {
+            Err(Error::Config(format!(
+                "an ensemble of {} models has no tractable density",
+                self.member_kind()
+            )))
+        })
     }
 
     /// `n` draws from the mixture of unconditional members (`n × x_dim`).
@@ -298,6 +308,7 @@ impl<T: Float> Ensemble<T> {
             scalar: T::NAME.to_string(),
             member_kind: self.member_kind().to_string(),
             members,
+            metadata: self.metadata.clone(),
         };
         model_file::save(path, Self::KIND, &file)
     }
@@ -337,7 +348,8 @@ impl<T: Float> Ensemble<T> {
                 member
             })
             .collect::<Result<Vec<_>>>()?;
-        let ensemble = Self::new(members).map_err(|e| bad(e.to_string()))?;
+        let mut ensemble = Self::new(members).map_err(|e| bad(e.to_string()))?;
+        ensemble.metadata = file.metadata;
         if ensemble.member_kind() != file.member_kind {
             return Err(bad(format!(
                 "records {:?} members but holds {:?} ones",
@@ -346,6 +358,73 @@ impl<T: Float> Ensemble<T> {
             )));
         }
         Ok(ensemble)
+    }
+}
+
+impl<T: Float> Model<T> for Ensemble<T> {
+    fn kind(&self) -> &'static str {
+        Self::KIND
+    }
+    fn network(&self) -> Option<&Network<T>> {
+        None
+    }
+    fn ensemble(&self) -> Option<&Ensemble<T>> {
+        Some(self)
+    }
+    fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+    fn metadata_mut(&mut self) -> &mut Metadata {
+        &mut self.metadata
+    }
+    fn n_params(&self) -> usize {
+        self.members.iter().map(|m| m.n_params()).sum()
+    }
+    fn widths(&self) -> (usize, usize) {
+        Ensemble::widths(self)
+    }
+    fn save(&self, path: &Path) -> Result<()> {
+        Ensemble::save(self, path)
+    }
+    /// The mixture's log-density ([`Ensemble::log_prob`]); `None` for members without one.
+    fn log_density(&self, x: &DMatrix<T>, y: Option<&DMatrix<T>>) -> Option<Result<DMatrix<T>>> {
+        let mut per_member = Vec::with_capacity(self.members.len());
+        for m in &self.members {
+            match m.log_density(x, y)? {
+                Ok(lp) => per_member.push(lp),
+                Err(e) => return Some(Err(e)),
+            }
+        }
+        Some(Ok(log_mean_exp(&per_member)))
+    }
+    /// Draws of the mixture ([`Ensemble::sample`]); `None` for posterior members.
+    fn sample(&self, n: usize, rng: &mut dyn RngCore) -> Option<Result<DMatrix<T>>> {
+        (self.widths().1 == 0).then(|| Ensemble::sample(self, n, rng))
+    }
+    /// Draws of the mixture of posteriors ([`Ensemble::posterior`]); `None` for density members.
+    fn posterior(
+        &self,
+        y_obs: &DMatrix<T>,
+        n_per_obs: usize,
+        rng: &mut dyn RngCore,
+    ) -> Option<Result<Vec<DMatrix<T>>>> {
+        (self.widths().1 > 0).then(|| Ensemble::posterior(self, y_obs, n_per_obs, rng))
+    }
+    /// The mean of the members' predictions (members that predict `y`: INNs).
+    fn predict_y(&self, x: &DMatrix<T>) -> Option<Result<DMatrix<T>>> {
+        let mut total: Option<DMatrix<T>> = None;
+        for m in &self.members {
+            let pred = match m.predict_y(x)? {
+                Ok(p) => p,
+                Err(e) => return Some(Err(e)),
+            };
+            total = Some(match total {
+                None => pred,
+                Some(t) => t + pred,
+            });
+        }
+        let scale = T::of_f64(1.0 / self.members.len() as f64);
+        total.map(|t| Ok(t * scale))
     }
 }
 
@@ -421,8 +500,8 @@ impl<R: RngCore + ?Sized> RngCore for RngAdapter<'_, R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Flow;
     use crate::train::{CinnConfig, ConditionalInn, paper_stack};
-    use crate::{Flow, Network};
     use bijectors::StackConfig;
     use rand::SeedableRng;
     use rand::rngs::StdRng;
@@ -435,22 +514,21 @@ mod tests {
         value: f64,
     }
 
-    impl std::ops::Deref for Constant {
-        type Target = Network<f64>;
-        fn deref(&self) -> &Network<f64> {
-            &self.flow
-        }
-    }
-
-    impl std::ops::DerefMut for Constant {
-        fn deref_mut(&mut self) -> &mut Network<f64> {
-            &mut self.flow
-        }
-    }
-
     impl Model<f64> for Constant {
         fn kind(&self) -> &'static str {
             "flow"
+        }
+        fn network(&self) -> Option<&Network<f64>> {
+            Some(&self.flow)
+        }
+        fn metadata(&self) -> &Metadata {
+            self.flow.metadata()
+        }
+        fn metadata_mut(&mut self) -> &mut Metadata {
+            self.flow.metadata_mut()
+        }
+        fn n_params(&self) -> usize {
+            self.flow.params().n_scalars()
         }
         fn widths(&self) -> (usize, usize) {
             (2, 0)
@@ -568,6 +646,74 @@ mod tests {
         );
         let mixed = Ensemble::new(vec![Box::new(two.unwrap()), Box::new(three.unwrap())]);
         assert!(matches!(mixed, Err(Error::Config(m)) if m.contains("member 1")));
+    }
+
+    /// As a [`Model`]: `load_model` reads an ensemble file, its metadata survives the file, the
+    /// trait's operations are the ensemble's own, an INN ensemble predicts the members' mean
+    /// and has no density, and an ensemble cannot be a member.
+    #[test]
+    fn an_ensemble_is_a_model() {
+        let mut ensemble = flows(2, 8).unwrap();
+        ensemble
+            .metadata_mut()
+            .insert("cli".into(), serde_json::json!({"x_names": ["a", "b"]}));
+        let path = scratch("as-model.inn");
+        Model::save(&ensemble, &path).unwrap();
+        let any = load_model::<f64>(&path).unwrap();
+        assert_eq!((any.kind(), any.widths()), ("ensemble", (2, 0)));
+        assert!(any.network().is_none());
+        assert_eq!(any.ensemble().map(Ensemble::len), Some(2));
+        assert_eq!(any.metadata(), ensemble.metadata());
+        assert_eq!(
+            any.n_params(),
+            2 * ensemble.members()[0]
+                .network()
+                .unwrap()
+                .params()
+                .n_scalars()
+        );
+        let x = crate::posterior::standard_normal::<f64, _>(10, 2, &mut StdRng::seed_from_u64(1));
+        assert_eq!(
+            any.log_density(&x, None).unwrap().unwrap(),
+            ensemble.log_prob(&x, None).unwrap()
+        );
+        let seeded = || StdRng::seed_from_u64(3);
+        assert_eq!(
+            any.sample(7, &mut seeded()).unwrap().unwrap(),
+            ensemble.sample(7, &mut seeded()).unwrap()
+        );
+        assert!(
+            any.posterior(&DMatrix::zeros(1, 1), 3, &mut seeded())
+                .is_none()
+        );
+        assert!(any.predict_y(&x).is_none());
+
+        let config = crate::train::InnConfig {
+            stack: paper_stack().with_widths(2, &[8]),
+            n_tot: 4,
+            ..crate::train::InnConfig::default()
+        };
+        let inns = Ensemble::<f64>::train(2, 1, |s| {
+            let model =
+                crate::train::Inn::new(config.clone(), 2, 1, 1, &mut StdRng::seed_from_u64(s))?;
+            Ok(Box::new(model) as Box<dyn Model<f64>>)
+        })
+        .unwrap();
+        let preds: Vec<DMatrix<f64>> = inns
+            .members()
+            .iter()
+            .map(|m| m.predict_y(&x).unwrap().unwrap())
+            .collect();
+        let mean = Model::predict_y(&inns, &x).unwrap().unwrap();
+        assert_ne!(preds[0], preds[1]);
+        assert!((mean - (&preds[0] + &preds[1]) * 0.5).abs().max() < 1e-12);
+        assert!(Model::log_density(&inns, &x, Some(&DMatrix::zeros(10, 1))).is_none());
+        assert!(matches!(inns.log_prob(&x, None), Err(Error::Config(_))));
+        assert!(Model::posterior(&inns, &DMatrix::zeros(2, 1), 4, &mut seeded()).is_some());
+
+        let nested = Ensemble::new(vec![any, Box::new(flows(1, 0).unwrap())]);
+        assert!(matches!(nested, Err(Error::Config(m)) if m.contains("ensemble itself")));
+        let _ = std::fs::remove_file(path);
     }
 
     #[test]

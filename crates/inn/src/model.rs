@@ -3,17 +3,23 @@
 //! kind once ([`load_model`]).
 
 use crate::train::{ConditionalInn, Inn};
-use crate::{Error, Flow, Network, PosteriorSampler, Result, model_file};
+use crate::{Ensemble, Error, Flow, Network, PosteriorSampler, Result, model_file};
 use autodiff::Float;
 use autodiff::nalgebra::DMatrix;
 use rand::RngCore;
+use std::collections::BTreeMap;
 use std::path::Path;
 
-/// A trained model of any kind: its [`Network`], its widths, its file, and the operations its
-/// kind supports (each `None` where the kind has no such operation).
+/// Free-form annotations saved with a model (training summary, column names, standardisation).
+pub type Metadata = BTreeMap<String, serde_json::Value>;
+
+/// A trained model of any kind — one network ([`Flow`], [`ConditionalInn`], [`Inn`]) or an
+/// [`Ensemble`] of them: its widths, its metadata, its file, and the operations its kind
+/// supports (each `None` where the kind has no such operation).
 ///
 /// Laws: `kind()` is the kind written by `save` and read by [`load_model`]; a saved and loaded
-/// model gives the same numbers for every operation with the same inputs and RNG state.
+/// model gives the same numbers for every operation with the same inputs and RNG state, and
+/// keeps its metadata.
 ///
 /// ```
 /// use inn::{Flow, Model, load_model};
@@ -32,21 +38,28 @@ use std::path::Path;
 /// # std::fs::remove_file(&path)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub trait Model<T: Float>:
-    std::ops::DerefMut<Target = Network<T>> + std::fmt::Debug + Send + Sync
-{
-    /// The model-file kind (`"flow"`, `"cinn"`, `"inn"`).
+pub trait Model<T: Float>: std::fmt::Debug + Send + Sync {
+    /// The model-file kind (`"flow"`, `"cinn"`, `"inn"`, `"ensemble"`).
     fn kind(&self) -> &'static str;
 
-    /// The network: parameters, architecture, metadata.
-    fn network(&self) -> &Network<T> {
-        self
+    /// The one network of a single model: parameters, architecture, metadata (`None` for an
+    /// ensemble, which has one per member: [`Model::ensemble`]).
+    fn network(&self) -> Option<&Network<T>>;
+
+    /// The members of an ensemble (`None` for a single model).
+    fn ensemble(&self) -> Option<&Ensemble<T>> {
+        None
     }
 
-    /// The network, mutably (metadata, parameters).
-    fn network_mut(&mut self) -> &mut Network<T> {
-        self
-    }
+    /// The annotations saved with the model: a single model's [`Network::metadata`], an
+    /// ensemble's own map.
+    fn metadata(&self) -> &Metadata;
+
+    /// The annotations, mutably (saved by the next [`Model::save`]).
+    fn metadata_mut(&mut self) -> &mut Metadata;
+
+    /// The number of trained scalars (of every member, for an ensemble).
+    fn n_params(&self) -> usize;
 
     /// Widths `(x_dim, y_dim)` of a sample and of an observation (`y_dim = 0` for a density
     /// over `x` alone).
@@ -87,7 +100,26 @@ pub trait Model<T: Float>:
     }
 }
 
+/// The [`Model`] methods every single-network kind answers from its [`Network`].
+macro_rules! network_model {
+    () => {
+        fn network(&self) -> Option<&Network<T>> {
+            Some(self)
+        }
+        fn metadata(&self) -> &Metadata {
+            Network::metadata(self)
+        }
+        fn metadata_mut(&mut self) -> &mut Metadata {
+            Network::metadata_mut(self)
+        }
+        fn n_params(&self) -> usize {
+            self.params().n_scalars()
+        }
+    };
+}
+
 impl<T: Float> Model<T> for Flow<T> {
+    network_model!();
     fn kind(&self) -> &'static str {
         Self::KIND
     }
@@ -109,6 +141,7 @@ impl<T: Float> Model<T> for Flow<T> {
 }
 
 impl<T: Float> Model<T> for ConditionalInn<T> {
+    network_model!();
     fn kind(&self) -> &'static str {
         Self::KIND
     }
@@ -135,6 +168,7 @@ impl<T: Float> Model<T> for ConditionalInn<T> {
 }
 
 impl<T: Float> Model<T> for Inn<T> {
+    network_model!();
     fn kind(&self) -> &'static str {
         Self::KIND
     }
@@ -157,7 +191,7 @@ impl<T: Float> Model<T> for Inn<T> {
     }
 }
 
-/// Reads a model file of any kind written by this or an earlier release.
+/// Reads a model file of any kind (an ensemble too) written by this or an earlier release.
 ///
 /// # Errors
 /// [`Error::Model`] naming the file: missing, corrupt, an unknown kind or version, another
@@ -169,10 +203,13 @@ pub fn load_model<T: Float>(path: impl AsRef<Path>) -> Result<Box<dyn Model<T>>>
         Flow::<T>::KIND => Box::new(Flow::<T>::load(path)?),
         ConditionalInn::<T>::KIND => Box::new(ConditionalInn::<T>::load(path)?),
         Inn::<T>::KIND => Box::new(Inn::<T>::load(path)?),
+        Ensemble::<T>::KIND => Box::new(Ensemble::<T>::load(path)?),
         other => {
             return Err(Error::Model {
                 path: path.to_path_buf(),
-                reason: format!("holds a {other:?} model; this build reads flow, cinn and inn"),
+                reason: format!(
+                    "holds a {other:?} model; this build reads flow, cinn, inn and ensemble"
+                ),
             });
         }
     })
@@ -241,9 +278,8 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         for mut model in trained(&x, &y) {
             let kind = model.kind();
-            assert!(model.network().metadata().contains_key("training"));
+            assert!(model.metadata().contains_key("training"));
             model
-                .network_mut()
                 .metadata_mut()
                 .insert("note".into(), serde_json::json!([1, "b"]));
             for ext in ["inn", "json"] {
@@ -252,8 +288,10 @@ mod tests {
                 let back = load_model::<f32>(&path).unwrap();
                 assert_eq!(back.kind(), kind);
                 assert_eq!(back.widths(), model.widths());
-                assert_eq!(back.network().metadata(), model.network().metadata());
-                assert_eq!(back.network().params(), model.network().params());
+                assert_eq!(back.metadata(), model.metadata());
+                assert_eq!(back.n_params(), model.n_params());
+                let params = |m: &dyn Model<f32>| m.network().unwrap().params().clone();
+                assert_eq!(params(back.as_ref()), params(model.as_ref()));
                 let seeded = || StdRng::seed_from_u64(9);
                 let obs = y.rows(0, 3).into_owned();
                 let cond = (model.widths().1 > 0).then_some(&y);
@@ -287,8 +325,8 @@ mod tests {
                     );
                     model_file::save(&path, kind, &payload).unwrap();
                     let old = load_model::<f32>(&path).unwrap();
-                    assert!(old.network().metadata().is_empty(), "{kind}");
-                    assert_eq!(old.network().params(), model.network().params());
+                    assert!(old.metadata().is_empty(), "{kind}");
+                    assert_eq!(params(old.as_ref()), params(model.as_ref()));
                 }
 
                 let bytes = std::fs::read(&path).unwrap();

@@ -9,7 +9,6 @@
 
 use super::style::{self, Mark};
 use super::{Chart, Context, Result};
-use inn::Model;
 use inn::autodiff::nalgebra::DMatrix;
 use inn::data::toy::{LorentzSpectrum, McmcOptions, PEAKS};
 use inn::summary::SummaryConfig;
@@ -145,12 +144,7 @@ pub fn run(ctx: &Context) -> Result<Vec<PathBuf>> {
         let mut sample_rng = StdRng::seed_from_u64(SEED + 4);
         let draws = scaling.x_back(&cinn.posterior(&obs, DRAWS, &mut sample_rng)?.remove(0));
         let curves = problem.clean_spectra(&draws.rows(0, CURVES).into_owned())?;
-        let parameters = cinn
-            .network()
-            .params()
-            .iter()
-            .map(|(_, _, m)| m.len())
-            .sum();
+        let parameters = cinn.params().n_scalars();
         println!(
             "      {label}: {} steps ({}), held-out NLL {nll:.3} nats, {parameters} parameters",
             report.steps(),
