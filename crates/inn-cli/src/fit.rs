@@ -219,8 +219,8 @@ pub fn run(args: &FitArgs) -> Result {
         method: args.method.kind().into(),
         x_names: prepared.names,
         y_names: prepared.y_names,
-        x_scale: prepared.x_scale,
-        y_scale: prepared.y_scale,
+        x_scale: prepared.x.scale,
+        y_scale: prepared.y.map(|c| c.scale),
         architecture: prepared.architecture,
         training: trainings.swap_remove(0),
         ensemble,
@@ -237,14 +237,10 @@ struct Prepared {
     names: Vec<String>,
     /// Names of the observation columns (empty for a flow).
     y_names: Vec<String>,
-    /// Standardisation of the modelled columns.
-    x_scale: Scaler,
-    /// Standardisation of the observations (absent for a flow).
-    y_scale: Option<Scaler>,
-    /// Standardised modelled columns: training rows, held-out rows.
-    x: (DMatrix<f32>, Option<DMatrix<f32>>),
-    /// Standardised observations (absent for a flow): training rows, held-out rows.
-    y: Option<(DMatrix<f32>, Option<DMatrix<f32>>)>,
+    /// The modelled columns, standardised.
+    x: Standardised,
+    /// The observations, standardised (absent for a flow).
+    y: Option<Standardised>,
     /// The summary network of the cINN's observations.
     summary: Option<SummaryConfig>,
     /// The INN's latent width and total width.
@@ -265,7 +261,6 @@ impl Prepared {
     ) -> Result<Prepared> {
         let hidden = &args.hidden.0;
         let act_name = activation(args).name();
-        let Standardised { scale, train, val } = modelled;
         let (x_dim, y_dim) = (x_names.len(), y_names.len());
         let z_dim = args.z_dim.map_or(x_dim, |z| z as usize);
         let n_tot = match args.n_tot {
@@ -319,10 +314,8 @@ impl Prepared {
         Ok(Prepared {
             names,
             y_names,
-            x_scale: scale,
-            y_scale: y.as_ref().map(|c| c.scale.clone()),
-            x: (train, val),
-            y: y.map(|c| (c.train, c.val)),
+            x: modelled,
+            y,
             summary,
             inn_dims: (z_dim, n_tot),
             architecture: arch,
@@ -331,9 +324,18 @@ impl Prepared {
 
     /// Builds one model from `rng` and trains it with model selection on the held-out rows.
     fn train_member(&self, args: &FitArgs, rng: &mut StdRng) -> Result<(Net, FitSummary)> {
-        let (x_train, x_val) = (&self.x.0, &self.x.1);
+        let Standardised {
+            scale: x_scale,
+            train: x_train,
+            val: x_val,
+        } = &self.x;
         let dim = self.names.len();
-        let Some((y_train, y_val)) = &self.y else {
+        let Some(Standardised {
+            scale: y_scale,
+            train: y_train,
+            val: y_val,
+        }) = &self.y
+        else {
             let stack = StackConfig {
                 dim,
                 actnorm: true,
@@ -358,7 +360,7 @@ impl Prepared {
                 None,
             )?;
             // Negative mean log-density in data units: the standardisation adds Σ ln std.
-            let outcome = FitSummary::nll(&report, self.x_scale.log_det(), dim, x_val, || {
+            let outcome = FitSummary::nll(&report, x_scale.log_det(), dim, x_val, || {
                 Ok(mean_nll(&flow, x_train)?)
             })?;
             return Ok((Box::new(flow), outcome));
@@ -377,7 +379,7 @@ impl Prepared {
             let mut model = ConditionalInn::<f32>::new(config, x_dim, y_dim, rng)?;
             warn_if_oversized(model.params().n_scalars(), x_train.nrows(), x_dim + y_dim);
             let report = model.fit_with_validation(x_train, y_train, val, rng)?;
-            let outcome = FitSummary::nll(&report, self.x_scale.log_det(), x_dim, x_val, || {
+            let outcome = FitSummary::nll(&report, x_scale.log_det(), x_dim, x_val, || {
                 let lp = model.log_prob(x_train, y_train)?;
                 Ok(-mean_f64(&lp))
             })?;
@@ -396,7 +398,6 @@ impl Prepared {
         let mut model = Inn::<f32>::new(config, x_dim, y_dim, z_dim, rng)?;
         warn_if_oversized(model.params().n_scalars(), x_train.nrows(), x_dim + y_dim);
         let report = model.fit_with_validation(x_train, y_train, val, rng)?;
-        let y_scale = self.y_scale.as_ref().expect("an INN has observations");
         // Forward RMSE of y in data units, averaged over the y columns.
         let rmse = |x: &DMatrix<f32>, y: &DMatrix<f32>| -> Result<f64> {
             let pred = model.predict_y(x)?;
@@ -423,32 +424,35 @@ impl Prepared {
             member_scores: Vec::new(),
             score: None,
         };
-        let Some(x_val) = &self.x.1 else {
+        let Some(x_val) = &self.x.val else {
             return Ok(record);
         };
-        let y_val = self.y.as_ref().and_then(|(_, v)| v.as_ref());
-        let log_det = self.x_scale.log_det();
-        let score = |model: &dyn inn::Model<f32>| -> Result<Option<f64>> {
+        let y = self.y.as_ref();
+        let y_val = y.and_then(|c| c.val.as_ref());
+        let log_det = self.x.scale.log_det();
+        // The score of one model and its name.
+        let score = |model: &dyn inn::Model<f32>| -> Result<Option<(f64, &'static str)>> {
             if let Some(lp) = model.log_density(x_val, y_val) {
-                return Ok(Some(log_det - mean_f64(&lp?)));
+                let nll = log_det - mean_f64(&lp?);
+                return Ok(Some((nll, "held-out NLL (nats/row, data units)")));
             }
-            match (model.predict_y(x_val), y_val, &self.y_scale) {
-                (Some(pred), Some(y), Some(scale)) => Ok(Some(rmse_data_units(&pred?, y, scale))),
+            match (model.predict_y(x_val), y_val, y) {
+                (Some(pred), Some(y_val), Some(y)) => Ok(Some((
+                    rmse_data_units(&pred?, y_val, &y.scale),
+                    "held-out forward y RMSE (data units; the ensemble predicts the members' mean)",
+                ))),
                 _ => Ok(None),
             }
         };
-        record.metric = Some(
-            if ensemble.members()[0].log_density(x_val, y_val).is_some() {
-                "held-out NLL (nats/row, data units)"
-            } else {
-                "held-out forward y RMSE (data units; the ensemble predicts the members' mean)"
-            }
-            .into(),
-        );
         for m in ensemble.members() {
-            record.member_scores.extend(score(m.as_ref())?);
+            record
+                .member_scores
+                .extend(score(m.as_ref())?.map(|(v, _)| v));
         }
-        record.score = score(ensemble)?;
+        if let Some((v, name)) = score(ensemble)? {
+            record.score = Some(v);
+            record.metric = Some(name.into());
+        }
         Ok(record)
     }
 }
